@@ -1,0 +1,1 @@
+"""The `grantflow` console command."""

@@ -1,0 +1,214 @@
+"""`grantflow`: set-up, the demo story, diagrams, the audit check, firing triggers by hand."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from db.actors import actor_for
+from db.apply import fire as fire_trigger
+from db.audit import verify
+from db.bootstrap import init_database
+from db.migrate import is_up_to_date
+from db.models import AuditEvent, Project
+from db.session import get_engine
+from db.settings import get_settings
+from db.workflows import get_registry
+from states.diagram import mermaid, render
+from states.errors import GrantflowError
+from states.text import normalise_lang
+
+app = typer.Typer(help="grantflow: workflow and approval engine for major special programmes (重大专项)")
+db_app = typer.Typer(help="database schema")
+audit_app = typer.Typer(help="the audit trail")
+workflows_app = typer.Typer(help="workflow definitions and variants")
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+app.add_typer(workflows_app, name="workflows")
+
+console = Console()
+err = Console(stderr=True)
+
+LangOpt = Annotated[str, typer.Option("--lang", help="zh or en (default: GRANTFLOW_LANGUAGE)")]
+
+
+def _lang(value: str | None) -> str:
+    return normalise_lang(value or get_settings().language)
+
+
+def _fail(exc: GrantflowError, lang: str) -> None:
+    err.print(f"[red]{exc.text(lang)}[/red]")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def init(demo: Annotated[bool, typer.Option("--demo", help="add demo organisations and users")] = False) -> None:
+    """Create and migrate the database, seed the twelve programmes (idempotent)."""
+    settings = get_settings()
+    report = init_database(get_engine(settings), demo=demo)
+    console.print(f"database ready: {settings.url}  (rows added: {report.added}, states remapped: {report.remapped})")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations and map renamed workflow states."""
+    settings = get_settings()
+    report = init_database(get_engine(settings))
+    console.print(f"schema is current: {settings.url} (states remapped: {report.remapped})")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say whether the schema is current."""
+    engine = get_engine()
+    ok = is_up_to_date(engine)
+    console.print("up to date" if ok else "migrations pending: run `grantflow db upgrade`")
+    raise typer.Exit(code=0 if ok else 1)
+
+
+@app.command()
+def demo(lang: LangOpt = "") -> None:
+    """Run a complete story (launch, call, applications, review, execution, acceptance, post-evaluation)."""
+    from cli.demo import run_demo
+
+    language = _lang(lang)
+    engine = get_engine()
+    try:
+        story = run_demo(engine, on_step=lambda line: console.print(f"  {line}"))
+    except GrantflowError as exc:
+        _fail(exc, language)
+        return
+    table = Table(title="时间线 timeline" if language == "zh" else "timeline")
+    for col in ("#", "when (UTC)", "who", "what", "subject", "from", "to"):
+        table.add_column(col)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(AuditEvent).where(AuditEvent.id > story.first_event_id).order_by(AuditEvent.id)
+        ).all()
+    for e in rows:
+        table.add_row(str(e.id), e.created_at.strftime("%Y-%m-%d %H:%M"), e.actor_name, e.action,
+                      f"{e.subject} {e.subject_id}", e.from_state or "", e.to_state or "")  # fmt: skip
+    console.print(table)
+    with engine.connect() as conn:
+        check = verify(conn)
+    console.print(f"audit chain: {'intact' if check.ok else check.problem} ({check.checked} events)")
+
+
+@app.command()
+def diagram(
+    workflow: Annotated[str, typer.Option(help="workflow name")] = "standard",
+    fmt: Annotated[str, typer.Option("--format", help="mermaid, svg or png")] = "mermaid",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="file to write (default: stdout)")] = None,
+    lang: LangOpt = "en",
+) -> None:
+    """Draw a lifecycle from its table."""
+    wf = get_registry().get(workflow)
+    language = _lang(lang)
+    if fmt == "mermaid":
+        text = mermaid(wf, lang=language)
+        if output:
+            output.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+        return
+    if fmt not in ("svg", "png"):
+        raise typer.BadParameter("format must be mermaid, svg or png")
+    data = render(wf, fmt=fmt, lang=language)
+    if output:
+        output.write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+
+
+@audit_app.command("verify")
+def audit_verify(lang: LangOpt = "") -> None:
+    """Check the hash chain; name the first altered or missing event."""
+    language = _lang(lang)
+    with get_engine().connect() as conn:
+        result = verify(conn)
+    if result.ok:
+        console.print(
+            f"审计链完整，共 {result.checked} 条事件"
+            if language == "zh"
+            else f"audit chain intact: {result.checked} events"
+        )
+        return
+    err.print(f"[red]{result.problem_zh if language == 'zh' else result.problem}[/red]")
+    raise typer.Exit(code=1)
+
+
+@workflows_app.command("list")
+def workflows_list(lang: LangOpt = "") -> None:
+    """List the workflows in force (built-ins and configured variants), each validated."""
+    language = _lang(lang)
+    table = Table()
+    for col in ("name", "subject", "base", "states", "transitions", "label"):
+        table.add_column(col)
+    for wf in get_registry():
+        table.add_row(wf.name, wf.subject, wf.base or "", str(len(wf.states)), str(len(wf.transitions)),
+                      wf.label.get(language))  # fmt: skip
+    console.print(table)
+
+
+@app.command("fire")
+def fire_cmd(
+    project_id: int,
+    trigger: str,
+    as_: Annotated[str, typer.Option("--as", help="e-mail of the user acting")],
+    reason: Annotated[str | None, typer.Option(help="reason, where the transition requires one")] = None,
+    subject: Annotated[str, typer.Option(help="project, call or programme")] = "project",
+    payload: Annotated[str | None, typer.Option(help="extra payload as JSON")] = None,
+    lang: LangOpt = "",
+) -> None:
+    """Fire a trigger on a stored subject on behalf of a user, through the engine."""
+    language = _lang(lang)
+    engine = get_engine()
+    body = json.loads(payload) if payload else {}
+    if reason:
+        body["reason"] = reason
+    try:
+        with engine.connect() as conn:
+            actor = actor_for(conn, email=as_)
+        t = fire_trigger(engine, subject=subject, subject_id=project_id, trigger=trigger, actor=actor, payload=body)
+    except GrantflowError as exc:
+        _fail(exc, language)
+        return
+    console.print(f"{t.subject} {t.subject_id}: {t.from_state} → {t.to_state} (event {t.event_id})")
+
+
+@app.command("projects")
+def projects_list(lang: LangOpt = "") -> None:
+    """List projects with their state."""
+    language = _lang(lang)
+    registry = get_registry()
+    table = Table()
+    for col in ("id", "code", "title", "state", "version"):
+        table.add_column(col)
+    with get_engine().connect() as conn:
+        for p in conn.execute(select(Project).order_by(Project.id)):
+            label = registry.get(p.workflow).state_label(p.state).get(language) if p.workflow in registry else p.state
+            table.add_row(str(p.id), p.code, p.title, f"{p.state} ({label})", str(p.version))
+    console.print(table)
+
+
+@app.callback()
+def _main() -> None:
+    """grantflow — 重大专项全过程管理."""
+
+
+def run() -> None:  # pragma: no cover - console entry for `python -m cli.main`
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()
+
+
+__all__ = ["app"]

@@ -1,0 +1,307 @@
+"""The one place that changes a stored state.
+
+``fire`` runs one trigger on one stored subject in its own transaction; ``apply_trigger``
+does the same inside the caller's transaction (batches, other writers). Both: load the
+subject, ask ``states`` who may act and whether it may happen, transition through the
+workflow's shared machine, write the state with a compare-and-set on ``version``, append the
+audit event and the outbox row. Delivery of notifications happens later, from the outbox.
+
+The hot path uses Core statements (compiled once, cached by SQLAlchemy) rather than the ORM
+unit of work: the ORM costs most of a transition's time and keeps objects alive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+
+from db import audit
+from db.facts import SUBJECT_LABELS, TABLES, DbFacts, load_facts
+from db.models import OutboxMessage
+from db.workflows import get_registry
+from states.effects import column_changes
+from states.errors import Conflict, GrantflowError, NotFound
+from states.permissions import Actor
+from states.text import Text
+from states.workflow import Registry, TransitionDef, Workflow
+
+_outbox = OutboxMessage.__table__
+
+
+@dataclass(frozen=True)
+class Transitioned:
+    subject: str
+    subject_id: int
+    trigger: str
+    from_state: str
+    to_state: str
+    version: int
+    event_id: int
+
+
+class StrandedState(GrantflowError):
+    """A stored subject sits in a state its workflow no longer has: a migration was missed."""
+
+    code = "stranded_state"
+
+
+def _update_statement(subject: str, extra: tuple[str, ...]) -> Any:
+    table = TABLES[subject]
+    values: dict[str, Any] = {
+        "state": bindparam("new_state"),
+        "version": bindparam("new_version"),
+        "state_entered_at": bindparam("now"),
+    }
+    values.update({col: bindparam(f"set_{col}") for col in extra})
+    return (
+        update(table)
+        .where(table.c.id == bindparam("sid"), table.c.version == bindparam("old_version"))
+        .values(**values)
+    )
+
+
+_UPDATES: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def _update_for(subject: str, extra: tuple[str, ...]) -> Any:
+    key = (subject, extra)
+    stmt = _UPDATES.get(key)
+    if stmt is None:
+        stmt = _UPDATES[key] = _update_statement(subject, extra)
+    return stmt
+
+
+def plan(
+    conn: Connection,
+    *,
+    subject: str,
+    subject_id: int,
+    trigger: str,
+    actor: Actor,
+    payload: Mapping[str, Any],
+    now: datetime,
+    registry: Registry,
+) -> tuple[DbFacts, TransitionDef]:
+    """Read and decide; writes nothing. Raises the domain error that explains a refusal."""
+    facts = load_facts(conn, subject, subject_id)
+    workflow = registry.get(facts.workflow)
+    _check_not_stranded(workflow, facts)
+    rule = workflow.decide(facts=facts, actor=actor, trigger=trigger, payload=payload, now=now)
+    return facts, rule
+
+
+def write(
+    conn: Connection,
+    *,
+    facts: DbFacts,
+    rule: TransitionDef,
+    actor: Actor,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> Transitioned:
+    """Write a decided transition: versioned update, audit event, outbox row. No commit."""
+    changes = column_changes(rule.effects, source=rule.source, now=now)
+    extra = tuple(sorted(changes))
+    params = {
+        "sid": facts.subject_id,
+        "old_version": facts.version,
+        "new_version": facts.version + 1,
+        "new_state": rule.dest,
+        "now": now,
+        **{f"set_{k}": v for k, v in changes.items()},
+    }
+    result = conn.execute(_update_for(facts.subject, extra), params)
+    if result.rowcount != 1:
+        raise Conflict(subject=facts.subject, subject_id=facts.subject_id)
+    event_id = audit.append(
+        conn,
+        subject=facts.subject,
+        subject_id=facts.subject_id,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        action=rule.trigger,
+        from_state=rule.source,
+        to_state=rule.dest,
+        payload=payload,
+        now=now,
+    )
+    if rule.notify:
+        conn.execute(
+            insert(_outbox),
+            {
+                "kind": f"{facts.subject}.{rule.trigger}",
+                "subject": facts.subject,
+                "subject_id": facts.subject_id,
+                "audiences": list(rule.notify),
+                "payload": {"from": rule.source, "to": rule.dest, "actor": actor.name,
+                            "reason": payload.get("reason")},
+                "event_id": event_id,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            },
+        )  # fmt: skip
+    return Transitioned(
+        facts.subject, facts.subject_id, rule.trigger, rule.source, rule.dest, facts.version + 1, event_id
+    )
+
+
+def apply_trigger(
+    conn: Connection,
+    *,
+    subject: str = "project",
+    subject_id: int,
+    trigger: str,
+    actor: Actor,
+    payload: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+    registry: Registry | None = None,
+) -> Transitioned:
+    """Fire ``trigger`` inside the caller's transaction (the caller commits or rolls back)."""
+    body = dict(payload or {})
+    moment = now or datetime.now(UTC)
+    facts, rule = plan(
+        conn,
+        subject=subject,
+        subject_id=subject_id,
+        trigger=trigger,
+        actor=actor,
+        payload=body,
+        now=moment,
+        registry=registry or get_registry(),
+    )
+    return write(conn, facts=facts, rule=rule, actor=actor, payload=body, now=moment)
+
+
+def fire(
+    engine: Engine,
+    *,
+    subject: str = "project",
+    subject_id: int,
+    trigger: str,
+    actor: Actor,
+    payload: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+    registry: Registry | None = None,
+) -> Transitioned:
+    """Fire ``trigger`` on one stored subject in one committed transaction."""
+    with engine.begin() as conn:
+        return apply_trigger(
+            conn,
+            subject=subject,
+            subject_id=subject_id,
+            trigger=trigger,
+            actor=actor,
+            payload=payload,
+            now=now,
+            registry=registry,
+        )
+
+
+def _check_not_stranded(workflow: Workflow, facts: DbFacts) -> None:
+    if facts.state not in workflow.states:
+        label = SUBJECT_LABELS[facts.subject]
+        raise StrandedState(
+            Text(
+                f"{label.zh} {facts.subject_id} 处于流程“{workflow.name}”中不存在的状态“{facts.state}”，"
+                "请运行 grantflow db upgrade 完成状态迁移",
+                f"{label.en} {facts.subject_id} is in state '{facts.state}', which workflow "
+                f"'{workflow.name}' no longer has; run `grantflow db upgrade` to map it",
+            ),
+            details={"state": facts.state, "workflow": workflow.name},
+        )
+
+
+# --- creating subjects and mapping renamed states -------------------------------------------------
+
+
+def create(
+    conn: Connection,
+    *,
+    subject: str,
+    values: Mapping[str, Any],
+    actor: Actor,
+    now: datetime | None = None,
+    registry: Registry | None = None,
+) -> int:
+    """Insert a new subject in its workflow's initial state, with its 'create' audit event."""
+    reg = registry or get_registry()
+    table = TABLES[subject]
+    workflow = reg.get(str(values.get("workflow") or table.c.workflow.default.arg))
+    if workflow.subject != subject:
+        raise NotFound(
+            Text(f"流程“{workflow.name}”不适用于此类对象", f"workflow '{workflow.name}' is not for a {subject}")
+        )
+    moment = now or datetime.now(UTC)
+    row = {**values, "workflow": workflow.name, "state": workflow.initial, "version": 1,
+           "state_entered_at": moment, "created_at": moment}  # fmt: skip
+    new_id = int(conn.execute(insert(table).returning(table.c.id), row).scalar_one())
+    audit.append(
+        conn,
+        subject=subject,
+        subject_id=new_id,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        action="create",
+        from_state=None,
+        to_state=workflow.initial,
+        payload={k: v for k, v in values.items() if k != "workflow"},
+        now=moment,
+    )
+    return new_id
+
+
+def remap_renamed_states(conn: Connection, *, registry: Registry | None = None, now: datetime | None = None) -> int:
+    """Move stored subjects out of renamed states, as each workflow's ``renamed`` table says.
+
+    Each moved row gets an audit event ('state_renamed'), so the history stays complete.
+    Returns how many rows moved.
+    """
+    reg = registry or get_registry()
+    moment = now or datetime.now(UTC)
+    moved = 0
+    for workflow in reg:
+        table = TABLES[workflow.subject]
+        for old, new in workflow.renamed.items():
+            rows = conn.execute(
+                select(table.c.id, table.c.version).where(table.c.workflow == workflow.name, table.c.state == old)
+            ).all()
+            for row in rows:
+                conn.execute(
+                    update(table)
+                    .where(table.c.id == row.id, table.c.version == row.version)
+                    .values(state=new, version=row.version + 1)
+                )
+                audit.append(
+                    conn,
+                    subject=workflow.subject,
+                    subject_id=row.id,
+                    actor_id=None,
+                    actor_name="migration",
+                    action="state_renamed",
+                    from_state=old,
+                    to_state=new,
+                    payload={"workflow": workflow.name},
+                    now=moment,
+                )
+                moved += 1
+    return moved
+
+
+def stranded(conn: Connection, *, registry: Registry | None = None) -> list[tuple[str, int, str, str]]:
+    """(subject, id, workflow, state) of every stored subject whose state its workflow lacks."""
+    reg = registry or get_registry()
+    found = []
+    for subject, table in TABLES.items():
+        combos = conn.execute(select(table.c.workflow, table.c.state).distinct()).all()
+        for workflow, state in combos:
+            if workflow in reg and state in reg.get(workflow).states:
+                continue
+            ids = conn.execute(select(table.c.id).where(table.c.workflow == workflow, table.c.state == state)).scalars()
+            found.extend((subject, i, workflow, state) for i in ids)
+    return found

@@ -1,0 +1,137 @@
+"""Facts about a stored subject, read in the caller's transaction for the rules in ``states``.
+
+The subject's own row (joined with its call and programme) is read at once; the rest
+(submitted forms, reviews, post-evaluation reports) only when a guard asks for it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import Connection, Select, bindparam, distinct, func, literal, null, select
+
+from db.models import Call, Programme, Project, Review, Submission
+from states.errors import NotFound
+from states.lifecycle import REVIEW_STAGE_BY_STATE
+from states.text import Text
+
+_p = Project.__table__
+_c = Call.__table__
+_g = Programme.__table__
+_s = Submission.__table__
+_r = Review.__table__
+
+TABLES = {"project": _p, "call": _c, "programme": _g}
+SUBJECT_LABELS = {
+    "project": Text("项目", "project"),
+    "call": Text("申报指南", "call"),
+    "programme": Text("重大专项", "programme"),
+}
+
+_SID = bindparam("sid")
+
+_SELECT: dict[str, Select[Any]] = {
+    "project": select(
+        _p.c.id, _p.c.state, _p.c.version, _p.c.workflow, _p.c.undertaking_unit_id,
+        _g.c.organising_unit_id, _p.c.category, _p.c.selection_mode,
+        _c.c.opens_at.label("call_opens_at"), _c.c.closes_at.label("call_closes_at"),
+        _c.c.state.label("call_state"), func.coalesce(_c.c.quorum, 0).label("quorum"),
+        _p.c.suspended_from, _p.c.accepted_at,
+    )
+    .select_from(_p.join(_g, _p.c.programme_id == _g.c.id).outerjoin(_c, _p.c.call_id == _c.c.id))
+    .where(_p.c.id == _SID),
+    "call": select(
+        _c.c.id, _c.c.state, _c.c.version, _c.c.workflow, null().label("undertaking_unit_id"),
+        _g.c.organising_unit_id, _c.c.category, _c.c.selection_mode,
+        _c.c.opens_at.label("call_opens_at"), _c.c.closes_at.label("call_closes_at"),
+        _c.c.state.label("call_state"), _c.c.quorum,
+        null().label("suspended_from"), null().label("accepted_at"),
+    )
+    .select_from(_c.join(_g, _c.c.programme_id == _g.c.id))
+    .where(_c.c.id == _SID),
+    "programme": select(
+        _g.c.id, _g.c.state, _g.c.version, _g.c.workflow, null().label("undertaking_unit_id"),
+        _g.c.organising_unit_id, null().label("category"), null().label("selection_mode"),
+        null().label("call_opens_at"), null().label("call_closes_at"), null().label("call_state"),
+        literal(0).label("quorum"), null().label("suspended_from"), null().label("accepted_at"),
+    ).where(_g.c.id == _SID),
+}  # fmt: skip
+
+_SUBMITTED_FORMS = select(distinct(_s.c.form_key)).where(_s.c.project_id == _SID, _s.c.status == "submitted")
+_REVIEWS_SUBMITTED = select(func.count()).where(
+    _r.c.project_id == _SID,
+    _r.c.stage == bindparam("stage"),
+    _r.c.submitted_at.is_not(None),
+    _r.c.no_conflict_declared.is_(True),
+)
+_SCORERS = select(distinct(_r.c.reviewer_id)).where(_r.c.project_id == _SID, _r.c.submitted_at.is_not(None))
+_POST_EVAL_YEARS = select(distinct(_s.c.period)).where(
+    _s.c.project_id == _SID,
+    _s.c.form_key == "post_evaluation_report",
+    _s.c.status == "submitted",
+    _s.c.period.is_not(None),
+)
+
+
+class DbFacts:
+    """Implements ``states.facts.Facts`` over one connection."""
+
+    def __init__(self, conn: Connection, subject: str, row: Any) -> None:
+        self._conn = conn
+        self.subject = subject
+        self.subject_id: int = row.id
+        self.state: str = row.state
+        self.version: int = row.version
+        self.workflow: str = row.workflow
+        self.undertaking_unit_id: int | None = row.undertaking_unit_id
+        self.organising_unit_id: int | None = row.organising_unit_id
+        self.category: str | None = row.category
+        self.selection_mode: str | None = row.selection_mode
+        self.call_opens_at: datetime | None = row.call_opens_at
+        self.call_closes_at: datetime | None = row.call_closes_at
+        self.call_state: str | None = row.call_state
+        self.quorum: int = row.quorum or 0
+        self.suspended_from: str | None = row.suspended_from
+        self.accepted_at: datetime | None = row.accepted_at
+
+    def _project_only(self) -> bool:
+        return self.subject == "project"
+
+    @cached_property
+    def submitted_forms(self) -> frozenset[str]:
+        if not self._project_only():
+            return frozenset()
+        return frozenset(self._conn.execute(_SUBMITTED_FORMS, {"sid": self.subject_id}).scalars())
+
+    @cached_property
+    def reviews_submitted(self) -> int:
+        stage = REVIEW_STAGE_BY_STATE.get(self.state)
+        if not self._project_only() or stage is None:
+            return 0
+        return int(self._conn.execute(_REVIEWS_SUBMITTED, {"sid": self.subject_id, "stage": stage}).scalar_one())
+
+    @cached_property
+    def scorer_ids(self) -> frozenset[int]:
+        if not self._project_only():
+            return frozenset()
+        return frozenset(self._conn.execute(_SCORERS, {"sid": self.subject_id}).scalars())
+
+    @cached_property
+    def post_evaluation_years_reported(self) -> frozenset[int]:
+        if not self._project_only():
+            return frozenset()
+        return frozenset(self._conn.execute(_POST_EVAL_YEARS, {"sid": self.subject_id}).scalars())
+
+
+def load_facts(conn: Connection, subject: str, subject_id: int) -> DbFacts:
+    try:
+        stmt = _SELECT[subject]
+    except KeyError:
+        raise NotFound(Text(f"未知对象类型：{subject}", f"unknown subject kind: {subject}")) from None
+    row = conn.execute(stmt, {"sid": subject_id}).one_or_none()
+    if row is None:
+        label = SUBJECT_LABELS[subject]
+        raise NotFound(Text(f"{label.zh} {subject_id} 不存在", f"{label.en} {subject_id} does not exist"))
+    return DbFacts(conn, subject, row)

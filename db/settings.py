@@ -1,0 +1,89 @@
+"""Configuration: environment variables (``GRANTFLOW_*``) over an optional ``grantflow.toml``.
+
+The TOML file is looked up at ``GRANTFLOW_CONFIG`` if set, else ``./grantflow.toml``, else
+``$GRANTFLOW_HOME/grantflow.toml``. Keys in the file are the variable names without the
+prefix, in lower case (``database_url = "postgresql+psycopg://..."``).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("GRANTFLOW_CONFIG")
+    if explicit:
+        return Path(explicit)
+    local = Path("grantflow.toml")
+    if local.is_file():
+        return local
+    home = Path(os.environ.get("GRANTFLOW_HOME", "~/.grantflow")).expanduser() / "grantflow.toml"
+    return home if home.is_file() else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRANTFLOW_", extra="ignore")
+
+    home: Path = Field(default=Path("~/.grantflow"), description="data directory")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in home")
+    workflows_dir: Path | None = Field(default=None, description="extra workflow variants (*.toml)")
+    timezone: str = Field(default="Asia/Shanghai", description="time zone for schedules and dates shown")
+    language: str = Field(default="zh", description="default language: zh or en")
+    sqlite_busy_timeout_ms: int = 10_000
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home_dir / 'grantflow.db'}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.home_dir / "files"
+
+    @property
+    def publications_dir(self) -> Path:
+        return self.home_dir / "publications"
+
+    def ensure_dirs(self) -> None:
+        for d in (self.home_dir, self.files_dir, self.publications_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the CLI change the environment)."""
+    get_settings.cache_clear()

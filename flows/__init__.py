@@ -1,0 +1,1 @@
+"""Prefect flows: deadlines, reminders and escalation, post-evaluation scheduling, publication."""

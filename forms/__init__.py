@@ -1,0 +1,1 @@
+"""Versioned form definitions per stage, validation with bilingual messages, rendering helpers."""

@@ -1,0 +1,1 @@
+"""The outbox's delivery side: message catalogue, templates, channels (email, in-app inbox)."""

@@ -1,0 +1,28 @@
+"""What a transition writes besides the state: named in the table, computed here, purely.
+
+Each effect maps the source state of the fired row and ``now`` to column values of the
+subject's own row; the engine writes them in the same versioned update as the state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+ColumnEffect = Callable[[str, datetime], dict[str, Any]]
+
+EFFECTS: dict[str, ColumnEffect] = {
+    # dynamic adjustment remembers where a project was suspended, so `resume` returns it there
+    "remember_source": lambda source, now: {"suspended_from": source},
+    "forget_source": lambda source, now: {"suspended_from": None},
+    # the acceptance date starts the post-evaluation years (DESIGN rule 7)
+    "record_acceptance": lambda source, now: {"accepted_at": now},
+}
+
+
+def column_changes(effects: Iterable[str], *, source: str, now: datetime) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for name in effects:
+        changes.update(EFFECTS[name](source, now))
+    return changes

@@ -1,0 +1,102 @@
+"""Domain errors. Each carries a bilingual message the user can read as it is."""
+
+from __future__ import annotations
+
+from states.text import Text, join
+
+
+class GrantflowError(Exception):
+    code = "error"
+
+    def __init__(self, message: Text, *, details: dict[str, object] | None = None) -> None:
+        super().__init__(message.en)
+        self.message = message
+        self.details = details or {}
+
+    def text(self, lang: str | None = None) -> str:
+        return self.message.get(lang)
+
+
+class NotFound(GrantflowError):
+    code = "not_found"
+
+
+class InvalidTrigger(GrantflowError):
+    """The trigger does not exist in the current state. Names the state and what is allowed."""
+
+    code = "invalid_trigger"
+
+    def __init__(self, *, trigger: str, state: Text, state_name: str, allowed: list[tuple[str, Text]]) -> None:
+        allowed_zh = "、".join(f"{t.zh}（{name}）" for name, t in allowed) or "无"
+        allowed_en = ", ".join(name if t.en == name else f"{name} ({t.en})" for name, t in allowed) or "none"
+        super().__init__(
+            Text(
+                f"当前状态“{state.zh}”下不能执行“{trigger}”。此状态下可执行：{allowed_zh}",
+                f"'{trigger}' is not possible in state '{state_name}' ({state.en}). Allowed from here: {allowed_en}",
+            ),
+            details={"state": state_name, "trigger": trigger, "allowed": [n for n, _ in allowed]},
+        )
+        self.trigger = trigger
+        self.state = state_name
+        self.allowed = [n for n, _ in allowed]
+
+
+class Forbidden(GrantflowError):
+    code = "forbidden"
+
+    def __init__(self, reasons: list[Text]) -> None:
+        super().__init__(
+            _prefixed(Text("无权执行此操作：", "Not allowed: "), reasons),
+            details={"reasons": [r.as_dict() for r in reasons]},
+        )
+        self.reasons = reasons
+
+
+class GuardFailed(GrantflowError):
+    code = "guard_failed"
+
+    def __init__(self, reasons: list[Text]) -> None:
+        super().__init__(
+            _prefixed(Text("条件不满足：", "Conditions not met: "), reasons),
+            details={"reasons": [r.as_dict() for r in reasons]},
+        )
+        self.reasons = reasons
+
+
+class PayloadInvalid(GrantflowError):
+    code = "payload_invalid"
+
+
+class Conflict(GrantflowError):
+    """Someone else changed the subject after it was read: nothing was written."""
+
+    code = "conflict"
+
+    def __init__(self, *, subject: str, subject_id: int) -> None:
+        super().__init__(
+            Text(
+                "该记录已被他人同时修改，您的操作未生效。请刷新后重试。",
+                f"{subject} {subject_id} was changed by someone else at the same time; "
+                "nothing was written. Reload and try again.",
+            ),
+            details={"subject": subject, "subject_id": subject_id},
+        )
+
+
+class WorkflowInvalid(GrantflowError):
+    code = "workflow_invalid"
+
+    def __init__(self, workflow: str, problems: list[str]) -> None:
+        super().__init__(
+            Text(
+                f"流程定义“{workflow}”有误：" + "；".join(problems),
+                f"workflow '{workflow}' is invalid: " + "; ".join(problems),
+            ),
+            details={"workflow": workflow, "problems": problems},
+        )
+        self.problems = problems
+
+
+def _prefixed(prefix: Text, reasons: list[Text]) -> Text:
+    body = join(reasons)
+    return Text(prefix.zh + body.zh, prefix.en + body.en)

@@ -1,0 +1,142 @@
+"""May this happen: guards are pure functions of the facts and ``now``, each with its reason.
+
+A transition row names its guards; the reason is what the user reads when one fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from states.facts import Facts
+from states.text import Text
+
+POST_EVALUATION_YEARS = 4  # DESIGN rule 7: the acceptance year and the three after it
+
+
+@dataclass(frozen=True)
+class Guard:
+    name: str
+    check: Callable[[Facts, datetime], bool]
+    reason: Text
+
+
+def _has_form(key: str) -> Callable[[Facts, datetime], bool]:
+    return lambda facts, now: key in facts.submitted_forms
+
+
+def post_evaluation_years(accepted_at: datetime) -> list[int]:
+    return [accepted_at.year + i for i in range(POST_EVALUATION_YEARS)]
+
+
+def _post_evaluation_complete(facts: Facts, now: datetime) -> bool:
+    if facts.accepted_at is None:
+        return False
+    return set(post_evaluation_years(facts.accepted_at)) <= facts.post_evaluation_years_reported
+
+
+def _call_open(facts: Facts, now: datetime) -> bool:
+    if facts.call_state is not None and facts.call_state != "open":
+        return False
+    if facts.call_opens_at is not None and now < facts.call_opens_at:
+        return False
+    return facts.call_closes_at is None or now <= facts.call_closes_at
+
+
+def _after(attr: str) -> Callable[[Facts, datetime], bool]:
+    def check(facts: Facts, now: datetime) -> bool:
+        moment = getattr(facts, attr)
+        return moment is not None and now >= moment
+
+    return check
+
+
+_GUARD_LIST: list[Guard] = [
+    Guard(
+        "call_open",
+        _call_open,
+        Text("申报指南不在征集期内", "the call is not open for submissions"),
+    ),
+    Guard(
+        "has_proposal",
+        _has_form("proposal"),
+        Text("尚未提交申报书", "the proposal form has not been submitted"),
+    ),
+    Guard(
+        "has_task_agreement",
+        _has_form("task_agreement"),
+        Text("尚未提交任务书", "the task agreement has not been submitted"),
+    ),
+    Guard(
+        "has_midterm_report",
+        _has_form("midterm_report"),
+        Text("尚未提交中期报告", "the mid-term report has not been submitted"),
+    ),
+    Guard(
+        "has_acceptance_report",
+        _has_form("acceptance_report"),
+        Text("尚未提交验收报告", "the acceptance report has not been submitted"),
+    ),
+    Guard(
+        "has_concept_note",
+        _has_form("concept_note"),
+        Text("尚未提交项目概要", "the concept note has not been submitted"),
+    ),
+    Guard(
+        "quorum_reached",
+        lambda facts, now: facts.reviews_submitted >= max(facts.quorum, 1),
+        Text("已提交的专家评审意见未达到法定人数", "not enough expert reviews have been submitted"),
+    ),
+    Guard(
+        "post_evaluation_complete",
+        _post_evaluation_complete,
+        Text(
+            "验收当年及其后三年的后评估报告尚未全部提交",
+            "post-evaluation reports for the acceptance year and the three years after are not all submitted",
+        ),
+    ),
+    Guard(
+        "call_deadline_passed",
+        _after("call_closes_at"),
+        Text("申报截止时间尚未到", "the call's deadline has not passed yet"),
+    ),
+    Guard(
+        "call_opening_reached",
+        _after("call_opens_at"),
+        Text("尚未到征集开始时间", "the call's opening time has not come yet"),
+    ),
+]
+
+
+def resume_guard_name(state: str) -> str:
+    return f"suspended_from_{state}"
+
+
+def resume_guard(state: str) -> Guard:
+    """Resuming returns a project to where it was suspended from: one guard per such state."""
+    return Guard(
+        resume_guard_name(state),
+        lambda facts, now: facts.suspended_from == state,
+        Text(f"项目不是从“{state}”暂停的", f"the project was not suspended from {state}"),
+    )
+
+
+GUARDS: dict[str, Guard] = {g.name: g for g in _GUARD_LIST}
+
+
+def get_guard(name: str) -> Guard:
+    if name in GUARDS:
+        return GUARDS[name]
+    prefix = resume_guard_name("")
+    if name.startswith(prefix):
+        return resume_guard(name[len(prefix) :])
+    raise KeyError(name)
+
+
+def known_guard(name: str) -> bool:
+    try:
+        get_guard(name)
+    except KeyError:
+        return False
+    return True

@@ -1,0 +1,442 @@
+"""Workflow definitions: tables turned into one shared `transitions` machine each.
+
+A definition is data (see ``states.lifecycle``); a variant is data too, written as a TOML
+document that starts from a base and removes or adds states and transitions. Every
+definition is validated when it is built: unknown states, guards or presets, unreachable
+states and dead ends are errors that name the state.
+
+One ``Machine`` per definition, shared by every stored subject: a stored row is wrapped in a
+throw-away ``_Subject`` carrying its current state, never attached with ``add_model``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from transitions import Machine, MachineError
+
+from states.effects import EFFECTS
+from states.errors import Forbidden, GuardFailed, InvalidTrigger, PayloadInvalid, WorkflowInvalid
+from states.facts import Facts
+from states.guards import get_guard, known_guard
+from states.lifecycle import BUILTIN_WORKFLOWS, TRIGGER_LABELS
+from states.permissions import PRESETS, Actor, forbidden_reasons
+from states.text import Text
+
+AUDIENCES = frozenset({"applicant", "organiser", "office", "leadership", "evaluator", "reviewers", "public"})
+SUBJECTS = frozenset({"project", "call", "programme"})
+
+
+@dataclass(frozen=True)
+class StateDef:
+    name: str
+    label: Text
+    terminal: bool = False
+
+
+@dataclass(frozen=True)
+class TransitionDef:
+    trigger: str
+    source: str
+    dest: str
+    who: tuple[str, ...]
+    guards: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    separate_from_scorers: bool = False
+    notify: tuple[str, ...] = ()
+    effects: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> Text:
+        return trigger_label(self.trigger)
+
+
+def trigger_label(trigger: str) -> Text:
+    zh, en = TRIGGER_LABELS.get(trigger, (trigger, trigger.replace("_", " ")))
+    return Text(zh, en)
+
+
+@dataclass(frozen=True)
+class Availability:
+    """One button on a page: a trigger, whether this actor may press it now, and why not."""
+
+    trigger: str
+    label: Text
+    allowed: bool
+    reasons: tuple[Text, ...] = ()
+    requires: tuple[str, ...] = ()
+
+
+class _Subject:
+    """What the shared machine moves: the stored state plus what its conditions read."""
+
+    __slots__ = ("actor", "facts", "now", "state")
+
+    def __init__(self, state: str, facts: Facts, actor: Actor, now: datetime) -> None:
+        self.state = state
+        self.facts = facts
+        self.actor = actor
+        self.now = now
+
+
+@dataclass
+class Workflow:
+    name: str
+    subject: str
+    label: Text
+    initial: str
+    states: dict[str, StateDef]
+    transitions: list[TransitionDef]
+    renamed: dict[str, str] = field(default_factory=dict)
+    base: str | None = None
+
+    def __post_init__(self) -> None:
+        problems = validate(self)
+        if problems:
+            raise WorkflowInvalid(self.name, problems)
+        self._by_key: dict[tuple[str, str], list[TransitionDef]] = {}
+        for t in self.transitions:
+            self._by_key.setdefault((t.trigger, t.source), []).append(t)
+        self.machine = self._build_machine()
+
+    # --- reading the table ------------------------------------------------------------------
+
+    def state_label(self, state: str) -> Text:
+        s = self.states.get(state)
+        return s.label if s else Text(state, state)
+
+    def triggers_from(self, state: str) -> list[str]:
+        seen: dict[str, None] = {}
+        for t in self.transitions:
+            if t.source == state:
+                seen.setdefault(t.trigger, None)
+        return list(seen)
+
+    def rules_for(self, trigger: str, state: str) -> list[TransitionDef]:
+        return self._by_key.get((trigger, state), [])
+
+    @property
+    def triggers(self) -> list[str]:
+        return list(dict.fromkeys(t.trigger for t in self.transitions))
+
+    @property
+    def terminal_states(self) -> list[str]:
+        return [s.name for s in self.states.values() if s.terminal]
+
+    # --- deciding -----------------------------------------------------------------------------
+
+    def decide(
+        self, *, facts: Facts, actor: Actor, trigger: str, payload: Mapping[str, Any], now: datetime
+    ) -> TransitionDef:
+        """The row that fires, or a domain error saying why none can. Pure: nothing is stored."""
+        state = facts.state
+        candidates = self.rules_for(trigger, state)
+        if not candidates:
+            raise InvalidTrigger(
+                trigger=trigger,
+                state=self.state_label(state),
+                state_name=state,
+                allowed=[(t, trigger_label(t)) for t in self.triggers_from(state)],
+            )
+        subject = _Subject(state, facts, actor, now)
+        try:
+            fired = self.machine.events[trigger].trigger(subject)
+        except MachineError:  # pragma: no cover - rules_for already checked the source
+            fired = False
+        if not fired:
+            raise self._explain(candidates, facts, actor, now)
+        rule = next(t for t in candidates if t.dest == subject.state)
+        missing = [key for key in rule.requires if not _present(payload.get(key))]
+        if missing:
+            raise PayloadInvalid(
+                Text("请填写：" + "、".join(missing), "Please provide: " + ", ".join(missing)),
+                details={"missing": missing},
+            )
+        return rule
+
+    def available(self, *, facts: Facts, actor: Actor, now: datetime) -> list[Availability]:
+        """Every trigger from the current state with this actor's standing: the page's buttons."""
+        result = []
+        for trigger in self.triggers_from(facts.state):
+            candidates = self.rules_for(trigger, facts.state)
+            subject = _Subject(facts.state, facts, actor, now)
+            ok = any(self._passes(t, subject) for t in candidates)
+            reasons: tuple[Text, ...] = ()
+            if not ok:
+                err = self._explain(candidates, facts, actor, now)
+                reasons = tuple(err.reasons)
+            requires = tuple(dict.fromkeys(k for t in candidates for k in t.requires))
+            result.append(Availability(trigger, trigger_label(trigger), ok, reasons, requires))
+        return result
+
+    def _explain(
+        self, candidates: list[TransitionDef], facts: Facts, actor: Actor, now: datetime
+    ) -> Forbidden | GuardFailed:
+        forbidden: list[Text] = []
+        failed: list[Text] = []
+        for t in candidates:
+            who = forbidden_reasons(who=t.who, separate_from_scorers=t.separate_from_scorers, actor=actor, facts=facts)
+            if who:
+                forbidden.extend(r for r in who if r not in forbidden)
+                continue
+            failed.extend(
+                g.reason for g in (get_guard(n) for n in t.guards) if not g.check(facts, now) and g.reason not in failed
+            )
+        if failed:
+            return GuardFailed(failed)
+        return Forbidden(forbidden)
+
+    @staticmethod
+    def _passes(rule: TransitionDef, subject: _Subject) -> bool:
+        if forbidden_reasons(
+            who=rule.who,
+            separate_from_scorers=rule.separate_from_scorers,
+            actor=subject.actor,
+            facts=subject.facts,
+        ):
+            return False
+        return all(get_guard(n).check(subject.facts, subject.now) for n in rule.guards)
+
+    def _build_machine(self) -> Machine:
+        rows = []
+        for rule in self.transitions:
+            rows.append(
+                {
+                    "trigger": rule.trigger,
+                    "source": rule.source,
+                    "dest": rule.dest,
+                    "conditions": [_permission_condition(rule), *(_guard_condition(n) for n in rule.guards)],
+                }
+            )
+        return Machine(
+            model=None,
+            states=list(self.states),
+            transitions=rows,
+            initial=self.initial,
+            auto_transitions=False,
+            send_event=True,
+            name=f"{self.name}: ",
+        )
+
+
+def _present(value: object) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    return True
+
+
+def _permission_condition(rule: TransitionDef) -> Any:
+    def may_act(event: Any) -> bool:
+        subject: _Subject = event.model
+        return not forbidden_reasons(
+            who=rule.who,
+            separate_from_scorers=rule.separate_from_scorers,
+            actor=subject.actor,
+            facts=subject.facts,
+        )
+
+    return may_act
+
+
+def _guard_condition(name: str) -> Any:
+    guard = get_guard(name)
+
+    def check(event: Any) -> bool:
+        subject: _Subject = event.model
+        return bool(guard.check(subject.facts, subject.now))
+
+    check.__name__ = name
+    return check
+
+
+# --- building and validating ------------------------------------------------------------------
+
+
+def _listify(value: str | Iterable[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def build(doc: Mapping[str, Any]) -> Workflow:
+    """A workflow from a complete definition (the shape of ``states.lifecycle``'s dicts)."""
+    problems: list[str] = []
+    states: dict[str, StateDef] = {}
+    for row in doc.get("states", []):
+        name = row["name"]
+        if name in states:
+            problems.append(f"state '{name}' is declared twice")
+        states[name] = StateDef(name, Text(row.get("zh", name), row.get("en", name)), bool(row.get("terminal")))
+    transitions = []
+    for row in doc.get("transitions", []):
+        for source in _listify(row["source"]):
+            transitions.append(
+                TransitionDef(
+                    trigger=row["trigger"],
+                    source=source,
+                    dest=row["dest"],
+                    who=tuple(_listify(row.get("who", []))),
+                    guards=tuple(_listify(row.get("guards", []))),
+                    requires=tuple(_listify(row.get("requires", []))),
+                    separate_from_scorers=bool(row.get("separate_from_scorers", False)),
+                    notify=tuple(_listify(row.get("notify", []))),
+                    effects=tuple(_listify(row.get("effects", []))),
+                )
+            )
+    name = str(doc.get("name", ""))
+    if problems:
+        raise WorkflowInvalid(name, problems)
+    return Workflow(
+        name=name,
+        subject=str(doc.get("subject", "project")),
+        label=Text(doc.get("zh", name), doc.get("en", name)),
+        initial=str(doc.get("initial", "")),
+        states=states,
+        transitions=transitions,
+        renamed=dict(doc.get("renamed", {})),
+        base=doc.get("base"),
+    )
+
+
+def derive(doc: Mapping[str, Any], bases: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Expand a variant document (``base`` plus changes) into a complete definition."""
+    name = doc.get("name", "?")
+    base_name = doc.get("base")
+    if base_name is None:
+        return dict(doc)
+    if base_name not in bases:
+        raise WorkflowInvalid(str(name), [f"base workflow '{base_name}' is unknown"])
+    full = copy.deepcopy(dict(bases[base_name]))
+    removed = set(doc.get("remove_states", []))
+    unknown = sorted(removed - {s["name"] for s in full["states"]})
+    if unknown:
+        raise WorkflowInvalid(str(name), [f"remove_states names unknown state '{s}'" for s in unknown])
+    full["states"] = [s for s in full["states"] if s["name"] not in removed]
+    full["states"].extend(doc.get("states", []))
+    drop = [(r["trigger"], r.get("source")) for r in doc.get("remove_transitions", [])]
+    kept = []
+    for row in full["transitions"]:
+        sources = [s for s in _listify(row["source"]) if s not in removed]
+        sources = [s for s in sources if (row["trigger"], s) not in drop and (row["trigger"], None) not in drop]
+        if not sources or row["dest"] in removed:
+            continue
+        kept.append({**row, "source": sources})
+    full["transitions"] = kept + list(doc.get("transitions", []))
+    for key in ("name", "zh", "en", "initial", "renamed"):
+        if key in doc:
+            full[key] = doc[key]
+    full["base"] = base_name
+    return full
+
+
+def validate(wf: Workflow) -> list[str]:
+    problems: list[str] = []
+    if not wf.name:
+        problems.append("the workflow has no name")
+    if wf.subject not in SUBJECTS:
+        problems.append(f"subject '{wf.subject}' is unknown")
+    names = set(wf.states)
+    if wf.initial not in names:
+        problems.append(f"initial state '{wf.initial}' is not declared")
+    seen: set[tuple[str, str, str]] = set()
+    for t in wf.transitions:
+        where = f"transition '{t.trigger}' ({t.source} → {t.dest})"
+        for end in (t.source, t.dest):
+            if end not in names:
+                problems.append(f"{where} names unknown state '{end}'")
+        if not t.who:
+            problems.append(f"{where} says nobody may fire it")
+        problems += [f"{where} names unknown permission preset '{w}'" for w in t.who if w not in PRESETS]
+        problems += [f"{where} names unknown guard '{g}'" for g in t.guards if not known_guard(g)]
+        problems += [f"{where} notifies unknown audience '{a}'" for a in t.notify if a not in AUDIENCES]
+        problems += [f"{where} names unknown effect '{e}'" for e in t.effects if e not in EFFECTS]
+        for g in t.guards:
+            if g.startswith("suspended_from_") and g.removeprefix("suspended_from_") not in names:
+                problems.append(f"{where} resumes to unknown state '{g.removeprefix('suspended_from_')}'")
+        key = (t.trigger, t.source, t.dest)
+        if key in seen:
+            problems.append(f"{where} is declared twice")
+        seen.add(key)
+    outgoing: dict[str, set[str]] = {n: set() for n in names}
+    for t in wf.transitions:
+        if t.source in outgoing and t.dest in names:
+            outgoing[t.source].add(t.dest)
+    for s in wf.states.values():
+        if s.terminal and outgoing.get(s.name):
+            problems.append(f"terminal state '{s.name}' has outgoing transitions")
+        if not s.terminal and not outgoing.get(s.name):
+            problems.append(f"state '{s.name}' is a dead end: no transition leaves it and it is not terminal")
+    if wf.initial in names:
+        reached = {wf.initial}
+        queue = deque([wf.initial])
+        while queue:
+            for nxt in outgoing[queue.popleft()]:
+                if nxt not in reached:
+                    reached.add(nxt)
+                    queue.append(nxt)
+        problems += [f"state '{n}' is unreachable from '{wf.initial}'" for n in wf.states if n not in reached]
+    if not any(s.terminal for s in wf.states.values()):
+        problems.append("no terminal state")
+    for old, new in wf.renamed.items():
+        if new not in names:
+            problems.append(f"renamed state '{old}' maps to unknown state '{new}'")
+        if old in names:
+            problems.append(f"renamed state '{old}' still exists")
+    return problems
+
+
+class Registry:
+    """The workflows in force, by name; built-ins plus variants from configuration."""
+
+    def __init__(self, workflows: Iterable[Workflow] = ()) -> None:
+        self._by_name: dict[str, Workflow] = {}
+        for wf in workflows:
+            self.add(wf)
+
+    def add(self, wf: Workflow) -> None:
+        self._by_name[wf.name] = wf
+
+    def get(self, name: str) -> Workflow:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise WorkflowInvalid(name, [f"workflow '{name}' is not defined"]) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def names(self, subject: str | None = None) -> list[str]:
+        return [n for n, wf in self._by_name.items() if subject is None or wf.subject == subject]
+
+    def __iter__(self) -> Any:
+        return iter(self._by_name.values())
+
+
+def builtin_documents() -> dict[str, dict[str, Any]]:
+    return {doc["name"]: doc for doc in BUILTIN_WORKFLOWS}
+
+
+def registry_from_documents(variants: Iterable[Mapping[str, Any]] = ()) -> Registry:
+    """Built-ins plus variant documents (already parsed). Each variant is validated on the way in."""
+    docs: dict[str, Mapping[str, Any]] = dict(builtin_documents())
+    registry = Registry(build(doc) for doc in docs.values())
+    pending = list(variants)
+    # a variant may build on another variant: resolve in dependency order
+    while pending:
+        progressed = False
+        for doc in list(pending):
+            if doc.get("base") is None or doc["base"] in docs:
+                full = derive(doc, docs)
+                registry.add(build(full))
+                docs[str(full["name"])] = full
+                pending.remove(doc)
+                progressed = True
+        if not progressed:
+            doc = pending[0]
+            raise WorkflowInvalid(str(doc.get("name")), [f"base workflow '{doc.get('base')}' is unknown"])
+    return registry

@@ -1,0 +1,1 @@
+"""The web page and JSON API for every role (server-rendered Jinja2 on FastAPI)."""
