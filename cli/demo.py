@@ -44,9 +44,14 @@ class Story:
 
     def fire(self, subject_id: int, trigger: str, who: Actor, subject: str = "project", **payload: Any) -> Transitioned:
         t = fire(
-            self.engine, subject=subject, subject_id=subject_id, trigger=trigger, actor=who, payload=payload,
+            self.engine,
+            subject=subject,
+            subject_id=subject_id,
+            trigger=trigger,
+            actor=who,
+            payload=payload,
             now=self.now,
-        )  # fmt: skip
+        )
         self.say(f"{subject} {subject_id}: {t.from_state} → {t.to_state} ({trigger}, {who.name})")
         return t
 
@@ -67,24 +72,45 @@ def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable
     office = story.actor("office@kw.example.cn")
     organiser = story.actor("organiser@jxw.example.cn")
     applicants = [story.actor(e) for e in ("pi@jinghua.example.com", "pi@yanyuan.example.edu", "pi@cies.example.cn")]
-    experts = [story.actor(e) for e in ("expert1@yanyuan.example.edu", "expert2@cies.example.cn",
-                                          "expert3@qingyuan.example.cn", "expert4@jinghua.example.com")]  # fmt: skip
+    experts = [
+        story.actor(e)
+        for e in (
+            "expert1@yanyuan.example.edu",
+            "expert2@cies.example.cn",
+            "expert3@qingyuan.example.cn",
+            "expert4@jinghua.example.com",
+        )
+    ]
 
     # 1. the leadership group launches programme 7 when it is ready (成熟一个、启动一个)
     if programme.state == "planned":
-        story.fire(programme.id, "launch", leader, subject="programme",
-                   implementation_plan="数字化制造技术创新及产业培育专项实施方案（2014—2017）")  # fmt: skip
+        story.fire(
+            programme.id,
+            "launch",
+            leader,
+            subject="programme",
+            implementation_plan="数字化制造技术创新及产业培育专项实施方案（2014—2017）",
+        )
 
     # 2. the organising unit publishes a merit-based call; the scheduler opens it
     with engine.begin() as conn:
         call_id = create(
-            conn, subject="call", actor=organiser, now=story.now,
-            values={"programme_id": programme.id, "title": "3D打印与机器人关键技术攻关",
-                    "title_en": "Key technologies for 3D printing and robotics",
-                    "category": Category.SUPPORTED, "selection_mode": SelectionMode.MERIT,
-                    "support_modes": [SupportMode.COMPETITIVE], "quorum": 3,
-                    "opens_at": story.now + timedelta(days=1), "closes_at": story.now + timedelta(days=31)},
-        )  # fmt: skip
+            conn,
+            subject="call",
+            actor=organiser,
+            now=story.now,
+            values={
+                "programme_id": programme.id,
+                "title": "3D打印与机器人关键技术攻关",
+                "title_en": "Key technologies for 3D printing and robotics",
+                "category": Category.SUPPORTED,
+                "selection_mode": SelectionMode.MERIT,
+                "support_modes": [SupportMode.COMPETITIVE],
+                "quorum": 3,
+                "opens_at": story.now + timedelta(days=1),
+                "closes_at": story.now + timedelta(days=31),
+            },
+        )
     story.say(f"call {call_id} created by {organiser.name}")
     story.fire(call_id, "publish", organiser, subject="call")
     story.later(days=1)
@@ -97,15 +123,30 @@ def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable
         story.later(days=3)
         with engine.begin() as conn:
             pid = create_project(
-                conn, actor=applicant, now=story.now,
-                values={"code": next_project_code(conn, programme_code=programme.code, year=story.now.year),
-                        "title": title, "call_id": call_id, "programme_id": programme.id,
-                        "undertaking_unit_id": applicant.organisation_id,
-                        "principal_investigator_id": applicant.user_id, "category": Category.SUPPORTED,
-                        "selection_mode": SelectionMode.MERIT, "budget_yuan": Decimal("3000000.00")},
-            )  # fmt: skip
-            save_submission(conn, project_id=pid, form_key="proposal", actor=applicant, submit=True, now=story.now,
-                            data={"title": title, "budget_yuan": "3000000.00"})  # fmt: skip
+                conn,
+                actor=applicant,
+                now=story.now,
+                values={
+                    "code": next_project_code(conn, programme_code=programme.code, year=story.now.year),
+                    "title": title,
+                    "call_id": call_id,
+                    "programme_id": programme.id,
+                    "undertaking_unit_id": applicant.organisation_id,
+                    "principal_investigator_id": applicant.user_id,
+                    "category": Category.SUPPORTED,
+                    "selection_mode": SelectionMode.MERIT,
+                    "budget_yuan": Decimal("3000000.00"),
+                },
+            )
+            save_submission(
+                conn,
+                project_id=pid,
+                form_key="proposal",
+                actor=applicant,
+                submit=True,
+                now=story.now,
+                data={"title": title, "budget_yuan": "3000000.00"},
+            )
         projects.append(pid)
         story.say(f"project {pid} drafted by {applicant.name}: {title}")
         story.fire(pid, "submit", applicant)
@@ -127,9 +168,17 @@ def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable
         panel = [e for e in experts if e.organisation_id != _unit_of(story, pid)][:3]
         with engine.begin() as conn:
             for expert, mark in zip(panel, marks, strict=True):
-                record_review(conn, project_id=pid, stage="proposal", reviewer=expert, score=Decimal(mark),
-                              recommendation="fund" if mark >= 70 else "reject", comments="",
-                              no_conflict_declared=True, now=story.now)  # fmt: skip
+                record_review(
+                    conn,
+                    project_id=pid,
+                    stage="proposal",
+                    reviewer=expert,
+                    score=Decimal(mark),
+                    recommendation="fund" if mark >= 70 else "reject",
+                    comments="",
+                    no_conflict_declared=True,
+                    now=story.now,
+                )
         story.say(f"project {pid}: 3 reviews, mean {sum(marks) / 3:.1f}")
     story.later(days=5)
     story.fire(projects[0], "approve", office)
@@ -140,16 +189,30 @@ def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable
     for pid, applicant in zip(projects[:2], applicants[:2], strict=True):
         story.later(days=7)
         with engine.begin() as conn:
-            save_submission(conn, project_id=pid, form_key="task_agreement", actor=applicant, submit=True,
-                            now=story.now, data={"targets": TASK_TARGETS})  # fmt: skip
+            save_submission(
+                conn,
+                project_id=pid,
+                form_key="task_agreement",
+                actor=applicant,
+                submit=True,
+                now=story.now,
+                data={"targets": TASK_TARGETS},
+            )
         story.fire(pid, "sign_agreement", organiser)
 
     # 7. mid-term review a year and a half later
     story.later(days=540)
     for pid, applicant in zip(projects[:2], applicants[:2], strict=True):
         with engine.begin() as conn:
-            save_submission(conn, project_id=pid, form_key="midterm_report", actor=applicant, submit=True,
-                            now=story.now, data={"progress": "按计划推进"})  # fmt: skip
+            save_submission(
+                conn,
+                project_id=pid,
+                form_key="midterm_report",
+                actor=applicant,
+                submit=True,
+                now=story.now,
+                data={"progress": "按计划推进"},
+            )
         story.fire(pid, "submit_midterm", applicant)
         story.fire(pid, "pass_midterm", organiser)
 
@@ -157,8 +220,15 @@ def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable
     story.later(days=500)
     for pid, applicant in zip(projects[:2], applicants[:2], strict=True):
         with engine.begin() as conn:
-            save_submission(conn, project_id=pid, form_key="acceptance_report", actor=applicant, submit=True,
-                            now=story.now, data={"summary": "完成任务书全部指标"})  # fmt: skip
+            save_submission(
+                conn,
+                project_id=pid,
+                form_key="acceptance_report",
+                actor=applicant,
+                submit=True,
+                now=story.now,
+                data={"summary": "完成任务书全部指标"},
+            )
         story.fire(pid, "submit_acceptance", applicant)
     story.fire(projects[1], "require_rectification", office, reason="技术标准草案尚未报送标准化主管部门")
     story.later(days=45)
@@ -172,8 +242,16 @@ def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable
         story.now = max(story.now, datetime(year, 12, 15, 2, 0, tzinfo=UTC))
         with engine.begin() as conn:
             for pid, applicant in zip(projects[:2], applicants[:2], strict=True):
-                save_submission(conn, project_id=pid, form_key="post_evaluation_report", actor=applicant,
-                                submit=True, period=year, now=story.now, data={"year": year})  # fmt: skip
+                save_submission(
+                    conn,
+                    project_id=pid,
+                    form_key="post_evaluation_report",
+                    actor=applicant,
+                    submit=True,
+                    period=year,
+                    now=story.now,
+                    data={"year": year},
+                )
         story.say(f"post-evaluation reports for {year} submitted")
     story.later(days=20)
     for pid in projects[:2]:

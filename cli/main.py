@@ -93,8 +93,15 @@ def demo(lang: LangOpt = "") -> None:
             select(AuditEvent).where(AuditEvent.id > story.first_event_id).order_by(AuditEvent.id)
         ).all()
     for e in rows:
-        table.add_row(str(e.id), e.created_at.strftime("%Y-%m-%d %H:%M"), e.actor_name, e.action,
-                      f"{e.subject} {e.subject_id}", e.from_state or "", e.to_state or "")  # fmt: skip
+        table.add_row(
+            str(e.id),
+            e.created_at.strftime("%Y-%m-%d %H:%M"),
+            e.actor_name,
+            e.action,
+            f"{e.subject} {e.subject_id}",
+            e.from_state or "",
+            e.to_state or "",
+        )
     console.print(table)
     with engine.connect() as conn:
         check = verify(conn)
@@ -152,8 +159,9 @@ def workflows_list(lang: LangOpt = "") -> None:
     for col in ("name", "subject", "base", "states", "transitions", "label"):
         table.add_column(col)
     for wf in get_registry():
-        table.add_row(wf.name, wf.subject, wf.base or "", str(len(wf.states)), str(len(wf.transitions)),
-                      wf.label.get(language))  # fmt: skip
+        table.add_row(
+            wf.name, wf.subject, wf.base or "", str(len(wf.states)), str(len(wf.transitions)), wf.label.get(language)
+        )
     console.print(table)
 
 

@@ -137,15 +137,14 @@ def write(
                 "subject": facts.subject,
                 "subject_id": facts.subject_id,
                 "audiences": list(rule.notify),
-                "payload": {"from": rule.source, "to": rule.dest, "actor": actor.name,
-                            "reason": payload.get("reason")},
+                "payload": {"from": rule.source, "to": rule.dest, "actor": actor.name, "reason": payload.get("reason")},
                 "event_id": event_id,
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": now,
                 "created_at": now,
             },
-        )  # fmt: skip
+        )
     return Transitioned(
         facts.subject, facts.subject_id, rule.trigger, rule.source, rule.dest, facts.version + 1, event_id
     )
@@ -238,8 +237,14 @@ def create(
             Text(f"流程“{workflow.name}”不适用于此类对象", f"workflow '{workflow.name}' is not for a {subject}")
         )
     moment = now or datetime.now(UTC)
-    row = {**values, "workflow": workflow.name, "state": workflow.initial, "version": 1,
-           "state_entered_at": moment, "created_at": moment}  # fmt: skip
+    row = {
+        **values,
+        "workflow": workflow.name,
+        "state": workflow.initial,
+        "version": 1,
+        "state_entered_at": moment,
+        "created_at": moment,
+    }
     new_id = int(conn.execute(insert(table).returning(table.c.id), row).scalar_one())
     audit.append(
         conn,

@@ -55,9 +55,18 @@ def event_hash(
     prev_hash: str,
 ) -> str:
     fields = [
-        id, subject, subject_id, actor_id, actor_name, action, from_state, to_state,
-        payload_digest, created_at.isoformat(timespec="microseconds"), prev_hash,
-    ]  # fmt: skip
+        id,
+        subject,
+        subject_id,
+        actor_id,
+        actor_name,
+        action,
+        from_state,
+        to_state,
+        payload_digest,
+        created_at.isoformat(timespec="microseconds"),
+        prev_hash,
+    ]
     return hashlib.sha256(canonical({"e": fields}).encode()).hexdigest()
 
 
@@ -119,10 +128,12 @@ def verify(conn: Connection) -> Verification:
     for row in _rows(conn):
         if row.id != expected_id:
             return Verification(
-                False, checked, expected_id,
+                False,
+                checked,
+                expected_id,
                 f"event {expected_id} is missing (deleted); the next stored event is {row.id}",
                 f"第 {expected_id} 号事件缺失（已被删除）；其后存储的事件为第 {row.id} 号",
-            )  # fmt: skip
+            )
         _, digest = normalise(row.payload)
         recomputed = event_hash(
             id=row.id,
@@ -139,16 +150,20 @@ def verify(conn: Connection) -> Verification:
         )
         if digest != row.payload_digest or recomputed != row.hash:
             return Verification(
-                False, checked, row.id,
+                False,
+                checked,
+                row.id,
                 f"event {row.id} was altered: its content does not match its hash",
                 f"第 {row.id} 号事件被篡改：内容与其哈希不符",
-            )  # fmt: skip
+            )
         if row.prev_hash != prev:
             return Verification(
-                False, checked, row.id - 1,
+                False,
+                checked,
+                row.id - 1,
                 f"event {row.id - 1} was altered or replaced: event {row.id} does not follow it",
                 f"第 {row.id - 1} 号事件被篡改或替换：第 {row.id} 号事件与其不衔接",
-            )  # fmt: skip
+            )
         prev = row.hash
         expected_id += 1
         checked += 1
@@ -156,13 +171,17 @@ def verify(conn: Connection) -> Verification:
     if last_id != expected_id - 1 or last_hash != prev:
         if last_id >= expected_id:
             return Verification(
-                False, checked, expected_id,
+                False,
+                checked,
+                expected_id,
                 f"event {expected_id} is missing (deleted); the log should end at event {last_id}",
                 f"第 {expected_id} 号事件缺失（已被删除）；日志应截止于第 {last_id} 号事件",
-            )  # fmt: skip
+            )
         return Verification(
-            False, checked, expected_id - 1,
+            False,
+            checked,
+            expected_id - 1,
             f"event {expected_id - 1} does not match the recorded head of the log",
             f"第 {expected_id - 1} 号事件与日志记录的末端不符",
-        )  # fmt: skip
+        )
     return Verification(True, checked)

@@ -34,30 +34,58 @@ _SID = bindparam("sid")
 
 _SELECT: dict[str, Select[Any]] = {
     "project": select(
-        _p.c.id, _p.c.state, _p.c.version, _p.c.workflow, _p.c.undertaking_unit_id,
-        _g.c.organising_unit_id, _p.c.category, _p.c.selection_mode,
-        _c.c.opens_at.label("call_opens_at"), _c.c.closes_at.label("call_closes_at"),
-        _c.c.state.label("call_state"), func.coalesce(_c.c.quorum, 0).label("quorum"),
-        _p.c.suspended_from, _p.c.accepted_at,
+        _p.c.id,
+        _p.c.state,
+        _p.c.version,
+        _p.c.workflow,
+        _p.c.undertaking_unit_id,
+        _g.c.organising_unit_id,
+        _p.c.category,
+        _p.c.selection_mode,
+        _c.c.opens_at.label("call_opens_at"),
+        _c.c.closes_at.label("call_closes_at"),
+        _c.c.state.label("call_state"),
+        func.coalesce(_c.c.quorum, 0).label("quorum"),
+        _p.c.suspended_from,
+        _p.c.accepted_at,
     )
     .select_from(_p.join(_g, _p.c.programme_id == _g.c.id).outerjoin(_c, _p.c.call_id == _c.c.id))
     .where(_p.c.id == _SID),
     "call": select(
-        _c.c.id, _c.c.state, _c.c.version, _c.c.workflow, null().label("undertaking_unit_id"),
-        _g.c.organising_unit_id, _c.c.category, _c.c.selection_mode,
-        _c.c.opens_at.label("call_opens_at"), _c.c.closes_at.label("call_closes_at"),
-        _c.c.state.label("call_state"), _c.c.quorum,
-        null().label("suspended_from"), null().label("accepted_at"),
+        _c.c.id,
+        _c.c.state,
+        _c.c.version,
+        _c.c.workflow,
+        null().label("undertaking_unit_id"),
+        _g.c.organising_unit_id,
+        _c.c.category,
+        _c.c.selection_mode,
+        _c.c.opens_at.label("call_opens_at"),
+        _c.c.closes_at.label("call_closes_at"),
+        _c.c.state.label("call_state"),
+        _c.c.quorum,
+        null().label("suspended_from"),
+        null().label("accepted_at"),
     )
     .select_from(_c.join(_g, _c.c.programme_id == _g.c.id))
     .where(_c.c.id == _SID),
     "programme": select(
-        _g.c.id, _g.c.state, _g.c.version, _g.c.workflow, null().label("undertaking_unit_id"),
-        _g.c.organising_unit_id, null().label("category"), null().label("selection_mode"),
-        null().label("call_opens_at"), null().label("call_closes_at"), null().label("call_state"),
-        literal(0).label("quorum"), null().label("suspended_from"), null().label("accepted_at"),
+        _g.c.id,
+        _g.c.state,
+        _g.c.version,
+        _g.c.workflow,
+        null().label("undertaking_unit_id"),
+        _g.c.organising_unit_id,
+        null().label("category"),
+        null().label("selection_mode"),
+        null().label("call_opens_at"),
+        null().label("call_closes_at"),
+        null().label("call_state"),
+        literal(0).label("quorum"),
+        null().label("suspended_from"),
+        null().label("accepted_at"),
     ).where(_g.c.id == _SID),
-}  # fmt: skip
+}
 
 _SUBMITTED_FORMS = select(distinct(_s.c.form_key)).where(_s.c.project_id == _SID, _s.c.status == "submitted")
 _REVIEWS_SUBMITTED = select(func.count()).where(

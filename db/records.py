@@ -61,25 +61,43 @@ def save_submission(
         )
     ).one_or_none()
     status = "submitted" if submit else "draft"
-    values = {"data": stored, "form_version": form_version, "status": status, "updated_at": moment,
-              "submitted_at": moment if submit else None}  # fmt: skip
+    values = {
+        "data": stored,
+        "form_version": form_version,
+        "status": status,
+        "updated_at": moment,
+        "submitted_at": moment if submit else None,
+    }
     if existing is None:
         sid = int(
             conn.execute(
                 insert(_s).returning(_s.c.id),
-                {"project_id": project_id, "form_key": form_key, "period": period, "created_by": actor.user_id,
-                 "created_at": moment, **values},
+                {
+                    "project_id": project_id,
+                    "form_key": form_key,
+                    "period": period,
+                    "created_by": actor.user_id,
+                    "created_at": moment,
+                    **values,
+                },
             ).scalar_one()
-        )  # fmt: skip
+        )
     else:
         sid = existing.id
         conn.execute(update(_s).where(_s.c.id == sid).values(**values))
     if submit:
         audit.append(
-            conn, subject="project", subject_id=project_id, actor_id=actor.user_id, actor_name=actor.name,
-            action=f"submit_form:{form_key}", from_state=None, to_state=None,
-            payload={"form": form_key, "version": form_version, "period": period, "data": stored}, now=moment,
-        )  # fmt: skip
+            conn,
+            subject="project",
+            subject_id=project_id,
+            actor_id=actor.user_id,
+            actor_name=actor.name,
+            action=f"submit_form:{form_key}",
+            from_state=None,
+            to_state=None,
+            payload={"form": form_key, "version": form_version, "period": period, "data": stored},
+            now=moment,
+        )
     return sid
 
 
@@ -99,14 +117,29 @@ def record_review(
     rid = int(
         conn.execute(
             insert(_r).returning(_r.c.id),
-            {"project_id": project_id, "stage": stage, "reviewer_id": reviewer.user_id, "score": score,
-             "recommendation": recommendation, "comments": comments,
-             "no_conflict_declared": no_conflict_declared, "submitted_at": moment, "created_at": moment},
+            {
+                "project_id": project_id,
+                "stage": stage,
+                "reviewer_id": reviewer.user_id,
+                "score": score,
+                "recommendation": recommendation,
+                "comments": comments,
+                "no_conflict_declared": no_conflict_declared,
+                "submitted_at": moment,
+                "created_at": moment,
+            },
         ).scalar_one()
-    )  # fmt: skip
+    )
     audit.append(
-        conn, subject="project", subject_id=project_id, actor_id=reviewer.user_id, actor_name=reviewer.name,
-        action=f"review:{stage}", from_state=None, to_state=None,
-        payload={"score": str(score), "recommendation": recommendation}, now=moment,
-    )  # fmt: skip
+        conn,
+        subject="project",
+        subject_id=project_id,
+        actor_id=reviewer.user_id,
+        actor_name=reviewer.name,
+        action=f"review:{stage}",
+        from_state=None,
+        to_state=None,
+        payload={"score": str(score), "recommendation": recommendation},
+        now=moment,
+    )
     return rid

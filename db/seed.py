@@ -16,8 +16,13 @@ PROGRAMMES: list[tuple[int, int, str, str, str | None]] = [
     (2, 1, "首都生态环境建设与环保产业发展", "Capital ecological environment and environmental industry", None),
     (3, 1, "城市精细化管理与应急保障", "Fine-grained city management and emergency support", None),
     (4, 1, "首都食品质量安全保障", "Capital food quality and safety", None),
-    (5, 1, "重大疾病科技攻关与管理", "Major diseases: research and management",
-     "到2017年：10项以上有国际影响力的创新性成果、30个优势学科、100项诊疗技术规范和标准"),
+    (
+        5,
+        1,
+        "重大疾病科技攻关与管理",
+        "Major diseases: research and management",
+        "到2017年：10项以上有国际影响力的创新性成果、30个优势学科、100项诊疗技术规范和标准",
+    ),
     (6, 2, "新一代移动通信技术突破及产业发展", "Next-generation mobile communications", None),
     (7, 2, "数字化制造技术创新及产业培育", "Digital manufacturing (3D printing, robots and automation)", None),
     (8, 2, "生物医药产业跨越发展", "Leap-forward development of biomedicine", None),
@@ -25,7 +30,7 @@ PROGRAMMES: list[tuple[int, int, str, str, str | None]] = [
     (10, 2, "面向未来的能源结构技术创新与辐射带动", "Future energy structure innovation", None),
     (11, 2, "先导与优势材料创新发展", "Leading and advantageous materials", None),
     (12, 2, "现代服务业创新发展", "Modern service industry innovation", None),
-]  # fmt: skip
+]
 
 COMMISSION_BODIES = [
     ("首都科技创新领导小组", "Leadership group", OrgKind.LEADERSHIP_GROUP),
@@ -60,16 +65,31 @@ class DemoPerson:
 
 
 DEMO_ORGS: list[tuple[str, str, str, str | None, list[str]]] = [
-    ("市经济和信息化委员会", "Municipal Economy and Information Commission", OrgKind.ORGANISING_UNIT, None,
-     ["jxw.example.cn"]),
+    (
+        "市经济和信息化委员会",
+        "Municipal Economy and Information Commission",
+        OrgKind.ORGANISING_UNIT,
+        None,
+        ["jxw.example.cn"],
+    ),
     ("市环境保护局", "Municipal Environmental Protection Bureau", OrgKind.ORGANISING_UNIT, None, ["hbj.example.cn"]),
-    ("京华智造科技有限公司", "Jinghua Smart Manufacturing Co.", OrgKind.UNDERTAKING_UNIT, "enterprise",
-     ["jinghua.example.com"]),
+    (
+        "京华智造科技有限公司",
+        "Jinghua Smart Manufacturing Co.",
+        OrgKind.UNDERTAKING_UNIT,
+        "enterprise",
+        ["jinghua.example.com"],
+    ),
     ("燕园大学", "Yanyuan University", OrgKind.UNDERTAKING_UNIT, "university", ["yanyuan.example.edu"]),
-    ("首都环境科学研究院", "Capital Institute of Environmental Science", OrgKind.UNDERTAKING_UNIT, "institute",
-     ["cies.example.cn"]),
+    (
+        "首都环境科学研究院",
+        "Capital Institute of Environmental Science",
+        OrgKind.UNDERTAKING_UNIT,
+        "institute",
+        ["cies.example.cn"],
+    ),
     ("清源评估咨询中心", "Qingyuan Evaluation Centre", OrgKind.EVALUATOR, None, ["qingyuan.example.cn"]),
-]  # fmt: skip
+]
 
 DEMO_PEOPLE: list[DemoPerson] = [
     DemoPerson("leader@kw.example.cn", "王组长", "首都科技创新领导小组", (Role.LEADERSHIP_GROUP,)),
@@ -80,16 +100,35 @@ DEMO_PEOPLE: list[DemoPerson] = [
     DemoPerson("pi@jinghua.example.com", "周工", "京华智造科技有限公司", (Role.APPLICANT,)),
     DemoPerson("pi@yanyuan.example.edu", "Prof. Wu", "燕园大学", (Role.APPLICANT,), "en"),
     DemoPerson("pi@cies.example.cn", "郑研究员", "首都环境科学研究院", (Role.APPLICANT,)),
-    DemoPerson("expert1@yanyuan.example.edu", "钱教授", "燕园大学", (Role.REVIEWER,), "zh",
-               ("manufacturing", "robotics")),
-    DemoPerson("expert2@cies.example.cn", "冯研究员", "首都环境科学研究院", (Role.REVIEWER,), "zh",
-               ("environment", "manufacturing")),
-    DemoPerson("expert3@qingyuan.example.cn", "Dr. Lin", "清源评估咨询中心", (Role.REVIEWER,), "en",
-               ("manufacturing", "materials")),
-    DemoPerson("expert4@jinghua.example.com", "何高工", "京华智造科技有限公司", (Role.REVIEWER,), "zh",
-               ("environment", "robotics")),
+    DemoPerson(
+        "expert1@yanyuan.example.edu", "钱教授", "燕园大学", (Role.REVIEWER,), "zh", ("manufacturing", "robotics")
+    ),
+    DemoPerson(
+        "expert2@cies.example.cn",
+        "冯研究员",
+        "首都环境科学研究院",
+        (Role.REVIEWER,),
+        "zh",
+        ("environment", "manufacturing"),
+    ),
+    DemoPerson(
+        "expert3@qingyuan.example.cn",
+        "Dr. Lin",
+        "清源评估咨询中心",
+        (Role.REVIEWER,),
+        "en",
+        ("manufacturing", "materials"),
+    ),
+    DemoPerson(
+        "expert4@jinghua.example.com",
+        "何高工",
+        "京华智造科技有限公司",
+        (Role.REVIEWER,),
+        "zh",
+        ("environment", "robotics"),
+    ),
     DemoPerson("evaluator@qingyuan.example.cn", "褚评估师", "清源评估咨询中心", (Role.EVALUATOR,)),
-]  # fmt: skip
+]
 
 
 def seed_demo(session: Session) -> int:
