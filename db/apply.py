@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from db import audit
+from db.effects import RECORDED_EFFECT_HANDLERS
 from db.facts import SUBJECT_LABELS, TABLES, DbFacts, load_facts
 from db.models import OutboxMessage
 from db.workflows import get_registry
@@ -129,6 +130,10 @@ def write(
         payload=payload,
         now=now,
     )
+    for name in rule.effects:
+        handler = RECORDED_EFFECT_HANDLERS.get(name)
+        if handler is not None:
+            handler(conn, facts=facts, rule=rule, now=now)
     if rule.notify:
         conn.execute(
             insert(_outbox),

@@ -24,5 +24,16 @@ EFFECTS: dict[str, ColumnEffect] = {
 def column_changes(effects: Iterable[str], *, source: str, now: datetime) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for name in effects:
-        changes.update(EFFECTS[name](source, now))
+        if name in EFFECTS:
+            changes.update(EFFECTS[name](source, now))
     return changes
+
+
+# Effects the database layer carries out inside the engine's transaction (they write rows
+# other than the subject's own, e.g. report tasks). Named here so tables can be validated;
+# implemented in ``db.effects``.
+RECORDED_EFFECTS: dict[str, str] = {}
+
+
+def known_effect(name: str) -> bool:
+    return name in EFFECTS or name in RECORDED_EFFECTS

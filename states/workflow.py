@@ -20,7 +20,7 @@ from typing import Any
 
 from transitions import Machine, MachineError
 
-from states.effects import EFFECTS
+from states.effects import known_effect
 from states.errors import Forbidden, GuardFailed, InvalidTrigger, PayloadInvalid, WorkflowInvalid
 from states.facts import Facts
 from states.guards import get_guard, known_guard
@@ -354,7 +354,7 @@ def validate(wf: Workflow) -> list[str]:
         problems += [f"{where} names unknown permission preset '{w}'" for w in t.who if w not in PRESETS]
         problems += [f"{where} names unknown guard '{g}'" for g in t.guards if not known_guard(g)]
         problems += [f"{where} notifies unknown audience '{a}'" for a in t.notify if a not in AUDIENCES]
-        problems += [f"{where} names unknown effect '{e}'" for e in t.effects if e not in EFFECTS]
+        problems += [f"{where} names unknown effect '{e}'" for e in t.effects if not known_effect(e)]
         for g in t.guards:
             if g.startswith("suspended_from_") and g.removeprefix("suspended_from_") not in names:
                 problems.append(f"{where} resumes to unknown state '{g.removeprefix('suspended_from_')}'")
