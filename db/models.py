@@ -85,6 +85,7 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(5), default="zh")
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     expertise: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

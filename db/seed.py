@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Organisation, Programme, User, UserRole
+from db.passwords import hash_password
 from states.enums import OrgKind, Role
 
 # (code, class, zh, en, targets) from the action plan (DESIGN.md, "The twelve programmes")
@@ -131,6 +132,10 @@ DEMO_PEOPLE: list[DemoPerson] = [
 ]
 
 
+DEMO_PASSWORD = "grantflow"
+"""Every demo person's password (demo data only; `grantflow users passwd` changes it)."""
+
+
 def seed_demo(session: Session) -> int:
     """Demo organisations and people (idempotent). Organising units take programmes 7 and 1."""
     added = seed_reference(session)
@@ -145,6 +150,7 @@ def seed_demo(session: Session) -> int:
             added += 1
     session.flush()
     known = set(session.scalars(select(User.email)))
+    demo_hash = hash_password(DEMO_PASSWORD)
     for p in DEMO_PEOPLE:
         if p.email in known:
             continue
@@ -154,6 +160,7 @@ def seed_demo(session: Session) -> int:
             language=p.language,
             organisation_id=orgs[p.org].id,
             expertise=list(p.expertise),
+            password_hash=demo_hash,
             roles=[UserRole(role=r) for r in p.roles],
         )
         session.add(user)

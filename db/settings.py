@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Asia/Shanghai", description="time zone for schedules and dates shown")
     language: str = Field(default="zh", description="default language: zh or en")
     sqlite_busy_timeout_ms: int = 10_000
+    secret_key: str | None = Field(default=None, description="signs session cookies; default: a key file in home")
 
     @classmethod
     def settings_customise_sources(

@@ -100,3 +100,15 @@ def forbidden_reasons(*, who: tuple[str, ...], separate_from_scorers: bool, acto
     if separate_from_scorers and actor.user_id is not None and actor.user_id in facts.scorer_ids:
         reasons.append(SEPARATION_OF_DUTIES)
     return reasons
+
+
+def may_view(actor: Actor, facts: Facts) -> bool:
+    """Who may see a project at all (its page, its files, its history).
+
+    Applicants see their own unit's projects only; organising units their programmes'; the
+    office and the leadership group everything. Reviewers and evaluators see what they are
+    assigned to, decided where assignments are stored.
+    """
+    if actor.has(Role.OFFICE) or actor.has(Role.LEADERSHIP_GROUP):
+        return True
+    return _applicant_own(actor, facts) or _organiser_own(actor, facts)

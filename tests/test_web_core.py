@@ -1,0 +1,113 @@
+"""The web page and JSON API through HTTP on the real app and a real database file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+
+from db.models import Project
+from db.queries import visible_projects
+from db.seed import DEMO_PASSWORD
+from states.facts import StaticFacts
+from states.permissions import may_view
+from tests.conftest import People
+from tests.factories import make_project, state_of
+from web.app import create_app
+
+
+@pytest.fixture
+def client(engine: Engine) -> TestClient:
+    return TestClient(create_app())
+
+
+def login(client: TestClient, email: str, lang: str = "zh") -> None:
+    r = client.post("/login", data={"email": email, "password": DEMO_PASSWORD, "next": "/"}, follow_redirects=False)
+    assert r.status_code == 303
+    client.get(f"/lang/{lang}")
+
+
+def test_login_refused_keeps_email_and_says_why(client: TestClient):
+    r = client.post("/login", data={"email": "office@kw.example.cn", "password": "wrong"})
+    assert r.status_code == 401
+    assert "邮箱或密码不正确" in r.text
+    assert 'value="office@kw.example.cn"' in r.text
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_applicant_fires_submit_from_the_page(client: TestClient, engine: Engine, people: People, now: datetime):
+    pid = make_project(engine, people, datetime.now(now.tzinfo), state="draft")
+    from db.workflows import get_registry
+    from tests.factories import satisfy
+
+    rule = get_registry().get("standard").rules_for("submit", "draft")[0]
+    satisfy(engine, people, pid, rule, now)
+    login(client, "pi@jinghua.example.com")
+    page = client.get(f"/projects/{pid}")
+    assert page.status_code == 200 and "提交申报" in page.text
+    r = client.post(f"/projects/{pid}/fire", data={"trigger": "submit"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert state_of(engine, pid) == "submitted"
+
+
+def test_refused_trigger_shows_reason_in_users_language_and_keeps_typed_text(
+    client: TestClient, engine: Engine, people: People, now: datetime
+):
+    pid = make_project(engine, people, now, state="submitted")
+    login(client, "clerk@kw.example.cn", lang="en")
+    r = client.post(f"/projects/{pid}/fire", data={"trigger": "approve", "reason": "my careful words"})
+    assert r.status_code == 409
+    assert "not possible in state &#39;submitted&#39;" in r.text or "not possible in state 'submitted'" in r.text
+    assert "Allowed from here" in r.text
+    assert state_of(engine, pid) == "submitted"
+
+
+def test_api_reports_errors_as_json_in_both_languages(
+    client: TestClient, engine: Engine, people: People, now: datetime
+):
+    pid = make_project(engine, people, now, state="submitted")
+    login(client, "office@kw.example.cn")
+    r = client.post(f"/api/projects/{pid}/triggers/return_for_correction", json={})
+    assert r.status_code == 422
+    body = r.json()
+    assert body["error"] == "payload_invalid" and body["missing"] == ["reason"]
+    assert "请填写" in body["messages"]["zh"] and "Please provide" in body["messages"]["en"]
+    r = client.post(f"/api/projects/{pid}/triggers/return_for_correction", json={"reason": "缺少附件"})
+    assert r.status_code == 200 and r.json()["to"] == "returned"
+    detail = client.get(f"/api/projects/{pid}").json()
+    assert detail["state"] == "returned" and detail["state_label"]["en"] == "returned for correction"
+
+
+def test_applicants_never_see_other_units_projects(client: TestClient, engine: Engine, people: People, now: datetime):
+    pid = make_project(engine, people, now, applicant="applicant", state="draft")
+    login(client, "pi@yanyuan.example.edu")
+    assert client.get(f"/projects/{pid}").status_code == 404
+    assert client.get(f"/api/projects/{pid}").status_code == 404
+    assert client.post(f"/api/projects/{pid}/triggers/withdraw", json={}).status_code == 404
+    assert all(p["id"] != pid for p in client.get("/api/projects").json())
+    assert state_of(engine, pid) == "draft"
+
+
+def test_listing_query_agrees_with_may_view(engine: Engine, people: People, now: datetime):
+    make_project(engine, people, now, applicant="applicant")
+    make_project(engine, people, now, applicant="applicant2")
+    with engine.connect() as conn:
+        projects = conn.execute(select(Project)).all()
+        from db.models import Programme
+
+        org_of = dict(conn.execute(select(Programme.id, Programme.organising_unit_id)).all())
+        for who in ("office", "leader", "organiser", "other_organiser", "applicant", "applicant2", "expert1"):
+            actor = people[who]
+            listed = {r.id for r in visible_projects(conn, actor)}
+            expected = {
+                p.id
+                for p in projects
+                if may_view(
+                    actor,
+                    StaticFacts(undertaking_unit_id=p.undertaking_unit_id, organising_unit_id=org_of[p.programme_id]),
+                )
+            }
+            assert listed == expected, who

@@ -1,0 +1,104 @@
+"""Typed dependencies for routes: the engine, the language, the signed-in person, rendering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import Engine
+
+from db.actors import actor_for
+from db.settings import get_settings
+from states.enums import label as enum_label
+from states.errors import NotFound
+from states.permissions import Actor
+from states.text import Lang, Text, normalise_lang
+from web.i18n import translations
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _environment(lang: Lang) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["lang"] = lang
+    env.globals["t"] = lambda text: text.get(lang) if isinstance(text, Text) else text
+    env.globals["enum_label"] = lambda value: enum_label(value, lang)
+    return env
+
+
+_TEMPLATES: dict[Lang, Jinja2Templates] = {}
+
+
+def templates(lang: Lang) -> Jinja2Templates:
+    if lang not in _TEMPLATES:
+        _TEMPLATES[lang] = Jinja2Templates(env=_environment(lang))
+    return _TEMPLATES[lang]
+
+
+def get_engine_dep(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine_dep)]
+
+
+def get_lang(request: Request) -> Lang:
+    chosen = request.session.get("lang") if "session" in request.scope else None
+    if chosen:
+        return normalise_lang(chosen)
+    header = request.headers.get("accept-language", "")
+    if header:
+        return normalise_lang(header.split(",")[0])
+    return normalise_lang(get_settings().language)
+
+
+LangDep = Annotated[Lang, Depends(get_lang)]
+
+
+class LoginRequired(Exception):
+    """Raised by `CurrentActor` when nobody is signed in: pages redirect, the API answers 401."""
+
+
+def optional_actor(request: Request, engine: EngineDep) -> Actor | None:
+    uid = request.session.get("uid")
+    if uid is None:
+        return None
+    try:
+        with engine.connect() as conn:
+            actor = actor_for(conn, user_id=int(uid))
+    except NotFound:
+        request.session.clear()
+        return None
+    request.state.actor = actor
+    return actor
+
+
+OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
+
+
+def current_actor(actor: OptionalActor) -> Actor:
+    if actor is None:
+        raise LoginRequired()
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+) -> HTMLResponse:
+    lang = get_lang(request)
+    ctx = {"request": request, "user": getattr(request.state, "actor", None)}
+    ctx.update(context or {})
+    return templates(lang).TemplateResponse(request, template, ctx, status_code=status_code)

@@ -1,0 +1,192 @@
+"""Sign-in, language, the project list and page, and firing triggers (page and JSON API).
+
+Buttons come from the same two checks the engine makes (who may act, may it happen):
+``Workflow.available``. Pressing one calls ``db.apply.fire``; nothing here writes a state.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from db.apply import fire
+from db.facts import load_facts
+from db.models import User
+from db.passwords import verify_password
+from db.queries import history, project_for, visible_projects
+from db.workflows import get_registry
+from states.errors import GrantflowError
+from states.text import Text, normalise_lang
+from web.deps import CurrentActor, EngineDep, LangDep, OptionalActor, render
+from web.errors import status_for
+
+router = APIRouter()
+
+BAD_LOGIN = Text("邮箱或密码不正确", "wrong e-mail or password")
+
+
+def _safe_next(value: str | None) -> str:
+    # only same-site paths: an open redirect would let a link sign people into another site
+    return value if value and value.startswith("/") and not value.startswith("//") else "/"
+
+
+@router.get("/login")
+def login_page(request: Request, actor: OptionalActor, next: str = "/") -> Response:
+    return render(request, "login.html", {"next": _safe_next(next), "email": "", "error": None, "user": actor})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    engine: EngineDep,
+    lang: LangDep,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(User.id, User.password_hash, User.active, User.language).where(User.email == email.strip().lower())
+        ).one_or_none()
+    if row is None or not row.active or not verify_password(password, row.password_hash):
+        ctx = {"next": _safe_next(next), "email": email, "error": BAD_LOGIN.get(lang)}
+        return render(request, "login.html", ctx, status_code=401)
+    request.session.clear()
+    request.session["uid"] = row.id
+    request.session["lang"] = row.language
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/lang/{code}")
+def choose_language(request: Request, code: str, next: str = "/") -> Response:
+    request.session["lang"] = normalise_lang(code)
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.get("/")
+def home(request: Request, engine: EngineDep, actor: CurrentActor, lang: LangDep) -> Response:
+    registry = get_registry()
+    with engine.connect() as conn:
+        rows = visible_projects(conn, actor)
+    projects = [
+        {
+            "row": p,
+            "state": registry.get(p.workflow).state_label(p.state).get(lang) if p.workflow in registry else p.state,
+        }
+        for p in rows
+    ]
+    return render(request, "home.html", {"projects": projects, "user": actor})
+
+
+def _project_view(engine: Any, actor: Any, project_id: int) -> dict[str, Any]:
+    registry = get_registry()
+    with engine.connect() as conn:
+        project = project_for(conn, actor, project_id)
+        facts = load_facts(conn, "project", project_id)
+        wf = registry.get(project.workflow)
+        buttons = wf.available(facts=facts, actor=actor, now=datetime.now(UTC))
+        events = history(conn, "project", project_id)
+    return {"project": project, "workflow": wf, "buttons": buttons, "events": events}
+
+
+@router.get("/projects/{project_id}")
+def project_page(request: Request, engine: EngineDep, actor: CurrentActor, project_id: int) -> Response:
+    ctx = _project_view(engine, actor, project_id)
+    return render(request, "project.html", {**ctx, "user": actor, "error": None, "typed": {}})
+
+
+@router.post("/projects/{project_id}/fire")
+def project_fire(
+    request: Request,
+    engine: EngineDep,
+    actor: CurrentActor,
+    lang: LangDep,
+    project_id: int,
+    trigger: Annotated[str, Form()],
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    with engine.connect() as conn:
+        project_for(conn, actor, project_id)  # may this person see it at all
+    try:
+        fire(engine, subject_id=project_id, trigger=trigger, actor=actor, payload={"reason": reason} if reason else {})
+    except GrantflowError as exc:
+        ctx = _project_view(engine, actor, project_id)
+        # what the person typed stays in the form next to the message
+        return render(
+            request,
+            "project.html",
+            {**ctx, "user": actor, "error": exc.text(lang), "typed": {"trigger": trigger, "reason": reason}},
+            status_code=status_for(exc),
+        )
+    return RedirectResponse(f"/projects/{project_id}", status_code=303)
+
+
+# --- JSON API -----------------------------------------------------------------------------------
+
+
+def _project_json(view: dict[str, Any]) -> dict[str, Any]:
+    p, wf = view["project"], view["workflow"]
+    return {
+        "id": p.id,
+        "code": p.code,
+        "title": p.title,
+        "workflow": wf.name,
+        "state": p.state,
+        "state_label": wf.state_label(p.state).as_dict(),
+        "version": p.version,
+        "available": [
+            {
+                "trigger": b.trigger,
+                "label": b.label.as_dict(),
+                "allowed": b.allowed,
+                "reasons": [r.as_dict() for r in b.reasons],
+                "requires": list(b.requires),
+            }
+            for b in view["buttons"]
+        ],
+    }
+
+
+@router.get("/api/projects")
+def api_projects(engine: EngineDep, actor: CurrentActor) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = visible_projects(conn, actor)
+    return [{"id": p.id, "code": p.code, "title": p.title, "state": p.state, "version": p.version} for p in rows]
+
+
+@router.get("/api/projects/{project_id}")
+def api_project(engine: EngineDep, actor: CurrentActor, project_id: int) -> dict[str, Any]:
+    return _project_json(_project_view(engine, actor, project_id))
+
+
+@router.post("/api/projects/{project_id}/triggers/{trigger}")
+def api_fire(
+    engine: EngineDep,
+    actor: CurrentActor,
+    project_id: int,
+    trigger: str,
+    payload: Annotated[dict[str, Any] | None, Body()] = None,
+) -> Response:
+    with engine.connect() as conn:
+        project_for(conn, actor, project_id)
+    t = fire(engine, subject_id=project_id, trigger=trigger, actor=actor, payload=payload or {})
+    return JSONResponse(
+        {
+            "id": t.subject_id,
+            "trigger": t.trigger,
+            "from": t.from_state,
+            "to": t.to_state,
+            "version": t.version,
+            "event_id": t.event_id,
+        }
+    )
