@@ -363,9 +363,13 @@ def validate(wf: Workflow) -> list[str]:
             problems.append(f"{where} is declared twice")
         seen.add(key)
     outgoing: dict[str, set[str]] = {n: set() for n in names}
+    forward: dict[str, set[str]] = {n: set() for n in names}
     for t in wf.transitions:
         if t.source in outgoing and t.dest in names:
             outgoing[t.source].add(t.dest)
+            # a resume edge only returns to where the subject came from: it reaches nothing new
+            if f"suspended_from_{t.dest}" not in t.guards:
+                forward[t.source].add(t.dest)
     for s in wf.states.values():
         if s.terminal and outgoing.get(s.name):
             problems.append(f"terminal state '{s.name}' has outgoing transitions")
@@ -375,7 +379,7 @@ def validate(wf: Workflow) -> list[str]:
         reached = {wf.initial}
         queue = deque([wf.initial])
         while queue:
-            for nxt in outgoing[queue.popleft()]:
+            for nxt in forward[queue.popleft()]:
                 if nxt not in reached:
                     reached.add(nxt)
                     queue.append(nxt)
