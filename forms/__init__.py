@@ -1,1 +1,75 @@
-"""Versioned form definitions per stage, validation with bilingual messages, rendering helpers."""
+"""Versioned form definitions per stage, validation with bilingual messages, rendering helpers.
+
+Use:
+
+- ``FORMS.get(key, version=None)``: a definition (the newest without a version);
+  keys: proposal, concept_note, task_agreement, midterm_report, acceptance_report,
+  post_evaluation_report (periodic: one per year), adjustment_request, needs_questionnaire.
+- ``validate(form, raw, refs=..., submit=True)`` → ``Validated`` (``ok``, ``errors``, ``as_json()``).
+- ``render_fields`` (HTML inputs), ``render_readonly`` (document view), ``export_rows``,
+  ``parse_post`` (posted pairs → values).
+- ``check_upload`` for attachments (by content), ``may_see_project`` / ``may_fill``.
+
+Storing goes through ``db.form_store``; this package knows nothing of the database.
+"""
+
+from forms.access import NOT_FILLABLE, NOT_VISIBLE, may_fill, may_see_project
+from forms.definition import FieldError, FormDefinition, FormRegistry, Section, UnknownForm
+from forms.definitions import FORMS
+from forms.fields import (
+    AttachmentRef,
+    Attachments,
+    Choice,
+    DateField,
+    Field,
+    Integer,
+    LongText,
+    Money,
+    MultiChoice,
+    Option,
+    OrgRef,
+    Refs,
+    ShortText,
+    Table,
+)
+from forms.files import AttachmentRejected, Upload, check_upload
+from forms.render import UPLOAD_SUFFIX, export_rows, parse_post, render_fields, render_readonly
+from forms.validation import Validated, tidy, validate
+
+__all__ = [
+    "FORMS",
+    "NOT_FILLABLE",
+    "NOT_VISIBLE",
+    "UPLOAD_SUFFIX",
+    "AttachmentRef",
+    "AttachmentRejected",
+    "Attachments",
+    "Choice",
+    "DateField",
+    "Field",
+    "FieldError",
+    "FormDefinition",
+    "FormRegistry",
+    "Integer",
+    "LongText",
+    "Money",
+    "MultiChoice",
+    "Option",
+    "OrgRef",
+    "Refs",
+    "Section",
+    "ShortText",
+    "Table",
+    "UnknownForm",
+    "Upload",
+    "Validated",
+    "check_upload",
+    "export_rows",
+    "may_fill",
+    "may_see_project",
+    "parse_post",
+    "render_fields",
+    "render_readonly",
+    "tidy",
+    "validate",
+]

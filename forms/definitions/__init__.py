@@ -1,0 +1,26 @@
+"""Every published form version, one module per form; ``FORMS`` is the registry the app uses."""
+
+from __future__ import annotations
+
+from forms.definition import FormRegistry
+from forms.definitions import (
+    adjustment_request,
+    concept_note,
+    needs_questionnaire,
+    proposal,
+    reports,
+    task_agreement,
+)
+
+FORMS = FormRegistry(
+    [
+        *proposal.DEFINITIONS,
+        *concept_note.DEFINITIONS,
+        *task_agreement.DEFINITIONS,
+        *reports.DEFINITIONS,
+        *adjustment_request.DEFINITIONS,
+        *needs_questionnaire.DEFINITIONS,
+    ]
+)
+
+__all__ = ["FORMS"]
