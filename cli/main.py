@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from cli.admin_cmd import orgs_app, users_app
 from db.actors import actor_for
 from db.apply import fire as fire_trigger
 from db.audit import verify
@@ -32,6 +33,8 @@ workflows_app = typer.Typer(help="workflow definitions and variants")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(workflows_app, name="workflows")
+app.add_typer(orgs_app, name="orgs")
+app.add_typer(users_app, name="users")
 
 console = Console()
 err = Console(stderr=True)

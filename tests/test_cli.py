@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from cli.main import app
-from db.models import AuditEvent, Base, Programme, Project
+from db.models import AuditEvent, Base, Programme, Project, User
 from db.session import dispose_engines, get_engine, make_engine
 from db.settings import reset_settings
 from db.workflows import clear_cache
@@ -105,3 +105,30 @@ def test_migrations_match_the_models(fresh_home: Path):
     assert diffs == []
     status = runner.invoke(app, ["db", "status"])
     assert status.exit_code == 0 and "up to date" in status.output
+
+
+def test_office_registers_an_organisation_and_a_person_who_can_then_act(fresh_home: Path):
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    org = runner.invoke(
+        app, ["orgs", "add", "北方材料研究院", "--kind", "undertaking_unit", "--domain", "bm.example.cn"]
+    )
+    assert org.exit_code == 0, org.output
+    org_id = org.output.split()[1].rstrip(":")
+    user = runner.invoke(
+        app,
+        ["users", "add", "PI@bm.example.cn", "--name", "韩研究员", "--org", org_id, "--role", "applicant"],
+        input="s3cret\ns3cret\n",
+    )
+    assert user.exit_code == 0, user.output
+    from db.actors import actor_for
+    from db.passwords import verify_password
+
+    with get_engine().connect() as conn:
+        actor = actor_for(conn, email="pi@bm.example.cn")
+        stored = conn.execute(select(User.password_hash).where(User.email == "pi@bm.example.cn")).scalar_one()
+    assert actor.roles == frozenset({"applicant"}) and actor.organisation_id == int(org_id)
+    assert verify_password("s3cret", stored) and not verify_password("wrong", stored)
+    dup = runner.invoke(
+        app, ["users", "add", "pi@bm.example.cn", "--name", "x", "--org", org_id, "--role", "applicant"], input="a\na\n"
+    )
+    assert dup.exit_code == 2 and "user exists" in dup.output
