@@ -7,13 +7,16 @@ prefix, in lower case (``database_url = "postgresql+psycopg://..."``).
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -40,7 +43,24 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Asia/Shanghai", description="time zone for schedules and dates shown")
     language: str = Field(default="zh", description="default language: zh or en")
     sqlite_busy_timeout_ms: int = 10_000
+    # issue 3: form attachments (checked by content; see forms/files.py)
+    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, description="largest attachment accepted, in bytes")
+    attachment_types: Annotated[list[str], NoDecode] = Field(
+        default=["pdf", "docx", "doc", "xlsx", "xls", "pptx", "png", "jpg", "txt", "csv"],
+        description="attachment kinds accepted, by content: comma-separated (pdf,docx,png) or a JSON list",
+    )
     secret_key: str | None = Field(default=None, description="signs session cookies; default: a key file in home")
+
+    @field_validator("attachment_types", mode="before")
+    @classmethod
+    def _types_list(cls, value: object) -> object:
+        # environment variables are text: accept "pdf, docx" as well as a JSON list
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip().lower().lstrip(".") for part in text.split(",") if part.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(

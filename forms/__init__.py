@@ -8,12 +8,12 @@ Use:
 - ``validate(form, raw, refs=..., submit=True)`` → ``Validated`` (``ok``, ``errors``, ``as_json()``).
 - ``render_fields`` (HTML inputs), ``render_readonly`` (document view), ``export_rows``,
   ``parse_post`` (posted pairs → values).
-- ``check_upload`` for attachments (by content), ``may_see_project`` / ``may_fill``.
+- ``check_upload`` for attachments (by content), ``may_fill`` (who may fill a form).
 
 Storing goes through ``db.form_store``; this package knows nothing of the database.
 """
 
-from forms.access import NOT_FILLABLE, NOT_VISIBLE, may_fill, may_see_project
+from forms.access import NOT_FILLABLE, may_fill
 from forms.definition import FieldError, FormDefinition, FormRegistry, Section, UnknownForm
 from forms.definitions import FORMS
 from forms.fields import (
@@ -39,7 +39,6 @@ from forms.validation import Validated, tidy, validate
 __all__ = [
     "FORMS",
     "NOT_FILLABLE",
-    "NOT_VISIBLE",
     "UPLOAD_SUFFIX",
     "AttachmentRef",
     "AttachmentRejected",
@@ -66,7 +65,6 @@ __all__ = [
     "check_upload",
     "export_rows",
     "may_fill",
-    "may_see_project",
     "parse_post",
     "render_fields",
     "render_readonly",
