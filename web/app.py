@@ -17,6 +17,7 @@ from db.session import get_engine
 from db.settings import Settings, get_settings
 from web import errors
 from web.routes_core import router as core_router
+from web.routes_forms import router as forms_router
 
 STATIC = Path(__file__).parent / "static"
 
@@ -45,4 +46,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
     app.include_router(core_router)
+    app.include_router(forms_router)
     return app

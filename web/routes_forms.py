@@ -1,0 +1,388 @@
+"""Form pages and API: fill in, save, submit, view a project's forms; download attachments.
+
+Every form is drawn from its definition (``forms.render``) and stored through
+``db.form_store``. A rejected submit answers 422 with the page drawn again from what was
+posted, errors beside each field, and the working copy saved as typed, so nothing is lost
+even if the person closes the page. Files go to the file store first; a refused file is an
+error on its field like any other.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Body, Request, UploadFile
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import Connection
+
+from db.facts import load_facts
+from db.files import open_attachment, store_attachment
+from db.form_store import (
+    load_form,
+    organisation_names,
+    project_submissions,
+    refs_for,
+    render_submission,
+    save_form,
+    submit_questionnaire,
+)
+from db.queries import project_for
+from forms import (
+    FORMS,
+    UPLOAD_SUFFIX,
+    AttachmentRejected,
+    Attachments,
+    FieldError,
+    FormDefinition,
+    UnknownForm,
+    may_fill,
+    parse_post,
+    render_fields,
+    render_readonly,
+)
+from states.errors import NotFound
+from states.permissions import Actor
+from states.text import Text
+from web.deps import CurrentActor, EngineDep, LangDep, OptionalActor, render
+
+router = APIRouter()
+
+PROJECT_FORMS = (
+    "proposal",
+    "concept_note",
+    "task_agreement",
+    "midterm_report",
+    "acceptance_report",
+    "post_evaluation_report",
+    "adjustment_request",
+)
+STATUS_LABELS = {
+    "new": Text("未填写", "not started"),
+    "draft": Text("草稿", "draft"),
+    "submitted": Text("已提交", "submitted"),
+    "submitted_editing": Text("已提交（有未提交的修改）", "submitted (changes not yet submitted)"),
+}
+SAVED = Text("草稿已保存。", "Draft saved.")
+SUBMITTED = Text("已提交。", "Submitted.")
+NOT_SUBMITTED = Text(
+    "未能提交：请修改标出的内容。您填写的内容已保存为草稿。",
+    "Not submitted: please correct the marked fields. What you typed has been kept as a draft.",
+)
+THANKS = Text("感谢您的反馈，需求已收到。", "Thank you: your answer has been received.")
+
+
+def attachment_url(aid: int) -> str:
+    return f"/attachments/{aid}"
+
+
+def _form_or_404(key: str) -> FormDefinition:
+    try:
+        return FORMS.get(key)
+    except UnknownForm as exc:
+        raise NotFound(exc.text) from None
+
+
+def _period(value: str | None) -> int | None:
+    return int(value) if value and value.strip().isdigit() else None
+
+
+def _page(
+    request: Request,
+    conn: Connection,
+    *,
+    actor: Actor,
+    project_id: int,
+    key: str,
+    period: int | None,
+    lang: str,
+    values: dict[str, Any] | None = None,
+    errors: list[FieldError] | None = None,
+    notice: Text | None = None,
+    status_code: int = 200,
+) -> Response:
+    project = project_for(conn, actor, project_id)
+    state = load_form(conn, project_id=project_id, form_key=key, actor=actor, period=period)
+    facts = load_facts(conn, "project", project_id)
+    editable = may_fill(FORMS.get(key), actor, facts)
+    refs = refs_for(conn, project_id=project_id, url=attachment_url)
+    shown_values = values if values is not None else state.values
+    shown_errors = errors if errors is not None else state.errors
+    fields_html = (
+        render_fields(
+            state.form,
+            shown_values,
+            lang=lang,
+            errors=shown_errors,
+            refs=refs,
+            org_choices=sorted(organisation_names(conn).items(), key=lambda kv: kv[1].zh),
+        )
+        if editable
+        else None
+    )
+    submitted_html = (
+        render_readonly(state.submission.form, state.submission.data, lang=lang, refs=refs)
+        if state.submission is not None and state.submission.status == "submitted"
+        else None
+    )
+    ctx = {
+        "project": project,
+        "form": state.form,
+        "form_key": key,
+        "period": period,
+        "status": STATUS_LABELS[state.status],
+        "fields_html": fields_html,
+        "submitted_html": submitted_html,
+        "submission": state.submission,
+        "notice": notice,
+        "failed": bool(shown_errors) and status_code >= 400,
+        "user": actor,
+    }
+    return render(request, "forms/page.html", ctx, status_code=status_code)
+
+
+@router.get("/projects/{project_id}/forms")
+def forms_list(request: Request, engine: EngineDep, actor: CurrentActor, lang: LangDep, project_id: int) -> Response:
+    with engine.connect() as conn:
+        project = project_for(conn, actor, project_id)
+        subs = {(s.form.key, None): s for s in project_submissions(conn, project_id=project_id, actor=actor)}
+        periodic = [s for s in project_submissions(conn, project_id=project_id, actor=actor) if s.form.periodic]
+        rows = []
+        for key in PROJECT_FORMS:
+            form = FORMS.get(key)
+            if form.periodic:
+                continue
+            st = load_form(conn, project_id=project_id, form_key=key, actor=actor)
+            rows.append(
+                {"key": key, "form": form, "status": STATUS_LABELS[st.status], "submission": subs.get((key, None))}
+            )
+    return render(
+        request,
+        "forms/list.html",
+        {"project": project, "rows": rows, "periodic": periodic, "user": actor},
+    )
+
+
+@router.get("/projects/{project_id}/forms/{key}")
+def form_page(
+    request: Request,
+    engine: EngineDep,
+    actor: CurrentActor,
+    lang: LangDep,
+    project_id: int,
+    key: str,
+    period: str | None = None,
+    saved: str | None = None,
+) -> Response:
+    _form_or_404(key)
+    notice = {"draft": SAVED, "submitted": SUBMITTED}.get(saved or "")
+    with engine.connect() as conn:
+        return _page(
+            request, conn, actor=actor, project_id=project_id, key=key, period=_period(period), lang=lang, notice=notice
+        )
+
+
+async def _uploads(request: Request) -> tuple[list[tuple[str, Any]], dict[str, list[UploadFile]]]:
+    posted = await request.form()
+    pairs: list[tuple[str, Any]] = []
+    files: dict[str, list[UploadFile]] = {}
+    for name, value in posted.multi_items():
+        if isinstance(value, str):
+            pairs.append((name, value))
+        elif name.endswith(UPLOAD_SUFFIX) and getattr(value, "filename", ""):
+            files.setdefault(name[: -len(UPLOAD_SUFFIX)], []).append(value)  # type: ignore[arg-type]
+    return pairs, files
+
+
+@router.post("/projects/{project_id}/forms/{key}")
+async def form_post(
+    request: Request,
+    engine: EngineDep,
+    actor: CurrentActor,
+    lang: LangDep,
+    project_id: int,
+    key: str,
+    period: str | None = None,
+) -> Response:
+    _form_or_404(key)
+    pairs, files = await _uploads(request)
+    action = next((v for k, v in pairs if k == "action"), "save")
+    per = _period(period)
+    upload_errors: list[FieldError] = []
+    with engine.begin() as conn:
+        draft_form = load_form(conn, project_id=project_id, form_key=key, actor=actor, period=per).form
+        raw = parse_post(draft_form, pairs)
+        for field_name, uploads in files.items():
+            target = draft_form.field(field_name) if draft_form.has(field_name) else None
+            if not isinstance(target, Attachments):
+                continue
+            ids = list(raw.get(field_name) or [])
+            for up in uploads:
+                content = await up.read()
+                try:
+                    stored = store_attachment(
+                        conn,
+                        project_id=project_id,
+                        form_key=key,
+                        field=field_name,
+                        filename=up.filename or "file",
+                        content=content,
+                        actor=actor,
+                    )
+                except AttachmentRejected as exc:
+                    upload_errors.append(
+                        FieldError(path=(field_name,), code="attachment_rejected", message=exc.message)
+                    )
+                    continue
+                ids.append(str(stored.ref.id))
+            raw[field_name] = ids
+        # a refused file is never silently left out of a submission: keep it a draft instead
+        submit = action == "submit" and not upload_errors
+        result = save_form(conn, project_id=project_id, form_key=key, raw=raw, actor=actor, submit=submit, period=per)
+    query = f"&period={per}" if per is not None else ""
+    if result.submitted:
+        return RedirectResponse(f"/projects/{project_id}/forms/{key}?saved=submitted{query}", status_code=303)
+    if not upload_errors and action != "submit":
+        return RedirectResponse(f"/projects/{project_id}/forms/{key}?saved=draft{query}", status_code=303)
+    errors = upload_errors + result.errors
+    with engine.connect() as conn:
+        state = load_form(conn, project_id=project_id, form_key=key, actor=actor, period=per)
+        return _page(
+            request,
+            conn,
+            actor=actor,
+            project_id=project_id,
+            key=key,
+            period=per,
+            lang=lang,
+            values=state.values,  # the working copy just saved: exactly what was typed
+            errors=errors,
+            notice=NOT_SUBMITTED if action == "submit" else SAVED,
+            status_code=422,
+        )
+
+
+@router.get("/submissions/{submission_id}")
+def submission_page(
+    request: Request, engine: EngineDep, actor: CurrentActor, lang: LangDep, submission_id: int
+) -> Response:
+    with engine.connect() as conn:
+        html = render_submission(conn, submission_id=submission_id, actor=actor, lang=lang, url=attachment_url)
+    return render(request, "forms/view.html", {"document": html, "user": actor})
+
+
+@router.get("/attachments/{attachment_id}")
+def attachment_download(engine: EngineDep, actor: CurrentActor, attachment_id: int) -> Response:
+    with engine.connect() as conn:
+        row, content = open_attachment(conn, attachment_id=attachment_id, actor=actor)
+    ascii_name = row.filename.encode("ascii", "replace").decode().replace('"', "_")
+    return Response(
+        content,
+        media_type=row.content_type,
+        headers={
+            # always a download, never rendered inline: an uploaded file cannot run in our origin
+            "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(row.filename)}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+            "X-Content-SHA256": row.sha256,
+        },
+    )
+
+
+# --- public needs-solicitation questionnaire -----------------------------------------------------
+
+
+@router.get("/needs")
+def needs_page(request: Request, actor: OptionalActor, lang: LangDep, done: str | None = None) -> Response:
+    form = FORMS.get("needs_questionnaire")
+    ctx = {
+        "form": form,
+        "fields_html": render_fields(form, {}, lang=lang),
+        "notice": THANKS if done else None,
+        "user": actor,
+    }
+    return render(request, "forms/needs.html", ctx)
+
+
+@router.post("/needs")
+async def needs_post(request: Request, engine: EngineDep, actor: OptionalActor, lang: LangDep) -> Response:
+    form = FORMS.get("needs_questionnaire")
+    posted = await request.form()
+    raw = parse_post(form, [(k, v) for k, v in posted.multi_items() if isinstance(v, str)])
+    with engine.begin() as conn:
+        rid, validated = submit_questionnaire(conn, raw=raw, actor=actor)
+    if rid is not None:
+        return RedirectResponse("/needs?done=1", status_code=303)
+    ctx = {
+        "form": form,
+        "fields_html": render_fields(form, raw, lang=lang, errors=validated.errors),
+        "notice": None,
+        "user": actor,
+    }
+    return render(request, "forms/needs.html", ctx, status_code=422)
+
+
+# --- JSON API -------------------------------------------------------------------------------------
+
+
+@router.get("/api/forms/{key}")
+def api_form_definition(key: str, version: int | None = None) -> dict[str, Any]:
+    try:
+        form = FORMS.get(key, version)
+    except UnknownForm as exc:
+        raise NotFound(exc.text) from None
+    return {
+        "key": form.key,
+        "version": form.version,
+        "versions": FORMS.versions(key),
+        "title": form.title.as_dict(),
+        "structure": form.describe(),
+    }
+
+
+@router.get("/api/projects/{project_id}/forms/{key}")
+def api_form_get(
+    engine: EngineDep, actor: CurrentActor, project_id: int, key: str, period: int | None = None
+) -> dict[str, Any]:
+    _form_or_404(key)
+    with engine.connect() as conn:
+        st = load_form(conn, project_id=project_id, form_key=key, actor=actor, period=period)
+    sub = st.submission
+    return {
+        "form": key,
+        "version": st.form.version,
+        "status": st.status,
+        "values": st.values,
+        "errors": [e.as_dict() for e in st.errors],
+        "submission": None
+        if sub is None
+        else {"id": sub.id, "version": sub.form.version, "data": sub.data, "status": sub.status},
+    }
+
+
+@router.post("/api/projects/{project_id}/forms/{key}")
+def api_form_save(
+    engine: EngineDep,
+    actor: CurrentActor,
+    lang: LangDep,
+    project_id: int,
+    key: str,
+    data: Annotated[dict[str, Any], Body()],
+    submit: Annotated[bool, Body()] = False,
+    period: Annotated[int | None, Body()] = None,
+) -> Response:
+    """Save a draft or submit. 422 with every error, keyed by field, in both languages."""
+    _form_or_404(key)
+    with engine.begin() as conn:
+        r = save_form(conn, project_id=project_id, form_key=key, raw=data, actor=actor, submit=submit, period=period)
+    body = {
+        "ok": r.ok,
+        "submitted": r.submitted,
+        "version": r.form_version,
+        "submission_id": r.submission_id,
+        "draft_id": r.draft_id,
+        "errors": [e.as_dict() for e in r.errors],
+        "messages": r.messages(lang),
+    }
+    return JSONResponse(body, status_code=200 if r.ok else 422)
