@@ -145,17 +145,16 @@ def _page(
 def forms_list(request: Request, engine: EngineDep, actor: CurrentActor, lang: LangDep, project_id: int) -> Response:
     with engine.connect() as conn:
         project = project_for(conn, actor, project_id)
-        subs = {(s.form.key, None): s for s in project_submissions(conn, project_id=project_id, actor=actor)}
-        periodic = [s for s in project_submissions(conn, project_id=project_id, actor=actor) if s.form.periodic]
+        submitted = project_submissions(conn, project_id=project_id, actor=actor)
+        subs = {s.form.key: s for s in submitted if not s.form.periodic}
+        periodic = [s for s in submitted if s.form.periodic]
         rows = []
         for key in PROJECT_FORMS:
             form = FORMS.get(key)
             if form.periodic:
                 continue
             st = load_form(conn, project_id=project_id, form_key=key, actor=actor)
-            rows.append(
-                {"key": key, "form": form, "status": STATUS_LABELS[st.status], "submission": subs.get((key, None))}
-            )
+            rows.append({"key": key, "form": form, "status": STATUS_LABELS[st.status], "submission": subs.get(key)})
     return render(
         request,
         "forms/list.html",
