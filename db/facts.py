@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, distinct, func, literal, null, select
 
 from db.models import Call, Programme, Project, Review, Submission
+from db.review_models import Bid, Tender
+from states.eligibility import ApplicantFacts, EligibilityRules
 from states.errors import NotFound
 from states.lifecycle import REVIEW_STAGE_BY_STATE
 from states.text import Text
@@ -22,6 +24,8 @@ _c = Call.__table__
 _g = Programme.__table__
 _s = Submission.__table__
 _r = Review.__table__
+_b = Bid.__table__
+_t = Tender.__table__
 
 TABLES = {"project": _p, "call": _c, "programme": _g}
 SUBJECT_LABELS = {
@@ -103,6 +107,10 @@ _POST_EVAL_YEARS = select(distinct(_s.c.period)).where(
 )
 
 
+_HAS_BID = select(_b.c.id).where(_b.c.project_id == _SID)
+_BID_SEALED = select(_t.c.opened_at).select_from(_p.join(_t, _p.c.call_id == _t.c.call_id)).where(_p.c.id == _SID)
+
+
 class DbFacts:
     """Implements ``states.facts.Facts`` over one connection."""
 
@@ -131,7 +139,11 @@ class DbFacts:
     def submitted_forms(self) -> frozenset[str]:
         if not self._project_only():
             return frozenset()
-        return frozenset(self._conn.execute(_SUBMITTED_FORMS, {"sid": self.subject_id}).scalars())
+        forms = frozenset(self._conn.execute(_SUBMITTED_FORMS, {"sid": self.subject_id}).scalars())
+        # a tender's proposal is its sealed bid: stored encrypted, never as a plain submission
+        if self.selection_mode == "tender" and self._conn.execute(_HAS_BID, {"sid": self.subject_id}).first():
+            forms |= {"proposal"}
+        return forms
 
     @cached_property
     def reviews_submitted(self) -> int:
@@ -145,6 +157,22 @@ class DbFacts:
         if not self._project_only():
             return frozenset()
         return frozenset(self._conn.execute(_SCORERS, {"sid": self.subject_id}).scalars())
+
+    @cached_property
+    def eligibility(self) -> tuple[EligibilityRules, ApplicantFacts] | None:
+        if not self._project_only():
+            return None
+        from db.eligibility import load_for_project  # db.eligibility builds on db.apply, which imports us
+
+        return load_for_project(self._conn, self.subject_id)
+
+    @cached_property
+    def bid_sealed(self) -> bool:
+        """A tender project's bid stays sealed until its call's bids are opened."""
+        if not self._project_only():
+            return False
+        opened = self._conn.execute(_BID_SEALED, {"sid": self.subject_id}).one_or_none()
+        return opened is not None and opened.opened_at is None
 
     @cached_property
     def post_evaluation_years_reported(self) -> frozenset[int]:

@@ -267,3 +267,4 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column()
     processed_at: Mapped[datetime | None] = mapped_column()
 from db import form_models  # noqa: E402,F401
+from db import review_models  # noqa: E402,F401

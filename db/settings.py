@@ -43,6 +43,15 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Asia/Shanghai", description="time zone for schedules and dates shown")
     language: str = Field(default="zh", description="default language: zh or en")
     sqlite_busy_timeout_ms: int = 10_000
+    # issue 3: review and tender
+    complaint_days: int = Field(default=15, description="days after a review outcome in which an applicant may appeal")
+    email_domain_aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description="alias e-mail domain → an organisation's canonical domain, for conflict-of-interest checks",
+    )
+    bid_master_key_file: Path | None = Field(
+        default=None, description="master key wrapping each tender's data key; default HOME/keys/bid-master.key"
+    )
     # issue 3: form attachments (checked by content; see forms/files.py)
     attachment_max_bytes: int = Field(default=20 * 1024 * 1024, description="largest attachment accepted, in bytes")
     attachment_types: Annotated[list[str], NoDecode] = Field(
@@ -94,6 +103,10 @@ class Settings(BaseSettings):
     @property
     def publications_dir(self) -> Path:
         return self.home_dir / "publications"
+
+    @property
+    def bid_master_key_path(self) -> Path:
+        return (self.bid_master_key_file or self.home_dir / "keys" / "bid-master.key").expanduser()
 
     def ensure_dirs(self) -> None:
         for d in (self.home_dir, self.files_dir, self.publications_dir):

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from states.eligibility import ApplicantFacts, EligibilityRules
 
 
 class Facts(Protocol):
@@ -44,6 +47,14 @@ class Facts(Protocol):
     @property
     def post_evaluation_years_reported(self) -> frozenset[int]: ...
 
+    # issue 3: the call's eligibility rules and the applicant's facts (None: no rules apply),
+    # and whether the project's tender bid is still sealed
+    @property
+    def eligibility(self) -> tuple[EligibilityRules, ApplicantFacts] | None: ...
+
+    @property
+    def bid_sealed(self) -> bool: ...
+
 
 @dataclass
 class StaticFacts:
@@ -67,3 +78,5 @@ class StaticFacts:
     reviews_submitted: int = 0
     scorer_ids: frozenset[int] = field(default_factory=frozenset)
     post_evaluation_years_reported: frozenset[int] = field(default_factory=frozenset)
+    eligibility: tuple[EligibilityRules, ApplicantFacts] | None = None
+    bid_sealed: bool = False

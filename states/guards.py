@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from states.eligibility import problems as eligibility_problems
 from states.facts import Facts
 from states.text import Text
 
@@ -42,6 +43,16 @@ def _call_open(facts: Facts, now: datetime) -> bool:
     if facts.call_opens_at is not None and now < facts.call_opens_at:
         return False
     return facts.call_closes_at is None or now <= facts.call_closes_at
+
+
+def _eligible(facts: Facts, now: datetime) -> bool:
+    # Facts from before issue 3 may lack the attribute: no rules, nothing to refuse.
+    found = getattr(facts, "eligibility", None)
+    return found is None or not eligibility_problems(found[0], found[1], now)
+
+
+def _bid_not_sealed(facts: Facts, now: datetime) -> bool:
+    return not getattr(facts, "bid_sealed", False)
 
 
 def _after(attr: str) -> Callable[[Facts, datetime], bool]:
@@ -87,6 +98,21 @@ _GUARD_LIST: list[Guard] = [
         "quorum_reached",
         lambda facts, now: facts.reviews_submitted >= max(facts.quorum, 1),
         Text("已提交的专家评审意见未达到法定人数", "not enough expert reviews have been submitted"),
+    ),
+    Guard(
+        # the submission path (db.eligibility.submit_checked) lists every failed condition;
+        # this guard keeps any other path from submitting past them
+        "eligible",
+        _eligible,
+        Text(
+            "申报单位不符合本指南的准入条件（详见各项原因）",
+            "the applicant does not meet the call's eligibility conditions (see each reason)",
+        ),
+    ),
+    Guard(
+        "bid_opened",
+        _bid_not_sealed,
+        Text("投标文件尚未开标，不能进行形式审查", "the bid is still sealed: it cannot be checked before opening"),
     ),
     Guard(
         "post_evaluation_complete",

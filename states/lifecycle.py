@@ -57,7 +57,7 @@ PROJECT_TRANSITIONS: list[Row] = [
         "source": "draft",
         "dest": "submitted",
         "who": ["applicant"],
-        "guards": ["call_open", "has_proposal"],
+        "guards": ["call_open", "has_proposal", "eligible"],
         "notify": ["organiser", "office"],
     },
     {
@@ -73,7 +73,7 @@ PROJECT_TRANSITIONS: list[Row] = [
         "source": "returned",
         "dest": "submitted",
         "who": ["applicant"],
-        "guards": ["has_proposal"],
+        "guards": ["has_proposal", "eligible"],
         "notify": ["organiser", "office"],
     },
     {
@@ -81,6 +81,7 @@ PROJECT_TRANSITIONS: list[Row] = [
         "source": "submitted",
         "dest": "under_review",
         "who": DECIDERS,
+        "guards": ["bid_opened"],
         "notify": APPLICANT_NOTICE,
     },
     {"trigger": "withdraw", "source": WITHDRAWABLE, "dest": "withdrawn", "who": ["applicant"], "notify": ["organiser"]},

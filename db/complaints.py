@@ -1,0 +1,159 @@
+"""Complaints about review outcomes (DESIGN rule 10: the office keeps a complaint channel).
+
+An applicant appeals the latest review outcome of its own project within the configured
+number of days (``GRANTFLOW_COMPLAINT_DAYS``); the office answers. A complaint is open until
+answered; the dashboard counts open and closed ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, desc, func, insert, select, update
+
+from db import audit
+from db.models import AuditEvent, Project
+from db.review_models import Complaint
+from db.settings import get_settings
+from states.enums import Role
+from states.errors import Forbidden, NotFound, PayloadInvalid
+from states.permissions import Actor
+from states.review_rules import APPEALABLE_DECISIONS, complaint_problems
+from states.text import Text, join
+
+_cp = Complaint.__table__
+_e = AuditEvent.__table__
+_p = Project.__table__
+
+
+@dataclass(frozen=True)
+class ComplaintRow:
+    complaint_id: int
+    project_id: int
+    project_code: str
+    decision: str
+    grounds: str
+    filed_at: datetime
+    answer: str | None
+    answered_at: datetime | None
+
+    @property
+    def open(self) -> bool:
+        return self.answered_at is None
+
+
+def latest_outcome(conn: Connection, project_id: int) -> tuple[int, str, datetime] | None:
+    """The project's latest appealable decision: (audit event id, trigger, when)."""
+    row = conn.execute(
+        select(_e.c.id, _e.c.action, _e.c.created_at)
+        .where(_e.c.subject == "project", _e.c.subject_id == project_id, _e.c.action.in_(APPEALABLE_DECISIONS))
+        .order_by(desc(_e.c.id))
+        .limit(1)
+    ).one_or_none()
+    return None if row is None else (row.id, row.action, row.created_at)
+
+
+def file_complaint(conn: Connection, *, project_id: int, actor: Actor, grounds: str, now: datetime) -> int:
+    unit = conn.execute(select(_p.c.undertaking_unit_id).where(_p.c.id == project_id)).scalar_one_or_none()
+    if unit is None:
+        raise NotFound(Text(f"项目 {project_id} 不存在", f"project {project_id} does not exist"))
+    if not (actor.has(Role.APPLICANT) and actor.organisation_id == unit):
+        raise Forbidden([Text("只有本项目的申报单位可以申诉", "only the project's applicant may appeal")])
+    outcome = latest_outcome(conn, project_id)
+    reasons = complaint_problems(
+        decided_at=outcome[2] if outcome else None, now=now, days=get_settings().complaint_days
+    )
+    if not grounds.strip():
+        reasons.append(Text("请写明申诉理由", "please state the grounds of the appeal"))
+    if outcome is not None:
+        dup = conn.execute(
+            select(_cp.c.id).where(_cp.c.project_id == project_id, _cp.c.decision_event_id == outcome[0])
+        ).first()
+        if dup is not None:
+            reasons.append(Text("已就该评审结果提出过申诉", "this outcome has already been appealed"))
+    if reasons:
+        body = join(reasons)
+        raise PayloadInvalid(Text("申诉未受理：" + body.zh, "The appeal was not accepted: " + body.en))
+    assert outcome is not None
+    cid = int(
+        conn.execute(
+            insert(_cp).returning(_cp.c.id),
+            {
+                "project_id": project_id,
+                "decision": outcome[1],
+                "decision_event_id": outcome[0],
+                "complainant_id": actor.user_id,
+                "grounds": grounds.strip(),
+                "filed_at": now,
+            },
+        ).scalar_one()
+    )
+    audit.append(
+        conn,
+        subject="project",
+        subject_id=project_id,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        action="complaint_filed",
+        from_state=None,
+        to_state=None,
+        payload={"complaint": cid, "decision": outcome[1]},
+        now=now,
+    )
+    return cid
+
+
+def answer_complaint(conn: Connection, *, complaint_id: int, actor: Actor, answer: str, now: datetime) -> None:
+    if not actor.has(Role.OFFICE):
+        raise Forbidden([Text("只有领导小组办公室可以答复申诉", "only the office answers appeals")])
+    if not answer.strip():
+        raise PayloadInvalid(Text("请填写答复内容", "please write the answer"))
+    row = conn.execute(select(_cp.c.project_id, _cp.c.answered_at).where(_cp.c.id == complaint_id)).one_or_none()
+    if row is None:
+        raise NotFound(Text(f"申诉 {complaint_id} 不存在", f"complaint {complaint_id} does not exist"))
+    done = conn.execute(
+        update(_cp)
+        .where(_cp.c.id == complaint_id, _cp.c.answered_at.is_(None))
+        .values(answer=answer.strip(), answered_by=actor.user_id, answered_at=now)
+    ).rowcount
+    if done != 1:
+        raise PayloadInvalid(Text("该申诉已答复", "this complaint has already been answered"))
+    audit.append(
+        conn,
+        subject="project",
+        subject_id=row.project_id,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        action="complaint_answered",
+        from_state=None,
+        to_state=None,
+        payload={"complaint": complaint_id},
+        now=now,
+    )
+
+
+def list_complaints(conn: Connection, *, actor: Actor, project_id: int | None = None) -> list[ComplaintRow]:
+    """The office sees every complaint; an applicant its own unit's."""
+    stmt = (
+        select(_cp, _p.c.code, _p.c.undertaking_unit_id)
+        .select_from(_cp.join(_p, _cp.c.project_id == _p.c.id))
+        .order_by(_cp.c.id)
+    )
+    if project_id is not None:
+        stmt = stmt.where(_cp.c.project_id == project_id)
+    if not actor.has(Role.OFFICE):
+        if not actor.has(Role.APPLICANT) or actor.organisation_id is None:
+            raise Forbidden([Text("无权查看申诉", "you may not see complaints")])
+        stmt = stmt.where(_p.c.undertaking_unit_id == actor.organisation_id)
+    return [
+        ComplaintRow(r.id, r.project_id, r.code, r.decision, r.grounds, r.filed_at, r.answer, r.answered_at)
+        for r in conn.execute(stmt)
+    ]
+
+
+def complaint_counts(conn: Connection) -> dict[str, int]:
+    """{"open": n, "closed": m} for the office's dashboard."""
+    open_n = conn.execute(select(func.count()).where(_cp.c.answered_at.is_(None))).scalar_one()
+    closed_n = conn.execute(select(func.count()).where(_cp.c.answered_at.is_not(None))).scalar_one()
+    return {"open": int(open_n), "closed": int(closed_n)}

@@ -1,0 +1,141 @@
+"""How undertaking units are chosen (DESIGN rules 3 and 4), pure: what a call may be.
+
+A call's category decides its support modes (``states.enums.SUPPORT_MODES_BY_CATEGORY``)
+and, through them, the selection modes it may use:
+
+- organised (政府直接组织开展): direct commission combined with tender → directed or tender;
+- supported (政府支持开展): competitive projects, procurement of new technology, demonstration
+  → merit-based commission (competitive, demonstration) or tender (procurement);
+- encouraged (政府鼓励开展): competitive tender, common platforms, post-subsidy, equity
+  → tender or merit-based commission (platforms, post-subsidy and equity are awarded on merit).
+
+Each support mode is awarded through particular selection modes; a call's support modes
+must all fit its selection mode, so "direct commission" never appears on an open tender.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from states.eligibility import RulesInvalid, parse_rules
+from states.enums import SUPPORT_MODES_BY_CATEGORY, Category, SelectionMode, SupportMode, label
+from states.text import Text
+
+SELECTION_MODES_BY_CATEGORY: dict[Category, frozenset[SelectionMode]] = {
+    Category.ORGANISED: frozenset({SelectionMode.DIRECTED, SelectionMode.TENDER}),
+    Category.SUPPORTED: frozenset({SelectionMode.MERIT, SelectionMode.TENDER}),
+    Category.ENCOURAGED: frozenset({SelectionMode.TENDER, SelectionMode.MERIT}),
+}
+
+# Which selection modes can award each support mode.
+SELECTION_FOR_SUPPORT: dict[SupportMode, frozenset[SelectionMode]] = {
+    SupportMode.DIRECT_COMMISSION: frozenset({SelectionMode.DIRECTED}),
+    SupportMode.TENDER: frozenset({SelectionMode.TENDER}),
+    SupportMode.COMPETITIVE: frozenset({SelectionMode.MERIT}),
+    SupportMode.PROCUREMENT: frozenset({SelectionMode.TENDER}),
+    SupportMode.DEMONSTRATION: frozenset({SelectionMode.MERIT, SelectionMode.DIRECTED}),
+    SupportMode.COMMON_PLATFORM: frozenset({SelectionMode.MERIT, SelectionMode.TENDER}),
+    SupportMode.POST_SUBSIDY: frozenset({SelectionMode.MERIT}),
+    SupportMode.EQUITY_INVESTMENT: frozenset({SelectionMode.MERIT}),
+}
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """What a call is about to be: checked before it is stored."""
+
+    category: str
+    selection_mode: str
+    support_modes: tuple[str, ...]
+    designated_unit_id: int | None = None
+    designated_unit_kind: str | None = None
+    quorum: int = 3
+    eligibility: Mapping[str, Any] | None = None
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+    bids_open_at: datetime | None = None
+
+
+def _join(values: Iterable[str], lang: str) -> str:
+    sep = "、" if lang == "zh" else ", "
+    return sep.join(label(v, lang) for v in sorted(values))
+
+
+def call_problems(plan: CallPlan) -> list[Text]:
+    """Every reason the call may not be created as planned; empty when it may."""
+    out: list[Text] = []
+    try:
+        category = Category(plan.category)
+    except ValueError:
+        out.append(Text(f"未知的项目类别“{plan.category}”", f"unknown category '{plan.category}'"))
+        category = None
+    try:
+        mode = SelectionMode(plan.selection_mode)
+    except ValueError:
+        out.append(Text(f"未知的遴选方式“{plan.selection_mode}”", f"unknown selection mode '{plan.selection_mode}'"))
+        mode = None
+    supports: list[SupportMode] = []
+    for s in plan.support_modes:
+        try:
+            supports.append(SupportMode(s))
+        except ValueError:
+            out.append(Text(f"未知的支持方式“{s}”", f"unknown support mode '{s}'"))
+    if category is not None and mode is not None and mode not in SELECTION_MODES_BY_CATEGORY[category]:
+        allowed = SELECTION_MODES_BY_CATEGORY[category]
+        out.append(
+            Text(
+                f"{label(category, 'zh')}类项目只能采用{_join(allowed, 'zh')}，不能采用{label(mode, 'zh')}",
+                f"{label(category, 'en')} projects may use {_join(allowed, 'en')} only, not {label(mode, 'en')}",
+            )
+        )
+    if not plan.support_modes:
+        out.append(Text("请至少选择一种支持方式", "choose at least one support mode"))
+    if category is not None:
+        allowed_support = SUPPORT_MODES_BY_CATEGORY[category]
+        for s in supports:
+            if s not in allowed_support:
+                out.append(
+                    Text(
+                        f"{label(category, 'zh')}类项目不能采用支持方式“{label(s, 'zh')}”"
+                        f"（可选：{_join(allowed_support, 'zh')}）",
+                        f"{label(category, 'en')} projects cannot use support mode '{label(s, 'en')}'"
+                        f" (allowed: {_join(allowed_support, 'en')})",
+                    )
+                )
+    if mode is not None:
+        for s in supports:
+            if mode not in SELECTION_FOR_SUPPORT[s]:
+                out.append(
+                    Text(
+                        f"支持方式“{label(s, 'zh')}”不能通过{label(mode, 'zh')}确定承担单位",
+                        f"support mode '{label(s, 'en')}' cannot be awarded by {label(mode, 'en')}",
+                    )
+                )
+    if mode == SelectionMode.DIRECTED:
+        if plan.designated_unit_id is None:
+            out.append(Text("定向委托须指定承担单位", "a directed commission must name the undertaking unit"))
+        elif plan.designated_unit_kind is not None and plan.designated_unit_kind != "undertaking_unit":
+            out.append(Text("指定的单位不是承担单位", "the designated organisation is not an undertaking unit"))
+    elif plan.designated_unit_id is not None:
+        out.append(
+            Text("只有定向委托才能指定承担单位", "only a directed commission names its undertaking unit in advance")
+        )
+    if mode == SelectionMode.TENDER:
+        if plan.bids_open_at is None:
+            out.append(Text("招标须设定开标时间", "a tender needs a bid-opening time"))
+        elif plan.closes_at is not None and plan.bids_open_at < plan.closes_at:
+            out.append(Text("开标时间不能早于投标截止时间", "bids cannot be opened before the bidding deadline"))
+    elif plan.bids_open_at is not None:
+        out.append(Text("只有招标才设定开标时间", "only a tender has a bid-opening time"))
+    if plan.opens_at is not None and plan.closes_at is not None and plan.closes_at <= plan.opens_at:
+        out.append(Text("截止时间须晚于开始时间", "the deadline must come after the opening"))
+    if plan.quorum < 1:
+        out.append(Text("每个项目的评审专家人数至少为 1", "the review quorum must be at least 1"))
+    try:
+        parse_rules(plan.eligibility)
+    except RulesInvalid as exc:
+        out.extend(exc.problems)
+    return out
