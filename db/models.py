@@ -268,3 +268,4 @@ class OutboxMessage(Base):
     processed_at: Mapped[datetime | None] = mapped_column()
 from db import form_models  # noqa: E402,F401
 from db import review_models  # noqa: E402,F401
+from db import notification_models  # noqa: E402,F401

@@ -58,6 +58,32 @@ class Settings(BaseSettings):
         default=["pdf", "docx", "doc", "xlsx", "xls", "pptx", "png", "jpg", "txt", "csv"],
         description="attachment kinds accepted, by content: comma-separated (pdf,docx,png) or a JSON list",
     )
+    # issue 4: notifications (SMTP) — no host means e-mail is off and messages stay in the in-app inbox
+    smtp_host: str | None = Field(default=None, description="SMTP server; unset: in-app inbox only")
+    smtp_port: int = Field(default=25, description="SMTP port (587 with STARTTLS, 465 with TLS)")
+    smtp_starttls: bool = Field(default=False, description="upgrade the connection with STARTTLS")
+    smtp_tls: bool = Field(default=False, description="implicit TLS from the first byte (SMTPS)")
+    smtp_user: str | None = Field(default=None, description="SMTP login, if the server needs one")
+    smtp_password: str | None = Field(default=None, description="SMTP password")
+    smtp_sender: str = Field(default="grantflow <noreply@localhost>", description="From: address")
+    smtp_timeout_s: float = Field(default=30.0, description="SMTP socket timeout")
+    notify_max_attempts: int = Field(default=8, description="e-mail attempts before a delivery is marked failed")
+    notify_lease_s: int = Field(
+        default=600, description="a claimed e-mail older than this is treated as possibly sent (never resent)"
+    )
+    # issue 4: deadlines
+    reminder_offsets_days: list[int] = Field(default=[14, 7, 3, 1], description="reminders before a due date")
+    escalation_days: list[int] = Field(
+        default=[1, 7], description="days after a missed date to tell the organising unit, then the office"
+    )
+    review_days: int = Field(default=14, description="days a reviewer or evaluator has for an assignment")
+    # issue 4: schedules (cron in `timezone`, or "every N seconds" for an interval)
+    schedule_deadlines: str = Field(default="*/15 * * * *", description="deadline sweep")
+    schedule_reminders: str = Field(default="0 8 * * *", description="reminders and escalation")
+    schedule_dispatch: str = Field(default="* * * * *", description="outbox delivery (e-mail, in-app)")
+    schedule_digest: str = Field(default="0 18 * * *", description="daily digest e-mails")
+    schedule_housekeeping: str = Field(default="30 2 * * *", description="close due items whose work was done")
+    prefect_port: int = Field(default=4200, description="port of the embedded Prefect server (busy: a free one)")
     secret_key: str | None = Field(default=None, description="signs session cookies; default: a key file in home")
 
     @field_validator("attachment_types", mode="before")

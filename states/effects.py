@@ -32,7 +32,11 @@ def column_changes(effects: Iterable[str], *, source: str, now: datetime) -> dic
 # Effects the database layer carries out inside the engine's transaction (they write rows
 # other than the subject's own, e.g. report tasks). Named here so tables can be validated;
 # implemented in ``db.effects``.
-RECORDED_EFFECTS: dict[str, str] = {}
+RECORDED_EFFECTS: dict[str, str] = {
+    # issue 4: deadlines become due-item rows that the scheduled flows poll
+    "schedule_post_evaluation": "create the post-evaluation report tasks: acceptance year and the three after",
+    "schedule_stage_reports": "create the mid-term and acceptance report tasks from the execution period",
+}
 
 
 def known_effect(name: str) -> bool:

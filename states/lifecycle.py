@@ -112,6 +112,7 @@ PROJECT_TRANSITIONS: list[Row] = [
         "dest": "in_execution",
         "who": DECIDERS,
         "guards": ["has_task_agreement"],
+        "effects": ["schedule_stage_reports"],
         "notify": APPLICANT_NOTICE,
     },
     {
@@ -153,7 +154,7 @@ PROJECT_TRANSITIONS: list[Row] = [
         "dest": "post_evaluation",
         "who": DECIDERS,
         "separate_from_scorers": True,
-        "effects": ["record_acceptance"],
+        "effects": ["record_acceptance", "schedule_post_evaluation"],
         "notify": APPLICANT_NOTICE,
     },
     {

@@ -1,0 +1,197 @@
+"""Due items and report schedules: writing the rows that the deadline flows poll.
+
+Every writer takes the caller's connection and never commits. Creation is idempotent: each
+item has a natural ``key`` (unique), inserted with "on conflict do nothing", so an effect
+re-run, a flow retried or two sweeps racing create each item once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from db.notification_models import DueItem, ReportSchedule
+from states.deadlines import DueDate, expand_schedule, post_evaluation_due_dates, stage_report_dates
+
+_due = DueItem.__table__
+_sched = ReportSchedule.__table__
+
+
+def insert_ignoring_duplicates(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert rows, skipping any that a unique constraint already holds; returns how many went in."""
+    if not rows:
+        return 0
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        stmt: Any = sqlite.insert(table).on_conflict_do_nothing()
+    elif dialect == "postgresql":
+        stmt = postgresql.insert(table).on_conflict_do_nothing()
+    else:  # pragma: no cover - grantflow runs on SQLite and PostgreSQL only
+        raise NotImplementedError(dialect)
+    return int(conn.execute(stmt, list(rows)).rowcount or 0)
+
+
+def _report_row(
+    *, key: str, project_id: int, form_key: str, d: DueDate, now: datetime, schedule_id: int | None = None
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "kind": "report",
+        "subject": "project",
+        "subject_id": project_id,
+        "schedule_id": schedule_id,
+        "seq": d.seq,
+        "form_key": form_key,
+        "stage": None,
+        "period": d.period,
+        "label": d.label.as_dict() if d.label else None,
+        "assignee_id": None,
+        "due_at": d.due_at,
+        "status": "open",
+        "overdue_at": None,
+        "closed_at": None,
+        "created_at": now,
+    }
+
+
+def schedule_post_evaluation(
+    conn: Connection, *, project_id: int, accepted_at: datetime, tz: str, now: datetime
+) -> int:
+    """The four annual post-evaluation report tasks (DESIGN rule 7), each with its date."""
+    rows = [
+        _report_row(
+            key=f"project:{project_id}:post_evaluation_report:{d.period}",
+            project_id=project_id,
+            form_key="post_evaluation_report",
+            d=d,
+            now=now,
+        )
+        for d in post_evaluation_due_dates(accepted_at, tz)
+    ]
+    return insert_ignoring_duplicates(conn, _due, rows)
+
+
+def schedule_stage_reports(conn: Connection, *, project_id: int, start: datetime, end: datetime, now: datetime) -> int:
+    """Mid-term and acceptance report tasks from the project's execution period."""
+    rows = [
+        _report_row(
+            key=f"project:{project_id}:{form_key}", project_id=project_id, form_key=form_key, d=DueDate(0, due), now=now
+        )
+        for form_key, due in stage_report_dates(start, end).items()
+    ]
+    return insert_ignoring_duplicates(conn, _due, rows)
+
+
+def set_report_schedule(
+    conn: Connection,
+    *,
+    project_id: int,
+    form_key: str,
+    kind: str,
+    now: datetime,
+    tz: str,
+    first_due: datetime | None = None,
+    every: str | None = None,
+    count: int | None = None,
+    milestones: Iterable[tuple[str, str, datetime]] = (),
+) -> int:
+    """Create or change a project's schedule for one report; returns the schedule's id.
+
+    Its open items are rewritten to match: a date that moved keeps its item (same ``seq``)
+    with the new date, so the reminders follow it (a reminder is keyed by item, offset and
+    date); dates no longer in the schedule are cancelled; new ones are added. Items already
+    done stay as they are.
+    """
+    stones = list(milestones)
+    dates = expand_schedule(kind=kind, first_due=first_due, every=every, count=count, milestones=stones, tz=tz)
+    values = {
+        "kind": kind,
+        "every": every,
+        "count": count,
+        "first_due": first_due,
+        "milestones": [{"zh": zh, "en": en, "due_at": due.isoformat()} for zh, en, due in stones],
+        "updated_at": now,
+    }
+    existing = conn.execute(
+        select(_sched.c.id, _sched.c.version).where(_sched.c.project_id == project_id, _sched.c.form_key == form_key)
+    ).one_or_none()
+    if existing is None:
+        sid = int(
+            conn.execute(
+                _sched.insert().returning(_sched.c.id),
+                {"project_id": project_id, "form_key": form_key, "version": 1, **values},
+            ).scalar_one()
+        )
+    else:
+        sid = existing.id
+        conn.execute(update(_sched).where(_sched.c.id == sid).values(version=existing.version + 1, **values))
+    items = {
+        r.seq: r
+        for r in conn.execute(
+            select(_due.c.id, _due.c.seq, _due.c.due_at, _due.c.status).where(_due.c.schedule_id == sid)
+        )
+    }
+    wanted = {d.seq: d for d in dates}
+    for seq, row in items.items():
+        if row.status not in ("open", "overdue"):
+            continue
+        d = wanted.get(seq)
+        if d is None:
+            conn.execute(update(_due).where(_due.c.id == row.id).values(status="cancelled", closed_at=now))
+        elif d.due_at != row.due_at:
+            # a moved date is open again until it passes; the sweep marks it overdue if it already has
+            conn.execute(
+                update(_due)
+                .where(_due.c.id == row.id)
+                .values(
+                    due_at=d.due_at,
+                    period=d.period,
+                    label=d.label.as_dict() if d.label else None,
+                    status="open",
+                    overdue_at=None,
+                )
+            )
+    new = [
+        _report_row(
+            key=f"schedule:{sid}:{seq}", project_id=project_id, form_key=form_key, d=d, now=now, schedule_id=sid
+        )
+        for seq, d in wanted.items()
+        if seq not in items
+    ]
+    insert_ignoring_duplicates(conn, _due, new)
+    return sid
+
+
+def assignment_item(
+    *,
+    assignment_id: int,
+    project_id: int,
+    stage: str,
+    reviewer_id: int,
+    evaluator: bool,
+    due_at: datetime,
+    now: datetime,
+) -> dict[str, Any]:
+    """The due-item row for one review (or evaluation) assignment."""
+    return {
+        "key": f"assignment:{assignment_id}",
+        "kind": "evaluation" if evaluator else "review",
+        "subject": "project",
+        "subject_id": project_id,
+        "schedule_id": None,
+        "seq": None,
+        "form_key": None,
+        "stage": stage,
+        "period": None,
+        "label": None,
+        "assignee_id": reviewer_id,
+        "due_at": due_at,
+        "status": "open",
+        "overdue_at": None,
+        "closed_at": None,
+        "created_at": now,
+    }

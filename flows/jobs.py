@@ -1,0 +1,96 @@
+"""One function per flow: what it does, given an engine, ``now`` and the settings.
+
+These are the bodies the Prefect flows run, and what ``grantflow flows run NAME`` calls
+directly when no Prefect server is configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from db.settings import Settings
+from flows import sweep
+from notifications import dispatch
+from notifications.mailer import SmtpConfig, session
+
+Job = Callable[[Engine, datetime, Settings], dict[str, Any]]
+
+
+def deadlines(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+    return sweep.deadline_sweep(engine, now=now, settings=settings).as_dict()
+
+
+def reminders(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+    return sweep.reminder_sweep(engine, now=now, settings=settings).as_dict()
+
+
+def fan_out(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+    smtp = SmtpConfig.from_settings(settings)
+    return dispatch.fan_out(
+        engine, now=now, tz=settings.timezone, email=smtp is not None, max_attempts=settings.notify_max_attempts
+    ).as_dict()
+
+
+def send_emails(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+    smtp = SmtpConfig.from_settings(settings)
+    if smtp is None:
+        return {"sent": 0, "note": "no SMTP host configured: in-app inbox only"}
+    with session(smtp) as mailer:
+        return dispatch.send_emails(
+            engine,
+            now=now,
+            smtp=smtp,
+            mailer=mailer,
+            lease=timedelta(seconds=settings.notify_lease_s),
+            max_attempts=settings.notify_max_attempts,
+        ).as_dict()
+
+
+def send_digests(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+    smtp = SmtpConfig.from_settings(settings)
+    if smtp is None:
+        return {"sent": 0, "note": "no SMTP host configured: in-app inbox only"}
+    with session(smtp) as mailer:
+        return dispatch.send_digests(
+            engine,
+            now=now,
+            tz=settings.timezone,
+            smtp=smtp,
+            mailer=mailer,
+            lease=timedelta(seconds=settings.notify_lease_s),
+            max_attempts=settings.notify_max_attempts,
+        ).as_dict()
+
+
+def housekeeping(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+    return {"items_closed": sweep.reconcile(engine, now=now)}
+
+
+STEPS: dict[str, list[tuple[str, Job]]] = {
+    "deadlines": [("deadlines", deadlines), ("fan-out", fan_out), ("send-emails", send_emails)],
+    "reminders": [("reminders", reminders), ("fan-out", fan_out), ("send-emails", send_emails)],
+    "dispatch": [("fan-out", fan_out), ("send-emails", send_emails)],
+    "digest": [("fan-out", fan_out), ("send-digests", send_digests)],
+    "housekeeping": [("housekeeping", housekeeping)],
+}
+"""Each flow as its steps (one Prefect task each): a sweep also delivers what it wrote, so a
+reminder does not wait for the next dispatch run."""
+
+SCHEDULE_SETTING = {
+    "deadlines": "schedule_deadlines",
+    "reminders": "schedule_reminders",
+    "dispatch": "schedule_dispatch",
+    "digest": "schedule_digest",
+    "housekeeping": "schedule_housekeeping",
+}
+
+
+def run(name: str, engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+    """Run a flow's steps in order without Prefect; returns each step's report."""
+    if name not in STEPS:
+        raise KeyError(f"unknown flow {name!r}; known: {', '.join(STEPS)}")
+    return {step: job(engine, now, settings) for step, job in STEPS[name]}
