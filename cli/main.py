@@ -13,6 +13,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from cli.admin_cmd import orgs_app, users_app
+from cli.review_cmd import review_app
 from db.actors import actor_for
 from db.apply import fire as fire_trigger
 from db.audit import verify
@@ -35,6 +36,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(users_app, name="users")
+app.add_typer(review_app, name="review")
 
 console = Console()
 err = Console(stderr=True)
