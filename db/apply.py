@@ -18,11 +18,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy.engine import Dialect
 
 from db import audit
 from db.effects import RECORDED_EFFECT_HANDLERS
 from db.facts import SUBJECT_LABELS, TABLES, DbFacts, load_facts
 from db.models import OutboxMessage
+from db.prepared import Prepared, Statements, cursor
 from db.workflows import get_registry
 from states.effects import column_changes
 from states.errors import Conflict, GrantflowError, NotFound
@@ -65,15 +67,30 @@ def _update_statement(subject: str, extra: tuple[str, ...]) -> Any:
     )
 
 
-_UPDATES: dict[tuple[str, tuple[str, ...]], Any] = {}
+_OUTBOX_KEYS = (
+    "kind",
+    "subject",
+    "subject_id",
+    "audiences",
+    "payload",
+    "event_id",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
 
 
-def _update_for(subject: str, extra: tuple[str, ...]) -> Any:
-    key = (subject, extra)
-    stmt = _UPDATES.get(key)
-    if stmt is None:
-        stmt = _UPDATES[key] = _update_statement(subject, extra)
-    return stmt
+def _build(name: str, dialect: Dialect) -> Prepared:
+    if name == "outbox":
+        return Prepared(insert(_outbox).inline(), dialect, _OUTBOX_KEYS)
+    subject, _, extra = name.partition(":")
+    return Prepared(_update_statement(subject, tuple(extra.split(",")) if extra else ()), dialect)
+
+
+STATEMENTS = Statements(_build)
+"""The versioned update (one per subject and set of effect columns) and the outbox insert,
+compiled per dialect and run on the DBAPI cursor (see ``db.prepared``)."""
 
 
 def plan(
@@ -106,7 +123,8 @@ def write(
 ) -> Transitioned:
     """Write a decided transition: versioned update, audit event, outbox row. No commit."""
     changes = column_changes(rule.effects, source=rule.source, now=now)
-    extra = tuple(sorted(changes))
+    dialect = conn.dialect
+    cur = cursor(conn)
     params = {
         "sid": facts.subject_id,
         "old_version": facts.version,
@@ -115,8 +133,9 @@ def write(
         "now": now,
         **{f"set_{k}": v for k, v in changes.items()},
     }
-    result = conn.execute(_update_for(facts.subject, extra), params)
-    if result.rowcount != 1:
+    # compare-and-set: a concurrent writer already moved the version, so nothing matches
+    update_name = f"{facts.subject}:{','.join(sorted(changes))}"
+    if STATEMENTS.get(dialect, update_name).execute(cur, params).rowcount != 1:
         raise Conflict(subject=facts.subject, subject_id=facts.subject_id)
     event_id = audit.append(
         conn,
@@ -135,8 +154,8 @@ def write(
         if handler is not None:
             handler(conn, facts=facts, rule=rule, now=now)
     if rule.notify:
-        conn.execute(
-            insert(_outbox),
+        STATEMENTS.get(dialect, "outbox").execute(
+            cur,
             {
                 "kind": f"{facts.subject}.{rule.trigger}",
                 "subject": facts.subject,

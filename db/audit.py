@@ -16,8 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.engine import Dialect
 
 from db.models import AuditEvent, AuditHead
+from db.prepared import Prepared, Statements, cursor
 
 GENESIS = "0" * 64
 
@@ -27,6 +29,33 @@ _head = AuditHead.__table__
 _READ_HEAD = select(_head.c.last_event_id, _head.c.last_hash).where(_head.c.id == 1).with_for_update()
 _WRITE_HEAD = update(_head).where(_head.c.id == 1)
 _INSERT = insert(_events)
+_INSERT_KEYS = (
+    "id",
+    "subject",
+    "subject_id",
+    "actor_id",
+    "actor_name",
+    "action",
+    "from_state",
+    "to_state",
+    "payload_digest",
+    "created_at",
+    "prev_hash",
+    "payload",
+    "hash",
+)
+
+
+def _build(name: str, dialect: Dialect) -> Prepared:
+    if name == "read_head":
+        return Prepared(_READ_HEAD, dialect)
+    if name == "write_head":
+        return Prepared(_WRITE_HEAD, dialect, ("last_event_id", "last_hash"))
+    return Prepared(_INSERT, dialect, _INSERT_KEYS)
+
+
+STATEMENTS = Statements(_build)
+"""The three statements of ``append``, compiled per dialect (see ``db.prepared``)."""
 
 
 def canonical(payload: Mapping[str, Any]) -> str:
@@ -85,7 +114,14 @@ def append(
 ) -> int:
     """Append one event inside the caller's transaction; returns its id."""
     stored, digest = normalise(payload)
-    last_id, prev = conn.execute(_READ_HEAD).one()
+    dialect = conn.dialect
+    cur = cursor(conn)
+    # the head row's lock (FOR UPDATE on PostgreSQL) serialises appenders until commit
+    read_head = STATEMENTS.get(dialect, "read_head")
+    head = read_head.row(read_head.execute(cur).fetchone())
+    if head is None:
+        raise RuntimeError("the audit_head row is missing: run `grantflow db upgrade`")
+    last_id, prev = head
     new_id = last_id + 1
     row = {
         "id": new_id,
@@ -101,8 +137,10 @@ def append(
         "prev_hash": prev,
     }
     h = event_hash(**row)
-    conn.execute(_INSERT, {**row, "payload": stored, "hash": h})
-    conn.execute(_WRITE_HEAD, {"last_event_id": new_id, "last_hash": h})
+    row["payload"] = stored
+    row["hash"] = h
+    STATEMENTS.get(dialect, "insert").execute(cur, row)
+    STATEMENTS.get(dialect, "write_head").execute(cur, {"last_event_id": new_id, "last_hash": h})
     return new_id
 
 

@@ -6,13 +6,16 @@ The subject's own row (joined with its call and programme) is read at once; the 
 
 from __future__ import annotations
 
+from collections import namedtuple
 from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, distinct, func, literal, null, select
+from sqlalchemy.engine import Dialect
 
 from db.models import Call, Programme, Project, Review, Submission
+from db.prepared import Prepared, Statements, cursor
 from db.review_models import Bid, Tender
 from states.eligibility import ApplicantFacts, EligibilityRules
 from states.errors import NotFound
@@ -105,6 +108,23 @@ _POST_EVAL_YEARS = select(distinct(_s.c.period)).where(
     _s.c.status == "submitted",
     _s.c.period.is_not(None),
 )
+_LAZY: dict[str, Select[Any]] = {
+    "submitted_forms": _SUBMITTED_FORMS,
+    "reviews_submitted": _REVIEWS_SUBMITTED,
+    "scorer_ids": _SCORERS,
+    "post_evaluation_years": _POST_EVAL_YEARS,
+}
+
+
+def _build(name: str, dialect: Dialect) -> Prepared:
+    return Prepared(_SELECT[name] if name in _SELECT else _LAZY[name], dialect)
+
+
+STATEMENTS = Statements(_build)
+"""The reads above, compiled per dialect and run on the DBAPI cursor (see ``db.prepared``)."""
+
+# the subject row as the rules read it: attribute access, as a Core ``Row`` gives
+_FactsRow = namedtuple("_FactsRow", [c.key for c in _SELECT["project"].selected_columns])  # type: ignore[misc]
 
 
 _HAS_BID = select(_b.c.id).where(_b.c.project_id == _SID)
@@ -135,11 +155,17 @@ class DbFacts:
     def _project_only(self) -> bool:
         return self.subject == "project"
 
+    def _column(self, name: str, **values: Any) -> list[Any]:
+        """The first column of a lazy read's rows."""
+        stmt = STATEMENTS.get(self._conn.dialect, name)
+        rows = stmt.execute(cursor(self._conn), {"sid": self.subject_id, **values}).fetchall()
+        return [r[0] for r in rows]
+
     @cached_property
     def submitted_forms(self) -> frozenset[str]:
         if not self._project_only():
             return frozenset()
-        forms = frozenset(self._conn.execute(_SUBMITTED_FORMS, {"sid": self.subject_id}).scalars())
+        forms = frozenset(self._column("submitted_forms"))
         # a tender's proposal is its sealed bid: stored encrypted, never as a plain submission
         if self.selection_mode == "tender" and self._conn.execute(_HAS_BID, {"sid": self.subject_id}).first():
             forms |= {"proposal"}
@@ -150,13 +176,13 @@ class DbFacts:
         stage = REVIEW_STAGE_BY_STATE.get(self.state)
         if not self._project_only() or stage is None:
             return 0
-        return int(self._conn.execute(_REVIEWS_SUBMITTED, {"sid": self.subject_id, "stage": stage}).scalar_one())
+        return int(self._column("reviews_submitted", stage=stage)[0])
 
     @cached_property
     def scorer_ids(self) -> frozenset[int]:
         if not self._project_only():
             return frozenset()
-        return frozenset(self._conn.execute(_SCORERS, {"sid": self.subject_id}).scalars())
+        return frozenset(self._column("scorer_ids"))
 
     @cached_property
     def eligibility(self) -> tuple[EligibilityRules, ApplicantFacts] | None:
@@ -178,16 +204,16 @@ class DbFacts:
     def post_evaluation_years_reported(self) -> frozenset[int]:
         if not self._project_only():
             return frozenset()
-        return frozenset(self._conn.execute(_POST_EVAL_YEARS, {"sid": self.subject_id}).scalars())
+        return frozenset(self._column("post_evaluation_years"))
 
 
 def load_facts(conn: Connection, subject: str, subject_id: int) -> DbFacts:
-    try:
-        stmt = _SELECT[subject]
-    except KeyError:
-        raise NotFound(Text(f"未知对象类型：{subject}", f"unknown subject kind: {subject}")) from None
-    row = conn.execute(stmt, {"sid": subject_id}).one_or_none()
+    if subject not in _SELECT:
+        raise NotFound(Text(f"未知对象类型：{subject}", f"unknown subject kind: {subject}"))
+    stmt = STATEMENTS.get(conn.dialect, subject)
+    # the id is the primary key: at most one row
+    row = stmt.row(stmt.execute(cursor(conn), {"sid": subject_id}).fetchone())
     if row is None:
         label = SUBJECT_LABELS[subject]
         raise NotFound(Text(f"{label.zh} {subject_id} 不存在", f"{label.en} {subject_id} does not exist"))
-    return DbFacts(conn, subject, row)
+    return DbFacts(conn, subject, _FactsRow._make(row))

@@ -1,0 +1,409 @@
+"""How fast does the engine apply transitions, against what the database itself can do?
+
+    python bench/engine.py                      # 10,000 projects in SQLite
+    python bench/engine.py --projects 50000     # bigger
+    python bench/engine.py --postgres postgresql+psycopg://user@host/db   # also PostgreSQL
+
+Engine: N projects stored in a fresh SQLite file (WAL, synchronous=NORMAL, foreign keys, busy
+timeout: ``db.session.make_engine``), each fired twice (``suspend`` then ``resume``: a
+permission check, a guard, an effect column, a required payload field, an outbox row) through
+``db.apply.fire``, one committed transaction per transition, exactly as a web request does.
+
+Raw: the physical limit. Plain ``sqlite3`` on a second file of the same schema, pragmas and
+rows, running the same statements per transition with no rules: read the joined row,
+versioned update, read the audit head, insert the audit event with its sha256 chain hash,
+update the head, insert the outbox row, commit.
+
+Memory: the engine again with ``tracemalloc`` on, over a tenth of the projects and then over
+all of them; the peak must not grow with the number of projects touched (a design that kept a
+state machine or a row per project would).
+
+Ends with one JSON line: the figures and the targets (ratio ≥ 0.15, memory not growing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python bench/engine.py` from a clone without `pip install -e .`
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import Engine, func, insert, make_url, select, text  # noqa: E402
+
+from db.actors import actor_for  # noqa: E402
+from db.apply import fire  # noqa: E402
+from db.audit import verify  # noqa: E402
+from db.bootstrap import init_database  # noqa: E402
+from db.models import Organisation, Programme, Project  # noqa: E402
+from db.session import make_engine  # noqa: E402
+from states.permissions import Actor  # noqa: E402
+
+TARGET_RATIO = 0.15
+MEMORY_SLACK = 1.25  # the peak over all projects may exceed the peak over a tenth by this factor…
+MEMORY_SLACK_BYTES = 64 * 1024  # …plus this much (allocator noise), and no more
+OFFICE = "office@kw.example.cn"  # a demo person who may suspend and resume any project
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # when the stored projects entered execution
+WARMUP = 200  # extra projects fired first, untimed: caches, compiled statements, page cache
+MEMORY_WARMUP_ROUNDS = 8  # suspend + resume of the warm-up projects: 3,200 traced transitions
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+# --- the database both sides start from -------------------------------------------------------
+
+
+def prepare(engine: Engine, projects: int) -> tuple[Actor, list[int]]:
+    """Migrate, seed the demo people, insert ``projects`` projects in execution (not timed)."""
+    init_database(engine, demo=True)
+    with engine.begin() as conn:
+        office = actor_for(conn, email=OFFICE)
+        programme_id = conn.execute(select(Programme.id).where(Programme.code == 7)).scalar_one()
+        unit_id = conn.execute(select(Organisation.id).order_by(Organisation.id)).scalars().first()
+        table = Project.__table__
+        batch = 5000
+        for start in range(0, projects, batch):
+            conn.execute(
+                insert(table),
+                [
+                    {
+                        "code": f"BENCH-{i:07d}",
+                        "title": f"基准项目 {i}",
+                        "programme_id": programme_id,
+                        "undertaking_unit_id": unit_id,
+                        "category": "supported",
+                        "selection_mode": "merit",
+                        "workflow": "standard",
+                        "state": "in_execution",
+                        "version": 1,
+                        "state_entered_at": NOW,
+                        "created_at": NOW,
+                    }
+                    for i in range(start, min(start + batch, projects))
+                ],
+            )
+        ids = list(conn.execute(select(table.c.id).where(table.c.code.like("BENCH-%")).order_by(table.c.id)).scalars())
+    return office, ids
+
+
+# --- the engine ------------------------------------------------------------------------------------
+
+
+def engine_pass(engine: Engine, office: Actor, ids: Sequence[int], trigger: str, label: str) -> float:
+    """Fire ``trigger`` on every id, one transaction each; prints progress; returns seconds."""
+    payload = {"reason": "基准测试 benchmark"} if trigger == "suspend" else {}
+    step = max(len(ids) // 4, 1)
+    start = time.perf_counter()
+    for n, pid in enumerate(ids, 1):
+        # no ``now``: the engine reads the clock, as it does for a request
+        fire(engine, subject_id=pid, trigger=trigger, actor=office, payload=payload)
+        if n % step == 0 and label:
+            elapsed = time.perf_counter() - start
+            say(f"  {label} {trigger:8s} {n:>8,} / {len(ids):,}  {n / elapsed:>9,.0f} transitions/s")
+    return time.perf_counter() - start
+
+
+def run_engine(engine: Engine, office: Actor, ids: list[int], label: str) -> float:
+    warm, timed = ids[:WARMUP], ids[WARMUP:]
+    for trigger in ("suspend", "resume"):
+        engine_pass(engine, office, warm, trigger, "")
+    gc.collect()
+    seconds = sum(engine_pass(engine, office, timed, trigger, label) for trigger in ("suspend", "resume"))
+    return 2 * len(timed) / seconds
+
+
+# --- the physical limit ----------------------------------------------------------------------------
+
+# The engine's statements, written out by hand (SQLAlchemy renders the same).
+READ_ROW = """
+SELECT p.id, p.state, p.version, p.workflow, p.undertaking_unit_id, g.organising_unit_id, p.category,
+       p.selection_mode, c.opens_at, c.closes_at, c.state, coalesce(c.quorum, 0), p.suspended_from, p.accepted_at
+FROM projects p JOIN programmes g ON p.programme_id = g.id LEFT OUTER JOIN calls c ON p.call_id = c.id
+WHERE p.id = ?"""
+UPDATE_ROW = (
+    "UPDATE projects SET state = ?, version = ?, suspended_from = ?, state_entered_at = ? WHERE id = ? AND version = ?"
+)
+READ_HEAD = "SELECT last_event_id, last_hash FROM audit_head WHERE id = 1"
+READ_HEAD_PG = READ_HEAD + " FOR UPDATE"
+INSERT_EVENT = (
+    "INSERT INTO audit_events (id, subject, subject_id, actor_id, actor_name, action, from_state, to_state,"
+    " payload, payload_digest, created_at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+WRITE_HEAD = "UPDATE audit_head SET last_event_id = ?, last_hash = ? WHERE id = 1"
+INSERT_OUTBOX = (
+    "INSERT INTO outbox (kind, subject, subject_id, audiences, payload, event_id, status, attempts,"
+    " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+Stamp = Callable[[datetime], Any]
+
+
+def sqlite_stamp(moment: datetime) -> str:
+    """The text SQLAlchemy stores a SQLite datetime as (naive UTC, microseconds)."""
+    return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def pg_stamp(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None)
+
+
+def raw_transition(
+    cur: Any, commit: Callable[[], None], sql: dict[str, str], pid: int, moves: tuple[str, str, Any], stamp_of: Stamp
+) -> None:
+    """One transition with nothing but the driver: the same statements as the engine, and commit."""
+    source, dest, payload = moves
+    moment = datetime.now(UTC)
+    stamp = stamp_of(moment)
+    row = cur.execute(sql["read_row"], (pid,)).fetchone()
+    version = row[2]
+    assert row[1] == source
+    suspended_from = source if dest == "suspended" else None
+    cur.execute(sql["update_row"], (dest, version + 1, suspended_from, stamp, pid, version))
+    assert cur.rowcount == 1
+    cur.execute(sql["read_head"])
+    last_id, prev = cur.fetchone()
+    text_payload = _canonical(payload)
+    digest = hashlib.sha256(text_payload.encode()).hexdigest()
+    iso = moment.replace(tzinfo=None).isoformat(timespec="microseconds")
+    action = "suspend" if dest == "suspended" else "resume"
+    fields = [last_id + 1, "project", pid, 2, "李主任", action, source, dest, digest, iso, prev]
+    h = hashlib.sha256(_canonical({"e": fields}).encode()).hexdigest()
+    cur.execute(
+        sql["insert_event"],
+        (last_id + 1, "project", pid, 2, "李主任", action, source, dest, json.dumps(payload), digest, stamp, prev, h),
+    )
+    cur.execute(sql["write_head"], (last_id + 1, h))
+    body = json.dumps({"from": source, "to": dest, "actor": "李主任", "reason": payload.get("reason")})
+    audiences = '["applicant","organiser"]'
+    cur.execute(
+        sql["insert_outbox"],
+        (f"project.{action}", "project", pid, audiences, body, last_id + 1, "pending", 0, stamp, stamp),
+    )
+    commit()
+
+
+def raw_passes(
+    cur: Any, commit: Callable[[], None], sql: dict[str, str], ids: list[int], stamp: Stamp, label: str
+) -> float:
+    moves = (("in_execution", "suspended", {"reason": "基准测试 benchmark"}), ("suspended", "in_execution", {}))
+    warm, timed = ids[:WARMUP], ids[WARMUP:]
+    for move in moves:
+        for pid in warm:
+            raw_transition(cur, commit, sql, pid, move, stamp)
+    gc.collect()
+    seconds = 0.0
+    step = max(len(timed) // 4, 1)
+    for move in moves:
+        start = time.perf_counter()
+        for n, pid in enumerate(timed, 1):
+            raw_transition(cur, commit, sql, pid, move, stamp)
+            if n % step == 0:
+                elapsed = time.perf_counter() - start
+                say(f"  {label} {move[1]:13s} {n:>8,} / {len(timed):,}  {n / elapsed:>9,.0f} transitions/s")
+        seconds += time.perf_counter() - start
+    return 2 * len(timed) / seconds
+
+
+def run_raw_sqlite(path: Path, ids: list[int], busy_timeout_ms: int) -> float:
+    conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"busy_timeout={busy_timeout_ms}"):
+        conn.execute(f"PRAGMA {pragma}")
+    sql = {
+        "read_row": READ_ROW,
+        "update_row": UPDATE_ROW,
+        "read_head": READ_HEAD,
+        "insert_event": INSERT_EVENT,
+        "write_head": WRITE_HEAD,
+        "insert_outbox": INSERT_OUTBOX,
+    }
+    try:
+        return raw_passes(conn.cursor(), conn.commit, sql, ids, sqlite_stamp, "raw   ")
+    finally:
+        conn.close()
+
+
+# --- memory ------------------------------------------------------------------------------------------
+
+
+def memory(engine: Engine, office: Actor, warm: list[int], ids: list[int]) -> dict[str, Any]:
+    """Peak traced memory firing on a tenth of the projects, then on all of them.
+
+    Tracing starts with a warm-up of a few thousand transitions on the warm-up projects: the
+    interpreter keeps up to 2,000 freed tuples (and floats, lists...) of each size for reuse,
+    and tracemalloc counts them as allocated, so before they fill up every run looks as if
+    it grew. After it, whatever grows is really held.
+    """
+    small = ids[: max(len(ids) // 10, 1)]
+    rest = ids[len(small) :]
+    gc.collect()
+    tracemalloc.start()
+    for _ in range(MEMORY_WARMUP_ROUNDS):
+        for trigger in ("suspend", "resume"):
+            engine_pass(engine, office, warm, trigger, "")
+    # no gc.collect() here: a full collection empties those free lists again
+    base = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    engine_pass(engine, office, small, "suspend", "")
+    peak_small = tracemalloc.get_traced_memory()[1] - base
+    engine_pass(engine, office, rest, "suspend", "")
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    peak_all = peak - base
+    say(
+        f"  memory: peak {peak_small / 1024:,.0f} KiB over {len(small):,} projects, "
+        f"{peak_all / 1024:,.0f} KiB over {len(ids):,}; retained {(current - base) / 1024:,.0f} KiB"
+    )
+    return {
+        "projects_small": len(small),
+        "projects_all": len(ids),
+        "tracemalloc_peak_small_kib": round(peak_small / 1024, 1),
+        "tracemalloc_peak_all_kib": round(peak_all / 1024, 1),
+        "tracemalloc_retained_kib": round((current - base) / 1024, 1),
+        "not_growing": peak_all <= peak_small * MEMORY_SLACK + MEMORY_SLACK_BYTES,
+    }
+
+
+def max_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+# --- checks after the timed runs (not timed) --------------------------------------------------------
+
+
+def check(engine: Engine, ids: Iterable[int]) -> None:
+    with engine.connect() as conn:
+        result = verify(conn)
+        states = dict(
+            conn.execute(
+                select(Project.state, func.count()).where(Project.id.in_(list(ids))).group_by(Project.state)
+            ).all()
+        )
+    if not result.ok:
+        raise SystemExit(f"audit chain broken after the run: {result.problem}")
+    say(f"  check: audit chain verified ({result.checked:,} events); project states {states}")
+
+
+# --- PostgreSQL (optional) ---------------------------------------------------------------------------
+
+
+def run_postgres(url: str, projects: int) -> dict[str, Any]:
+    """The same engine and raw runs in a scratch database created on the given server."""
+    import psycopg
+
+    base = make_url(url)
+    name = f"grantflow_bench_{int(time.time())}"
+    admin = make_engine(base.render_as_string(hide_password=False)).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    scratch = base.set(database=name)
+    engine = make_engine(scratch.render_as_string(hide_password=False))
+    try:
+        say(f"PostgreSQL: {projects:,} projects in scratch database {name}")
+        office, ids = prepare(engine, projects)
+        rate = run_engine(engine, office, ids, "pg    ")
+        check(engine, ids)
+        raw_engine = make_engine(scratch.render_as_string(hide_password=False))
+        _, raw_ids = prepare(raw_engine, projects)
+        raw_engine.dispose()
+        dsn = scratch.set(drivername="postgresql").render_as_string(hide_password=False)
+        sql = {
+            k: v.replace("?", "%s")
+            for k, v in {
+                "read_row": READ_ROW,
+                "update_row": UPDATE_ROW,
+                "read_head": READ_HEAD_PG,
+                "insert_event": INSERT_EVENT,
+                "write_head": WRITE_HEAD,
+                "insert_outbox": INSERT_OUTBOX,
+            }.items()
+        }
+        with psycopg.connect(dsn) as pg:
+            raw = raw_passes(pg.cursor(), pg.commit, sql, raw_ids, pg_stamp, "pg raw")
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    say(f"PostgreSQL: engine {rate:,.0f}/s, raw {raw:,.0f}/s, ratio {rate / raw:.3f}")
+    return {"transitions_per_s": round(rate), "raw_per_s": round(raw), "ratio": round(rate / raw, 3)}
+
+
+# --- main ----------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--projects", type=int, default=10_000, help="projects stored and fired (default 10,000)")
+    parser.add_argument("--postgres", metavar="URL", help="also run on this PostgreSQL server (scratch database)")
+    parser.add_argument("--busy-timeout-ms", type=int, default=10_000)
+    parser.add_argument("--dir", type=Path, help="where the SQLite files go (default: the system's temp dir)")
+    args = parser.parse_args(argv)
+    total = args.projects + WARMUP
+
+    with tempfile.TemporaryDirectory(prefix="grantflow-bench-", dir=args.dir) as tmp:
+        engine_file, raw_file = Path(tmp) / "engine.db", Path(tmp) / "raw.db"
+        say(f"grantflow engine bench: {args.projects:,} projects, 2 transitions each, SQLite files in {tmp}")
+        engine = make_engine(f"sqlite:///{engine_file}", busy_timeout_ms=args.busy_timeout_ms)
+        office, ids = prepare(engine, total)
+        raw_engine = make_engine(f"sqlite:///{raw_file}", busy_timeout_ms=args.busy_timeout_ms)
+        _, raw_ids = prepare(raw_engine, total)
+        raw_engine.dispose()
+        say(f"  prepared two databases of {total:,} projects (incl. {WARMUP} for warm-up)")
+
+        rss_before = max_rss_mib()
+        say("engine: db.apply.fire, one committed transaction per transition")
+        rate = run_engine(engine, office, ids, "engine")
+        say("raw: plain sqlite3, the same statements per transition")
+        raw = run_raw_sqlite(raw_file, raw_ids, args.busy_timeout_ms)
+        ratio = rate / raw
+        say(f"engine {rate:,.0f} transitions/s, raw {raw:,.0f}/s, ratio {ratio:.3f} (target ≥ {TARGET_RATIO})")
+        check(engine, ids)
+        say("memory: tracemalloc while firing over a tenth of the projects, then over all of them")
+        mem = memory(engine, office, ids[:WARMUP], ids[WARMUP:])
+        rss_after = max_rss_mib()
+        engine.dispose()
+
+    pg = run_postgres(args.postgres, args.projects) if args.postgres else None
+    figures = {
+        "bench": "engine",
+        "database": "sqlite",
+        "projects": args.projects,
+        "transitions": 2 * args.projects,
+        "transitions_per_s": round(rate),
+        "raw_per_s": round(raw),
+        "ratio": round(ratio, 3),
+        "memory": {
+            **mem,
+            "ru_maxrss_mib_before_runs": round(rss_before, 1),
+            "ru_maxrss_mib_after_runs": round(rss_after, 1),
+        },
+        "postgres": pg,
+        "targets": {"ratio_min": TARGET_RATIO, "memory": "peak does not grow with the number of projects"},
+        "met": {"ratio": ratio >= TARGET_RATIO, "memory": mem["not_growing"]},
+    }
+    print(json.dumps(figures, ensure_ascii=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
