@@ -38,7 +38,7 @@ from db.models import Call, Programme, Project
 from db.review_models import Bid, Tender
 from db.settings import get_settings
 from states.enums import Role, SelectionMode
-from states.errors import Forbidden, GrantflowError, NotFound, PayloadInvalid
+from states.errors import Forbidden, GrantflowError, GuardFailed, NotFound, PayloadInvalid
 from states.permissions import Actor
 from states.text import Text
 
@@ -51,8 +51,13 @@ _g = Programme.__table__
 MAX_BID_BYTES = 5 * 1024 * 1024
 
 
-class BidSealed(GrantflowError):
+class BidSealed(GuardFailed):
+    """Refused because the bids are still sealed: a condition of time, not of the person."""
+
     code = "bid_sealed"
+
+    def __init__(self, reason: Text) -> None:
+        super().__init__([reason])
 
 
 class KeyUnavailable(GrantflowError):
