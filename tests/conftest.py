@@ -21,6 +21,7 @@ from db.session import dispose_engines, get_engine, make_engine
 from db.settings import reset_settings
 from db.workflows import clear_cache
 from states.permissions import Actor
+from tests.pg import pg_engine, pg_server, pg_template, pg_url  # noqa: F401 - PostgreSQL fixtures (tests/pg.py)
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 """The tests' fixed 'now': a Monday morning in Beijing (09:00 +08:00)."""
