@@ -307,42 +307,45 @@ def check(engine: Engine, ids: Iterable[int]) -> None:
 
 
 def run_postgres(url: str, projects: int) -> dict[str, Any]:
-    """The same engine and raw runs in a scratch database created on the given server."""
+    """The same engine and raw runs, each in a scratch database created on the given server."""
     import psycopg
 
     base = make_url(url)
-    name = f"grantflow_bench_{int(time.time())}"
+    stem = f"grantflow_bench_{int(time.time())}"
+    names = {"engine": f"{stem}_engine", "raw": f"{stem}_raw"}
     admin = make_engine(base.render_as_string(hide_password=False)).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    scratch = base.set(database=name)
-    engine = make_engine(scratch.render_as_string(hide_password=False))
+    urls = {k: base.set(database=v).render_as_string(hide_password=False) for k, v in names.items()}
     try:
-        say(f"PostgreSQL: {projects:,} projects in scratch database {name}")
-        office, ids = prepare(engine, projects)
-        rate = run_engine(engine, office, ids, "pg    ")
-        check(engine, ids)
-        raw_engine = make_engine(scratch.render_as_string(hide_password=False))
-        _, raw_ids = prepare(raw_engine, projects)
-        raw_engine.dispose()
-        dsn = scratch.set(drivername="postgresql").render_as_string(hide_password=False)
-        sql = {
-            k: v.replace("?", "%s")
-            for k, v in {
-                "read_row": READ_ROW,
-                "update_row": UPDATE_ROW,
-                "read_head": READ_HEAD_PG,
-                "insert_event": INSERT_EVENT,
-                "write_head": WRITE_HEAD,
-                "insert_outbox": INSERT_OUTBOX,
-            }.items()
-        }
-        with psycopg.connect(dsn) as pg:
-            raw = raw_passes(pg.cursor(), pg.commit, sql, raw_ids, pg_stamp, "pg raw")
-    finally:
-        engine.dispose()
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for name in names.values():
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        say(f"PostgreSQL: {projects:,} projects, scratch databases {stem}_*")
+        raw_engine = make_engine(urls["raw"])
+        _, raw_ids = prepare(raw_engine, projects + WARMUP)
+        raw_engine.dispose()
+        engine = make_engine(urls["engine"])
+        try:
+            office, ids = prepare(engine, projects + WARMUP)
+            rate = run_engine(engine, office, ids, "pg    ")
+            check(engine, ids)
+        finally:
+            engine.dispose()
+        sql = {
+            "read_row": READ_ROW,
+            "update_row": UPDATE_ROW,
+            "read_head": READ_HEAD_PG,
+            "insert_event": INSERT_EVENT,
+            "write_head": WRITE_HEAD,
+            "insert_outbox": INSERT_OUTBOX,
+        }
+        dsn = make_url(urls["raw"]).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(dsn) as pg:
+            pg_sql = {k: v.replace("?", "%s") for k, v in sql.items()}
+            raw = raw_passes(pg.cursor(), pg.commit, pg_sql, raw_ids, pg_stamp, "pg raw")
+    finally:
+        with admin.connect() as conn:
+            for name in names.values():
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
     say(f"PostgreSQL: engine {rate:,.0f}/s, raw {raw:,.0f}/s, ratio {rate / raw:.3f}")
     return {"transitions_per_s": round(rate), "raw_per_s": round(raw), "ratio": round(rate / raw, 3)}
