@@ -14,6 +14,7 @@ Tests skip only when the binaries are truly absent, and say how to get them.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -53,6 +54,40 @@ def find_bindir() -> Path | None:
         if (d / "initdb").is_file() and (d / "pg_ctl").is_file() and (d / "postgres").is_file():
             return d
     return None
+
+
+ROOT_PREFIX = "grantflow-pg-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_orphans(bindir: Path, run_as: str | None) -> None:
+    """Stop and remove servers whose test session died without its teardown (killed, timed out).
+
+    Each server directory names the pid of the session that started it; a live session's
+    server is never touched.
+    """
+    for owner_file in Path(tempfile.gettempdir()).glob(f"{ROOT_PREFIX}*/owner"):
+        try:
+            owner = int(owner_file.read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(owner):
+            continue
+        root = owner_file.parent
+        if (root / "data" / "postmaster.pid").exists():
+            server = PgServer(bindir=bindir, root=root, port=0, run_as=run_as)
+            with contextlib.suppress(RuntimeError):
+                server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _free_port() -> int:
@@ -146,8 +181,10 @@ def pg_server() -> Iterator[PgServer]:
         except KeyError:
             pytest.fail("running as root and there is no 'postgres' user to run the test server as")
         run_as = "postgres"
+    reap_orphans(bindir, run_as)
     # under /tmp, not pytest's tmp dir: that one is private to root and the server user must enter it
-    root = Path(tempfile.mkdtemp(prefix="grantflow-pg-"))
+    root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
+    (root / "owner").write_text(str(os.getpid()))
     if run_as is not None:
         shutil.chown(root, user=run_as)
     server = PgServer(bindir=bindir, root=root, port=_free_port(), run_as=run_as)
