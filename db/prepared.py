@@ -43,6 +43,8 @@ class Prepared:
         self.sql: str = compiled.string
         self._positional: bool = bool(compiled.positional)
         by_name = {name: bind for bind, name in compiled.bind_names.items()}
+        if any(b.expanding for b in by_name.values()):
+            raise ValueError(f"IN lists are expanded per execution, not supported here: {compiled.string}")
         names = list(compiled.positiontup or []) if self._positional else list(dict.fromkeys(by_name))
         # (name, processor, whether the statement carries the value itself, that value):
         # ``literal(0)`` and ``id == 1`` are fixed; everything else comes from the caller
@@ -55,11 +57,13 @@ class Prepared:
             )
             for n in names
         )
-        self._results: tuple[Processor, ...] = ()
+        self._results: tuple[Processor, ...] | None = None
         if isinstance(stmt, Select):
-            self._results = tuple(
+            results = tuple(
                 col.type.dialect_impl(dialect).result_processor(dialect, None) for col in stmt.selected_columns
             )
+            # None when no column needs converting: rows are then used as the driver returns them
+            self._results = results if any(results) else None
 
     def params(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         out: list[Any] = []
@@ -76,8 +80,8 @@ class Prepared:
 
     def row(self, raw: Sequence[Any] | None) -> tuple[Any, ...] | None:
         """A fetched row with SQLAlchemy's result processing (e.g. aware UTC datetimes)."""
-        if raw is None:
-            return None
+        if raw is None or self._results is None:
+            return None if raw is None else tuple(raw)
         return tuple(v if p is None or v is None else p(v) for p, v in zip(self._results, raw, strict=True))
 
 
