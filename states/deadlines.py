@@ -26,6 +26,10 @@ DUE_KIND_LABELS: dict[str, Text] = {
 }
 
 FORM_LABELS: dict[str, Text] = {
+    "proposal": Text("申报书", "proposal"),
+    "concept_note": Text("项目概要", "concept note"),
+    "task_agreement": Text("任务书", "task agreement"),
+    "adjustment_request": Text("动态调整申请", "dynamic-adjustment request"),
     "midterm_report": Text("中期报告", "mid-term report"),
     "acceptance_report": Text("验收报告", "acceptance report"),
     "post_evaluation_report": Text("后评估报告", "post-evaluation report"),

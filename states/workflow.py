@@ -20,6 +20,7 @@ from typing import Any
 
 from transitions import Machine, MachineError
 
+from states.deadlines import form_label, stage_label
 from states.effects import known_effect
 from states.errors import Forbidden, GuardFailed, InvalidTrigger, PayloadInvalid, WorkflowInvalid
 from states.facts import Facts
@@ -59,6 +60,22 @@ class TransitionDef:
 def trigger_label(trigger: str) -> Text:
     zh, en = TRIGGER_LABELS.get(trigger, (trigger, trigger.replace("_", " ")))
     return Text(zh, en)
+
+
+def event_label(action: str) -> Text:
+    """How an audit event's action reads in a history: triggers, and the recorded non-transitions."""
+    kind, _, detail = action.partition(":")
+    if kind == "create":
+        return Text("创建", "created")
+    if kind == "state_renamed":
+        return Text("状态更名（迁移）", "state renamed (migration)")
+    if kind == "submit_form" and detail:
+        form = form_label(detail)
+        return Text(f"提交表单：{form.zh}", f"form submitted: {form.en}")
+    if kind == "review" and detail:
+        stage = stage_label(detail)
+        return Text(f"提交评审意见：{stage.zh}", f"review submitted: {stage.en}")
+    return trigger_label(action)
 
 
 @dataclass(frozen=True)

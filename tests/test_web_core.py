@@ -51,6 +51,12 @@ def test_applicant_fires_submit_from_the_page(client: TestClient, engine: Engine
     r = client.post(f"/projects/{pid}/fire", data={"trigger": "submit"}, follow_redirects=False)
     assert r.status_code == 303, r.text
     assert state_of(engine, pid) == "submitted"
+    history = client.get(f"/projects/{pid}").text
+    # the history reads in the person's language and time zone, not in internal names
+    assert "提交表单：申报书" in history and "申报书填写中 → 已提交，待形式审查" in history
+    assert "submit_form:proposal" not in history and " CST</td>" in history
+    # a refused action shows no input box (the applicant cannot return a project for correction)
+    assert 'name="reason"' not in history
 
 
 def test_refused_trigger_shows_reason_in_users_language_and_keeps_typed_text(

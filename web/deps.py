@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
@@ -17,9 +19,18 @@ from states.enums import label as enum_label
 from states.errors import NotFound
 from states.permissions import Actor
 from states.text import Lang, Text, normalise_lang
+from states.workflow import event_label
 from web.i18n import translations
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+def local_time(moment: datetime | None) -> str:
+    """A stored UTC time as people here read it: in the configured zone, with the zone named."""
+    if moment is None:
+        return ""
+    zone = ZoneInfo(get_settings().timezone)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _environment(lang: Lang) -> Environment:
@@ -32,6 +43,8 @@ def _environment(lang: Lang) -> Environment:
     env.globals["lang"] = lang
     env.globals["t"] = lambda text: text.get(lang) if isinstance(text, Text) else text
     env.globals["enum_label"] = lambda value: enum_label(value, lang)
+    env.globals["event_label"] = event_label
+    env.globals["local_time"] = local_time
     return env
 
 
