@@ -198,3 +198,47 @@ def test_overdue_post_evaluation_report_blocks_a_new_application(engine: Engine,
     with engine.connect() as conn:
         (reason,) = check(conn, project_id=pid, now=later)
     assert "post-evaluation report 2026" in reason.en and "2026年度后评估报告" in reason.zh
+
+
+def test_cli_lists_every_reason_in_the_chosen_language(engine: Engine, people: People, now: datetime) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    runner = CliRunner()
+    call_id = call(engine, people, now, eligibility={"unit_types": ["enterprise"], "qualifications": ["gmp"]})
+    pid = draft(engine, people, now, call_id, "applicant2")
+    when = now.isoformat()
+    en = runner.invoke(app, ["review", "eligibility", str(pid), "--lang", "en", "--now", when])
+    assert en.exit_code == 1
+    said = " ".join(en.output.split())
+    assert "type does not qualify" in said and "GMP" in said
+    refused = runner.invoke(app, ["review", "submit", str(pid), "--as", "pi@yanyuan.example.edu", "--now", when])
+    assert refused.exit_code == 2 and "Not eligible" in refused.output  # Prof. Wu reads English
+    assert state_of(engine, pid) == "draft"
+    bad_call = runner.invoke(
+        app,
+        [
+            "review",
+            "call-create",
+            "--as",
+            "organiser@jxw.example.cn",
+            "--programme",
+            "7",
+            "--title",
+            "t",
+            "--category",
+            "organised",
+            "--mode",
+            "merit",
+            "--support",
+            "competitive",
+            "--opens",
+            when,
+            "--closes",
+            when,
+        ],
+    )
+    assert bad_call.exit_code == 2
+    said = bad_call.output.replace("\n", "")  # rich wraps long lines
+    assert "政府直接组织开展类项目只能采用" in said and "截止时间须晚于开始时间" in said
