@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from cli import flows_cmd
 from cli.admin_cmd import orgs_app, users_app
 from cli.review_cmd import review_app
 from db.actors import actor_for
@@ -37,6 +38,7 @@ app.add_typer(workflows_app, name="workflows")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(users_app, name="users")
 app.add_typer(review_app, name="review")
+flows_cmd.register(app)  # serve, deploy, flows, notifications
 
 console = Console()
 err = Console(stderr=True)

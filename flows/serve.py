@@ -1,0 +1,113 @@
+"""``grantflow serve``: the web page and the scheduled flows, in one command.
+
+Unless ``PREFECT_API_URL`` points at an existing Prefect server, a local one is started
+(``flows.server``) and stopped again at the end. Then two children run: the flow runner
+(``python -m flows.runner``, serving every flow on its schedule) and the web app (uvicorn).
+If either child dies, or on Ctrl-C / SIGTERM, everything is stopped, the server last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from db.settings import Settings
+from flows.server import LocalPrefectServer
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    if process.poll() is not None:
+        return
+    # SIGINT: the runner and uvicorn both finish cleanly on it (the runner pauses its schedules)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def serve(
+    settings: Settings,
+    *,
+    web: bool = True,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    only: list[str] | None = None,
+    say: Callable[[str], None] = print,
+) -> int:
+    """Run until interrupted or until a child stops; returns the exit code."""
+    server: LocalPrefectServer | None = None
+    api_url = os.environ.get("PREFECT_API_URL")
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if not api_url:
+            server = LocalPrefectServer(settings.home_dir / "prefect", port=settings.prefect_port)
+            say(f"starting the embedded Prefect server (SQLite in {server.home}) …")
+            api_url = server.start()
+            say(f"Prefect server ready: {api_url.removesuffix('/api')}")
+        env = {**os.environ, "PREFECT_API_URL": api_url}
+        children.append(
+            (
+                "flow runner",
+                subprocess.Popen(
+                    [sys.executable, "-m", "flows.runner", *(only or [])], env=env, cwd=REPO, start_new_session=True
+                ),
+            )
+        )
+        say("flows served on their schedules: " + ", ".join(only or ["all"]))
+        if web:
+            children.append(
+                (
+                    "web app",
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "uvicorn",
+                            "--factory",
+                            "web.app:create_app",
+                            "--host",
+                            host,
+                            "--port",
+                            str(port),
+                        ],
+                        env=env,
+                        cwd=REPO,
+                        start_new_session=True,
+                    ),
+                )
+            )
+            say(f"web page: http://{host}:{port}/")
+        while not stopping:
+            for name, child in children:
+                if child.poll() is not None:
+                    say(f"{name} stopped (exit {child.returncode}); shutting down")
+                    return child.returncode or 1
+            time.sleep(0.5)
+        say("stopping …")
+        return 0
+    finally:
+        for _, child in reversed(children):
+            _stop(child)
+        if server is not None:
+            server.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
