@@ -26,7 +26,7 @@ from states.eligibility import (
 from states.eligibility import problems as rule_problems
 from states.enums import SelectionMode
 from states.errors import GuardFailed, NotFound
-from states.guards import post_evaluation_years
+from states.guards import get_guard, post_evaluation_years
 from states.permissions import Actor
 from states.text import Text
 
@@ -45,8 +45,8 @@ class Ineligible(GuardFailed):
     def __init__(self, reasons: list[Text]) -> None:
         super().__init__(reasons)
         self.message = Text(
-            "不符合准入条件：" + "；".join(r.zh for r in reasons),
-            "Not eligible: " + "; ".join(r.en for r in reasons),
+            "不符合申报条件：" + "；".join(r.zh for r in reasons),
+            "Not eligible to submit: " + "; ".join(r.en for r in reasons),
         )
 
 
@@ -155,12 +155,21 @@ def submit_checked(
     payload: Mapping[str, Any] | None = None,
     now: datetime | None = None,
 ) -> Transitioned:
-    """Submit (or resubmit) a proposal: refuse with every eligibility reason, else fire the trigger."""
+    """Submit (or resubmit) a proposal; a refusal names every eligibility condition not met.
+
+    The engine's ``eligible`` guard decides; only when the engine refuses are the rules run
+    again here to list each reason (with any other condition that failed), so an eligible
+    submission costs one evaluation, not two.
+    """
     moment = now or datetime.now(UTC)
-    reasons = check(conn, project_id=project_id, now=moment)
-    if reasons:
-        raise Ineligible(reasons)
-    return apply_trigger(conn, subject_id=project_id, trigger=trigger, actor=actor, payload=payload, now=moment)
+    try:
+        return apply_trigger(conn, subject_id=project_id, trigger=trigger, actor=actor, payload=payload, now=moment)
+    except GuardFailed as exc:
+        reasons = check(conn, project_id=project_id, now=moment)
+        if not reasons:
+            raise
+        others = [r for r in exc.reasons if r != get_guard("eligible").reason]
+        raise Ineligible(reasons + others) from None
 
 
 def submit(

@@ -61,10 +61,10 @@ NowDep = Annotated[datetime, Depends(clock)]
 
 
 def _call(conn: Any, call_id: int) -> Any:
-    row = conn.execute(select(Call).where(Call.id == call_id)).one_or_none()
+    row = conn.execute(select(Call.__table__).where(Call.id == call_id)).one_or_none()
     if row is None:
         raise NotFound(Text(f"申报指南 {call_id} 不存在", f"call {call_id} does not exist"))
-    return row[0]
+    return row
 
 
 def _organiser_of_call(conn: Any, call: Any) -> int | None:
