@@ -35,11 +35,11 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from db import audit
 from db.models import Call, Programme, Project
-from db.review_models import Bid, Tender
+from db.review_models import Bid, ReviewAssignment, Tender
 from db.settings import get_settings
 from states.enums import Role, SelectionMode
 from states.errors import Forbidden, GrantflowError, GuardFailed, NotFound, PayloadInvalid
-from states.permissions import Actor
+from states.permissions import SYSTEM, Actor
 from states.text import Text
 
 _t = Tender.__table__
@@ -273,8 +273,6 @@ def open_due_bids(engine: Engine, now: datetime) -> list[int]:
     Each call is opened in its own transaction, so one failure does not hold back the
     others; running it twice opens nothing twice. Returns the calls opened now.
     """
-    from states.permissions import SYSTEM
-
     with engine.connect() as conn:
         due = list(
             conn.execute(select(_t.c.call_id).where(_t.c.opened_at.is_(None), _t.c.bids_open_at <= now)).scalars()
@@ -312,8 +310,6 @@ def may_read_bids(conn: Connection, *, actor: Actor, call_id: int, project_id: i
     if actor.has(Role.ORGANISING_UNIT) and actor.organisation_id is not None and actor.organisation_id == organiser:
         return True
     if project_id is not None and actor.user_id is not None:
-        from db.review_models import ReviewAssignment
-
         ra = ReviewAssignment.__table__
         hit = conn.execute(
             select(ra.c.id).where(

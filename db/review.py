@@ -35,7 +35,7 @@ from db.settings import get_settings
 from states.enums import Role
 from states.errors import Forbidden, GrantflowError, NotFound, PayloadInvalid
 from states.lifecycle import REVIEW_STAGE_BY_STATE
-from states.permissions import Actor
+from states.permissions import SYSTEM, Actor
 from states.review_rules import (
     DEFAULT_RUBRICS,
     MANAGE_FORBIDDEN,
@@ -578,8 +578,6 @@ def declare_conflict(
         payload={"assignment": row.id},
         now=now,
     )
-    from states.permissions import SYSTEM
-
     try:
         return auto_assign(conn, project_id=project_id, stage=stage, actor=SYSTEM, now=now, needed=1)
     except (NotFound, PayloadInvalid):

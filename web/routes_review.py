@@ -16,10 +16,10 @@ from fastapi import APIRouter, Body, Depends, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from db.bids import BidSealed, open_bids, read_bid, read_bids, require_open, submit_bid, tender_status
+from db.bids import open_bids, read_bid, read_bids, require_open, submit_bid, tender_status
 from db.complaints import answer_complaint, complaint_counts, file_complaint, latest_outcome, list_complaints
 from db.eligibility import check, submit_checked
-from db.models import Call
+from db.models import Call, Programme
 from db.queries import project_for
 from db.review import (
     RECOMMENDATIONS,
@@ -49,8 +49,6 @@ from web.errors import status_for
 
 router = APIRouter()
 
-SEALED_NOTICE = Text("投标文件密封中", "sealed")
-
 
 def clock() -> datetime:
     """The time routes act at; tests override this dependency instead of sleeping."""
@@ -68,8 +66,6 @@ def _call(conn: Any, call_id: int) -> Any:
 
 
 def _organiser_of_call(conn: Any, call: Any) -> int | None:
-    from db.models import Programme
-
     return conn.execute(select(Programme.organising_unit_id).where(Programme.id == call.programme_id)).scalar_one()
 
 
@@ -686,4 +682,4 @@ def api_answer(
     return {"id": complaint_id, "answered": True}
 
 
-__all__ = ["SEALED_NOTICE", "BidSealed", "router"]
+__all__ = ["clock", "router"]
