@@ -18,6 +18,7 @@ from db.settings import Settings, get_settings
 from web import errors
 from web.routes_core import router as core_router
 from web.routes_forms import router as forms_router
+from web.routes_inbox import router as inbox_router
 from web.routes_review import router as review_router
 
 STATIC = Path(__file__).parent / "static"
@@ -49,4 +50,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(core_router)
     app.include_router(forms_router)
     app.include_router(review_router)
+    app.include_router(inbox_router)
     return app

@@ -1,0 +1,92 @@
+"""The in-app inbox: every notification a user received, how they want each kind delivered,
+and, for the office, e-mails that failed or may have been sent (with a resend button)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from notifications.catalogue import MODES, preference_kinds
+from notifications.dispatch import problems, resend
+from notifications.inbox import mark_read, messages_for, unread_count
+from notifications.preferences import mode_of, modes_for, set_mode
+from states.enums import Role
+from states.errors import Forbidden
+from states.text import Text
+from web.deps import CurrentActor, EngineDep, LangDep, render
+
+router = APIRouter()
+
+OFFICE_ONLY = Text("只有领导小组办公室可以重新发送邮件", "only the office may resend e-mails")
+
+
+@router.get("/inbox")
+def inbox_page(request: Request, actor: CurrentActor, engine: EngineDep, lang: LangDep) -> Response:
+    assert actor.user_id is not None
+    with engine.connect() as conn:
+        messages = messages_for(conn, user_id=actor.user_id)
+        unread = unread_count(conn, user_id=actor.user_id)
+        choices = modes_for(conn, [actor.user_id]).get(actor.user_id, {})
+        trouble = problems(conn) if actor.has(Role.OFFICE) else []
+    kinds = [{"name": k.name, "label": k.label.get(lang), "mode": mode_of(choices, k.name)} for k in preference_kinds()]
+    modes = [{"name": name, "label": label.get(lang)} for name, label in MODES.items()]
+    ctx = {"messages": messages, "unread": unread, "kinds": kinds, "modes": modes, "problems": trouble}
+    return render(request, "inbox.html", ctx)
+
+
+@router.post("/inbox/read")
+async def inbox_read(request: Request, actor: CurrentActor, engine: EngineDep) -> Response:
+    form = await request.form()
+    raw = form.get("message_id")
+    message_id = int(str(raw)) if raw else None
+    assert actor.user_id is not None
+    with engine.begin() as conn:
+        mark_read(conn, user_id=actor.user_id, message_id=message_id, now=datetime.now(UTC))
+    return RedirectResponse("/inbox", status_code=303)
+
+
+@router.post("/inbox/preferences")
+async def inbox_preferences(request: Request, actor: CurrentActor, engine: EngineDep) -> Response:
+    form = await request.form()
+    assert actor.user_id is not None
+    with engine.begin() as conn:
+        for kind in preference_kinds():
+            mode = form.get(f"mode:{kind.name}")
+            if isinstance(mode, str) and mode in MODES:
+                set_mode(conn, user_id=actor.user_id, kind=kind.name, mode=mode)
+    return RedirectResponse("/inbox", status_code=303)
+
+
+@router.post("/inbox/deliveries/{delivery_id}/resend")
+def inbox_resend(delivery_id: int, actor: CurrentActor, engine: EngineDep) -> Response:
+    if not actor.has(Role.OFFICE):
+        raise Forbidden([OFFICE_ONLY])
+    with engine.begin() as conn:
+        resend(conn, delivery_id=delivery_id, now=datetime.now(UTC))
+    return RedirectResponse("/inbox", status_code=303)
+
+
+@router.get("/api/inbox")
+def inbox_api(actor: CurrentActor, engine: EngineDep) -> Response:
+    assert actor.user_id is not None
+    with engine.connect() as conn:
+        rows = messages_for(conn, user_id=actor.user_id)
+        unread = unread_count(conn, user_id=actor.user_id)
+    items: list[dict[str, Any]] = [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "title": r.title,
+            "body": r.body,
+            "language": r.language,
+            "subject": r.subject,
+            "subject_id": r.subject_id,
+            "created_at": r.created_at.isoformat(),
+            "read": r.read_at is not None,
+        }
+        for r in rows
+    ]
+    return JSONResponse({"unread": unread, "messages": items})
