@@ -7,6 +7,7 @@ selected the way a deployment selects it: ``GRANTFLOW_DATABASE_URL``.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -20,7 +21,9 @@ from db.audit import verify
 from db.bootstrap import init_database
 from db.migrate import is_up_to_date, upgrade
 from db.models import AuditEvent, AuditHead, OutboxMessage, Programme
-from db.session import make_engine
+from db.session import dispose_engines, make_engine
+from db.settings import reset_settings
+from db.workflows import clear_cache
 from tests.conftest import People
 from tests.factories import make_project, state_of
 from tests.pg import PgServer
@@ -137,3 +140,28 @@ def test_fire_raises_domain_errors_on_postgres(pg_engine: Engine, now: datetime)
     assert refused.value.state == "in_execution"
     with pg_engine.connect() as conn:
         assert verify(conn).ok
+
+
+def test_cli_init_demo_and_verify_on_postgres(pg_server: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The deployment path: only GRANTFLOW_DATABASE_URL says PostgreSQL; the CLI migrates an empty database."""
+    name = pg_server.create_database()
+    monkeypatch.setenv("GRANTFLOW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GRANTFLOW_DATABASE_URL", pg_server.url(name))
+    monkeypatch.delenv("GRANTFLOW_CONFIG", raising=False)
+    monkeypatch.delenv("GRANTFLOW_WORKFLOWS_DIR", raising=False)
+    reset_settings()
+    clear_cache()
+    try:
+        init = runner.invoke(app, ["init", "--demo"])
+        assert init.exit_code == 0, init.output
+        assert "postgresql+psycopg" in init.output
+        demo = runner.invoke(app, ["demo"])
+        assert demo.exit_code == 0, demo.output
+        assert "closed" in demo.output
+        check = runner.invoke(app, ["audit", "verify", "--lang", "en"])
+        assert check.exit_code == 0 and "audit chain intact" in check.output
+    finally:
+        dispose_engines()
+        reset_settings()
+        clear_cache()
+        pg_server.drop_database(name)
