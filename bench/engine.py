@@ -59,7 +59,7 @@ MEMORY_SLACK = 1.25  # the peak over all projects may exceed the peak over a ten
 MEMORY_SLACK_BYTES = 64 * 1024  # …plus this much (allocator noise), and no more
 OFFICE = "office@kw.example.cn"  # a demo person who may suspend and resume any project
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # when the stored projects entered execution
-WARMUP = 200  # extra projects fired first, untimed: caches, compiled statements, page cache
+WARMUP = 200  # default: extra projects fired first, untimed (caches, compiled statements, page cache)
 CHUNK = 500  # engine and raw take turns every this many transitions
 MEMORY_WARMUP_ROUNDS = 8  # suspend + resume of the warm-up projects: 3,200 traced transitions
 
@@ -224,7 +224,7 @@ class Raw:
 
 
 def race(
-    engine: Engine, office: Actor, ids: list[int], raw: Raw, raw_ids: list[int], label: str
+    engine: Engine, office: Actor, ids: list[int], raw: Raw, raw_ids: list[int], label: str, warmup: int
 ) -> tuple[float, float]:
     """Engine and raw rates (transitions/s), measured in alternating chunks.
 
@@ -232,10 +232,10 @@ def race(
     busy neighbour slows both, instead of skewing the ratio towards whichever ran later.
     """
     for trigger in ("suspend", "resume"):
-        engine_pass(engine, office, ids[:WARMUP], trigger, "")
-        raw.run(raw_ids[:WARMUP], trigger)
+        engine_pass(engine, office, ids[:warmup], trigger, "")
+        raw.run(raw_ids[:warmup], trigger)
     gc.collect()
-    timed, raw_timed = ids[WARMUP:], raw_ids[WARMUP:]
+    timed, raw_timed = ids[warmup:], raw_ids[warmup:]
     engine_s = raw_s = 0.0
     done = 0
     report_every = max(len(timed) // 2, CHUNK)
@@ -329,7 +329,7 @@ def check(engine: Engine, ids: Iterable[int]) -> None:
 # --- PostgreSQL (optional) ---------------------------------------------------------------------------
 
 
-def run_postgres(url: str, projects: int) -> dict[str, Any]:
+def run_postgres(url: str, projects: int, warmup: int) -> dict[str, Any]:
     """The same engine and raw runs, each in a scratch database created on the given server."""
     import psycopg
 
@@ -344,10 +344,10 @@ def run_postgres(url: str, projects: int) -> dict[str, Any]:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
         say(f"PostgreSQL: {projects:,} projects, scratch databases {stem}_*")
         raw_engine = make_engine(urls["raw"])
-        _, raw_ids = prepare(raw_engine, projects + WARMUP)
+        _, raw_ids = prepare(raw_engine, projects + warmup)
         raw_engine.dispose()
         engine = make_engine(urls["engine"])
-        office, ids = prepare(engine, projects + WARMUP)
+        office, ids = prepare(engine, projects + warmup)
         sql = {
             "read_row": READ_ROW,
             "update_row": UPDATE_ROW,
@@ -360,7 +360,9 @@ def run_postgres(url: str, projects: int) -> dict[str, Any]:
         try:
             with psycopg.connect(dsn) as pg:
                 pg_sql = {k: v.replace("?", "%s") for k, v in sql.items()}
-                rate, raw = race(engine, office, ids, Raw(pg.cursor(), pg.commit, pg_sql, pg_stamp), raw_ids, "pg")
+                rate, raw = race(
+                    engine, office, ids, Raw(pg.cursor(), pg.commit, pg_sql, pg_stamp), raw_ids, "pg", warmup
+                )
             check(engine, ids)
         finally:
             engine.dispose()
@@ -381,9 +383,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--projects", type=int, default=10_000, help="projects stored and fired (default 10,000)")
     parser.add_argument("--postgres", metavar="URL", help="also run on this PostgreSQL server (scratch database)")
     parser.add_argument("--busy-timeout-ms", type=int, default=10_000)
+    parser.add_argument("--warmup", type=int, default=WARMUP, help="extra projects fired first, untimed")
     parser.add_argument("--dir", type=Path, help="where the SQLite files go (default: the system's temp dir)")
     args = parser.parse_args(argv)
-    total = args.projects + WARMUP
+    warmup = args.warmup
+    total = args.projects + warmup
 
     with tempfile.TemporaryDirectory(prefix="grantflow-bench-", dir=args.dir) as tmp:
         engine_file, raw_file = Path(tmp) / "engine.db", Path(tmp) / "raw.db"
@@ -393,24 +397,24 @@ def main(argv: list[str] | None = None) -> int:
         raw_engine = make_engine(f"sqlite:///{raw_file}", busy_timeout_ms=args.busy_timeout_ms)
         _, raw_ids = prepare(raw_engine, total)
         raw_engine.dispose()
-        say(f"  prepared two databases of {total:,} projects (incl. {WARMUP} for warm-up)")
+        say(f"  prepared two databases of {total:,} projects (incl. {warmup} for warm-up)")
 
         rss_before = max_rss_mib()
         say("engine: db.apply.fire, one committed transaction per transition; raw: plain sqlite3, same statements")
         raw_conn, raw_side = open_raw_sqlite(raw_file, args.busy_timeout_ms)
         try:
-            rate, raw = race(engine, office, ids, raw_side, raw_ids, "sqlite")
+            rate, raw = race(engine, office, ids, raw_side, raw_ids, "sqlite", warmup)
         finally:
             raw_conn.close()
         ratio = rate / raw
         say(f"engine {rate:,.0f} transitions/s, raw {raw:,.0f}/s, ratio {ratio:.3f} (target ≥ {TARGET_RATIO})")
         check(engine, ids)
         say("memory: tracemalloc while firing over a tenth of the projects, then over all of them")
-        mem = memory(engine, office, ids[:WARMUP], ids[WARMUP:])
+        mem = memory(engine, office, ids[:warmup], ids[warmup:])
         rss_after = max_rss_mib()
         engine.dispose()
 
-    pg = run_postgres(args.postgres, args.projects) if args.postgres else None
+    pg = run_postgres(args.postgres, args.projects, warmup) if args.postgres else None
     figures = {
         "bench": "engine",
         "database": "sqlite",
