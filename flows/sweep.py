@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, String, and_, cast, exists, literal, 
 from db.apply import fire
 from db.bids import open_due_bids
 from db.due import assignment_item, insert_ignoring_duplicates
-from db.models import Call, Project, Submission, UserRole
+from db.models import Call, OutboxMessage, Project, Submission, UserRole
 from db.notification_models import DueItem
 from db.review_models import ReviewAssignment
 from db.settings import Settings
@@ -44,6 +44,7 @@ _c = Call.__table__
 _s = Submission.__table__
 _a = ReviewAssignment.__table__
 _ur = UserRole.__table__
+_outbox = OutboxMessage.__table__
 
 BATCH = 500
 """Rows per query round-trip when checking items (keeps SQLite's variable limit and memory low)."""
@@ -293,47 +294,57 @@ def remind(engine: Engine, *, now: datetime, offsets_days: list[int], escalation
             )
         ).all()
         report.items_scanned = len(ahead) + len(behind)
-        wanted_ahead = [(i, d) for i in ahead if (d := reminder_offset_due(i.due_at, now, offsets_days)) is not None]
-        wanted_behind = [(i, s) for i in behind if (s := escalation_step_due(i.due_at, now, escalation_days))]
-        done, cancelled, paused = _completed(conn, [i for i, _ in wanted_ahead] + [i for i, _ in wanted_behind])
+        stamp = lambda item: item.due_at.strftime("%Y%m%dT%H%M")  # noqa: E731 - the date is part of every key
+        wanted: list[tuple[Any, str, str | int]] = [
+            (i, f"due:{i.id}:before:{d}d:{stamp(i)}", d)
+            for i in ahead
+            if (d := reminder_offset_due(i.due_at, now, offsets_days)) is not None
+        ]
+        wanted += [
+            (i, f"due:{i.id}:after:{s}:{stamp(i)}", s)
+            for i in behind
+            if (s := escalation_step_due(i.due_at, now, escalation_days))
+        ]
+        # most of these were written by an earlier sweep: one indexed look-up of their keys keeps
+        # a daily sweep from rebuilding (and re-checking) thousands of messages it already wrote
+        sent = _existing_keys(conn, [key for _, key, _ in wanted])
+        wanted = [w for w in wanted if w[1] not in sent]
+        done, cancelled, paused = _completed(conn, [i for i, _, _ in wanted])
         _close(conn, done, "done", now)
         _close(conn, cancelled, "cancelled", now)
         report.items_done, report.items_cancelled = len(done), len(cancelled)
         skip = done | cancelled | paused
-        stamp = lambda item: item.due_at.strftime("%Y%m%dT%H%M")  # noqa: E731 - the date is part of every key
-        for item, days in wanted_ahead:
+        for item, key, what in wanted:
             if item.id in skip:
                 continue
-            audiences, users = _actors(item)
+            if isinstance(what, int):  # days before the date
+                audiences, users = _actors(item)
+                kind, payload = "reminder.due_soon", _payload(item, days=what, user_ids=users)
+            else:  # the step after it
+                audiences, users = _actors(item) if what == "overdue" else (list(STEP_AUDIENCES[what]), [])
+                kind = "reminder.overdue" if what == "overdue" else f"escalation.{what}"
+                payload = _payload(item, days_overdue=max((now - item.due_at).days, 0), user_ids=users)
             rows.append(
                 message(
-                    kind="reminder.due_soon",
+                    kind=kind,
                     subject=item.subject,
                     subject_id=item.subject_id,
                     audiences=audiences,
-                    payload=_payload(item, days=days, user_ids=users),
-                    dedupe_key=f"due:{item.id}:before:{days}d:{stamp(item)}",
-                    now=now,
-                )
-            )
-        for item, step in wanted_behind:
-            if item.id in skip:
-                continue
-            audiences, users = _actors(item) if step == "overdue" else (list(STEP_AUDIENCES[step]), [])
-            rows.append(
-                message(
-                    kind="reminder.overdue" if step == "overdue" else f"escalation.{step}",
-                    subject=item.subject,
-                    subject_id=item.subject_id,
-                    audiences=audiences,
-                    payload=_payload(item, days_overdue=max((now - item.due_at).days, 0), user_ids=users),
-                    dedupe_key=f"due:{item.id}:after:{step}:{stamp(item)}",
+                    payload=payload,
+                    dedupe_key=key,
                     now=now,
                 )
             )
         rows += _call_closing(conn, now=now, offsets_days=offsets_days, report=report)
         report.messages = enqueue(conn, rows)
     return report
+
+
+def _existing_keys(conn: Connection, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(keys):
+        found.update(conn.execute(select(_outbox.c.dedupe_key).where(_outbox.c.dedupe_key.in_(chunk))).scalars())
+    return found
 
 
 def _call_closing(
