@@ -26,7 +26,7 @@ from states.eligibility import (
 from states.eligibility import problems as rule_problems
 from states.enums import SelectionMode
 from states.errors import GuardFailed, NotFound
-from states.guards import get_guard, post_evaluation_years
+from states.guards import post_evaluation_years
 from states.permissions import Actor
 from states.text import Text
 
@@ -157,19 +157,17 @@ def submit_checked(
 ) -> Transitioned:
     """Submit (or resubmit) a proposal; a refusal names every eligibility condition not met.
 
-    The engine's ``eligible`` guard decides; only when the engine refuses are the rules run
-    again here to list each reason (with any other condition that failed), so an eligible
-    submission costs one evaluation, not two.
+    The engine's ``eligible`` guard decides and already lists each failed condition; only
+    when the engine refuses are the rules run again, to tell an eligibility refusal from
+    another one, so an eligible submission costs one evaluation, not two.
     """
     moment = now or datetime.now(UTC)
     try:
         return apply_trigger(conn, subject_id=project_id, trigger=trigger, actor=actor, payload=payload, now=moment)
     except GuardFailed as exc:
-        reasons = check(conn, project_id=project_id, now=moment)
-        if not reasons:
+        if not check(conn, project_id=project_id, now=moment):
             raise
-        others = [r for r in exc.reasons if r != get_guard("eligible").reason]
-        raise Ineligible(reasons + others) from None
+        raise Ineligible(exc.reasons) from None
 
 
 def submit(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, or_, select, true
@@ -10,7 +12,7 @@ from db.facts import load_facts
 from db.models import AuditEvent, Programme, Project
 from states.enums import Role
 from states.errors import NotFound
-from states.permissions import Actor, may_view
+from states.permissions import Actor, may_view, shown_actor
 from states.text import Text
 
 
@@ -41,11 +43,31 @@ def project_for(conn: Connection, actor: Actor, project_id: int) -> Any:
     return conn.execute(select(Project).where(Project.id == project_id)).one()
 
 
-def history(conn: Connection, subject: str, subject_id: int) -> list[Any]:
-    return list(
-        conn.execute(
-            select(AuditEvent)
-            .where(AuditEvent.subject == subject, AuditEvent.subject_id == subject_id)
-            .order_by(AuditEvent.id)
-        ).all()
-    )
+@dataclass(frozen=True)
+class HistoryEntry:
+    id: int
+    created_at: datetime
+    actor: Text
+    action: str
+    from_state: str | None
+    to_state: str | None
+
+
+def history(conn: Connection, subject: str, subject_id: int, *, viewer: Actor) -> list[HistoryEntry]:
+    """A subject's audit events as this viewer may read them (reviewer names hidden from applicants)."""
+    rows = conn.execute(
+        select(AuditEvent)
+        .where(AuditEvent.subject == subject, AuditEvent.subject_id == subject_id)
+        .order_by(AuditEvent.id)
+    ).all()
+    return [
+        HistoryEntry(
+            r.id,
+            r.created_at,
+            shown_actor(viewer, action=r.action, name=r.actor_name),
+            r.action,
+            r.from_state,
+            r.to_state,
+        )
+        for r in rows
+    ]

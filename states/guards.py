@@ -21,6 +21,12 @@ class Guard:
     name: str
     check: Callable[[Facts, datetime], bool]
     reason: Text
+    # a guard that bundles several conditions lists each failed one instead of its summary
+    explain: Callable[[Facts, datetime], list[Text]] | None = None
+
+    def reasons(self, facts: Facts, now: datetime) -> list[Text]:
+        detailed = self.explain(facts, now) if self.explain is not None else []
+        return detailed or [self.reason]
 
 
 def _has_form(key: str) -> Callable[[Facts, datetime], bool]:
@@ -45,10 +51,14 @@ def _call_open(facts: Facts, now: datetime) -> bool:
     return facts.call_closes_at is None or now <= facts.call_closes_at
 
 
-def _eligible(facts: Facts, now: datetime) -> bool:
+def _eligibility_reasons(facts: Facts, now: datetime) -> list[Text]:
     # Facts from before issue 3 may lack the attribute: no rules, nothing to refuse.
     found = getattr(facts, "eligibility", None)
-    return found is None or not eligibility_problems(found[0], found[1], now)
+    return [] if found is None else eligibility_problems(found[0], found[1], now)
+
+
+def _eligible(facts: Facts, now: datetime) -> bool:
+    return not _eligibility_reasons(facts, now)
 
 
 def _bid_not_sealed(facts: Facts, now: datetime) -> bool:
@@ -108,6 +118,7 @@ _GUARD_LIST: list[Guard] = [
             "申报单位不符合本指南的准入条件（详见各项原因）",
             "the applicant does not meet the call's eligibility conditions (see each reason)",
         ),
+        _eligibility_reasons,
     ),
     Guard(
         "bid_opened",

@@ -112,3 +112,19 @@ def may_view(actor: Actor, facts: Facts) -> bool:
     if actor.has(Role.OFFICE) or actor.has(Role.LEADERSHIP_GROUP):
         return True
     return _applicant_own(actor, facts) or _organiser_own(actor, facts)
+
+
+# Audit actions whose actor is a reviewer: their names are hidden from applicants.
+REVIEWER_ACTIONS = ("review:", "conflict_declared:")
+ANONYMOUS_REVIEWER = Text("评审专家", "an expert reviewer")
+
+
+def may_see_reviewer_names(actor: Actor) -> bool:
+    """Reviewer names are for those who run the review, never for the reviewed (issue 3)."""
+    return actor.has(Role.OFFICE) or actor.has(Role.LEADERSHIP_GROUP) or actor.has(Role.ORGANISING_UNIT)
+
+
+def shown_actor(viewer: Actor, *, action: str, name: str) -> Text:
+    if action.startswith(REVIEWER_ACTIONS) and not may_see_reviewer_names(viewer):
+        return ANONYMOUS_REVIEWER
+    return Text(name, name)

@@ -201,9 +201,9 @@ class Workflow:
             if who:
                 forbidden.extend(r for r in who if r not in forbidden)
                 continue
-            failed.extend(
-                g.reason for g in (get_guard(n) for n in t.guards) if not g.check(facts, now) and g.reason not in failed
-            )
+            for guard in (get_guard(n) for n in t.guards):
+                if not guard.check(facts, now):
+                    failed.extend(r for r in guard.reasons(facts, now) if r not in failed)
         if failed:
             return GuardFailed(failed)
         return Forbidden(forbidden)

@@ -117,3 +117,21 @@ def test_listing_query_agrees_with_may_view(engine: Engine, people: People, now:
                 )
             }
             assert listed == expected, who
+
+
+def test_reviewer_names_are_hidden_from_the_applicant_but_not_from_the_office(
+    client: TestClient, engine: Engine, people: People, now: datetime
+):
+    from db.workflows import get_registry
+    from tests.factories import satisfy
+
+    pid = make_project(engine, people, now, state="under_review")
+    satisfy(engine, people, pid, get_registry().get("standard").rules_for("approve", "under_review")[0], now)
+    login(client, "pi@jinghua.example.com")
+    page = client.get(f"/projects/{pid}").text
+    assert "提交评审意见：立项评审" in page and "评审专家" in page
+    assert all(name not in page for name in ("钱教授", "冯研究员", "Dr. Lin"))
+    client.post("/logout")
+    login(client, "office@kw.example.cn")
+    page = client.get(f"/projects/{pid}").text
+    assert all(name in page for name in ("钱教授", "冯研究员", "Dr. Lin"))

@@ -95,7 +95,7 @@ def _project_view(engine: Any, actor: Any, project_id: int) -> dict[str, Any]:
         facts = load_facts(conn, "project", project_id)
         wf = registry.get(project.workflow)
         buttons = wf.available(facts=facts, actor=actor, now=datetime.now(UTC))
-        events = history(conn, "project", project_id)
+        events = history(conn, "project", project_id, viewer=actor)
     return {"project": project, "workflow": wf, "buttons": buttons, "events": events}
 
 
