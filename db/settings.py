@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Asia/Shanghai", description="time zone for schedules and dates shown")
     language: str = Field(default="zh", description="default language: zh or en")
     sqlite_busy_timeout_ms: int = 10_000
+    # issue 3: form attachments (checked by content; see forms/files.py)
+    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, description="largest attachment accepted, in bytes")
+    attachment_types: Annotated[list[str], NoDecode] = Field(
+        default=["pdf", "docx", "doc", "xlsx", "xls", "pptx", "png", "jpg", "txt", "csv"],
+        description="attachment kinds accepted, by content: comma-separated (pdf,docx,png) or a JSON list",
+    )
     # issue 3: review and tender
     complaint_days: int = Field(default=15, description="days after a review outcome in which an applicant may appeal")
     email_domain_aliases: dict[str, str] = Field(
@@ -52,12 +58,7 @@ class Settings(BaseSettings):
     bid_master_key_file: Path | None = Field(
         default=None, description="master key wrapping each tender's data key; default HOME/keys/bid-master.key"
     )
-    # issue 3: form attachments (checked by content; see forms/files.py)
-    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, description="largest attachment accepted, in bytes")
-    attachment_types: Annotated[list[str], NoDecode] = Field(
-        default=["pdf", "docx", "doc", "xlsx", "xls", "pptx", "png", "jpg", "txt", "csv"],
-        description="attachment kinds accepted, by content: comma-separated (pdf,docx,png) or a JSON list",
-    )
+    secret_key: str | None = Field(default=None, description="signs session cookies; default: a key file in home")
     # issue 4: notifications (SMTP) — no host means e-mail is off and messages stay in the in-app inbox
     smtp_host: str | None = Field(default=None, description="SMTP server; unset: in-app inbox only")
     smtp_port: int = Field(default=25, description="SMTP port (587 with STARTTLS, 465 with TLS)")
@@ -84,7 +85,6 @@ class Settings(BaseSettings):
     schedule_digest: str = Field(default="0 18 * * *", description="daily digest e-mails")
     schedule_housekeeping: str = Field(default="30 2 * * *", description="close due items whose work was done")
     prefect_port: int = Field(default=4200, description="port of the embedded Prefect server (busy: a free one)")
-    secret_key: str | None = Field(default=None, description="signs session cookies; default: a key file in home")
 
     @field_validator("attachment_types", mode="before")
     @classmethod
