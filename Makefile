@@ -1,5 +1,6 @@
 # Two commands do everything on a fresh machine:
-#   make run    install, then serve grantflow on the embedded default (SQLite, local Prefect)
+#   make run    install, seed demo data (once), then serve the web page and the scheduled flows
+#               on the embedded default (SQLite, a local Prefect server started as a child)
 #   make test   install with the test extras, then run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -22,7 +23,8 @@ install-dev: $(BIN)/python system-deps
 
 run: install
 	$(BIN)/grantflow init --demo
-	$(BIN)/grantflow demo
+	$(BIN)/grantflow demo --if-empty
+	$(BIN)/grantflow serve
 
 test: install-dev
 	$(BIN)/ruff check .

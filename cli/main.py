@@ -81,12 +81,21 @@ def db_status() -> None:
 
 
 @app.command()
-def demo(lang: LangOpt = "") -> None:
+def demo(
+    lang: LangOpt = "",
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="only when the database has no project yet")] = False,
+) -> None:
     """Run a complete story (launch, call, applications, review, execution, acceptance, post-evaluation)."""
     from cli.demo import run_demo
 
     language = _lang(lang)
     engine = get_engine()
+    if if_empty:
+        init_database(engine, demo=True)
+        with engine.connect() as conn:
+            if conn.execute(select(Project.id).limit(1)).first() is not None:
+                console.print("projects exist already: demo story skipped")
+                return
     try:
         story = run_demo(engine, on_step=lambda line: console.print(f"  {line}"))
     except GrantflowError as exc:

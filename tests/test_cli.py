@@ -132,3 +132,12 @@ def test_office_registers_an_organisation_and_a_person_who_can_then_act(fresh_ho
         app, ["users", "add", "pi@bm.example.cn", "--name", "x", "--org", org_id, "--role", "applicant"], input="a\na\n"
     )
     assert dup.exit_code == 2 and "user exists" in dup.output
+
+
+def test_demo_if_empty_runs_once(fresh_home: Path):
+    first = runner.invoke(app, ["demo", "--if-empty"])
+    assert first.exit_code == 0 and "audit chain: intact" in first.output
+    second = runner.invoke(app, ["demo", "--if-empty"])
+    assert second.exit_code == 0 and "demo story skipped" in second.output
+    with get_engine().connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Project)).scalar_one() == 3
