@@ -20,6 +20,7 @@ from sqlalchemy.engine import Dialect
 
 from db.models import AuditEvent, AuditHead
 from db.prepared import Prepared, Statements, cursor
+from states.permissions import Actor
 
 GENESIS = "0" * 64
 
@@ -142,6 +143,31 @@ def append(
     STATEMENTS.get(dialect, "insert").execute(cur, row)
     STATEMENTS.get(dialect, "write_head").execute(cur, {"last_event_id": new_id, "last_hash": h})
     return new_id
+
+
+def note(
+    conn: Connection,
+    *,
+    subject: str = "project",
+    subject_id: int,
+    actor: Actor,
+    action: str,
+    payload: Mapping[str, Any] | None,
+    now: datetime,
+) -> int:
+    """Append an event that changes no state (a form submitted, a review recorded, a bid sealed)."""
+    return append(
+        conn,
+        subject=subject,
+        subject_id=subject_id,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        action=action,
+        from_state=None,
+        to_state=None,
+        payload=payload,
+        now=now,
+    )
 
 
 @dataclass(frozen=True)

@@ -205,15 +205,11 @@ def submit_bid(conn: Connection, *, project_id: int, content: bytes, actor: Acto
     else:
         bid_id = existing
         conn.execute(update(_b).where(_b.c.id == bid_id).values(**values))
-    audit.append(
+    audit.note(
         conn,
-        subject="project",
         subject_id=project_id,
-        actor_id=actor.user_id,
-        actor_name=actor.name,
+        actor=actor,
         action="bid_sealed",
-        from_state=None,
-        to_state=None,
         payload={"bid": bid_id, "ciphertext_sha256": digest, "size": len(content)},
         now=now,
     )
@@ -252,15 +248,12 @@ def open_bids(conn: Connection, *, call_id: int, actor: Actor, now: datetime) ->
     if changed != 1:  # opened by someone else in the meantime
         return False
     count = len(conn.execute(select(_b.c.id).where(_b.c.call_id == call_id)).all())
-    audit.append(
+    audit.note(
         conn,
         subject="call",
         subject_id=call_id,
-        actor_id=actor.user_id,
-        actor_name=actor.name,
+        actor=actor,
         action="bids_opened",
-        from_state=None,
-        to_state=None,
         payload={"bids": count},
         now=now,
     )

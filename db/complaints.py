@@ -89,15 +89,11 @@ def file_complaint(conn: Connection, *, project_id: int, actor: Actor, grounds: 
             },
         ).scalar_one()
     )
-    audit.append(
+    audit.note(
         conn,
-        subject="project",
         subject_id=project_id,
-        actor_id=actor.user_id,
-        actor_name=actor.name,
+        actor=actor,
         action="complaint_filed",
-        from_state=None,
-        to_state=None,
         payload={"complaint": cid, "decision": outcome[1]},
         now=now,
     )
@@ -119,15 +115,11 @@ def answer_complaint(conn: Connection, *, complaint_id: int, actor: Actor, answe
     ).rowcount
     if done != 1:
         raise PayloadInvalid(Text("该申诉已答复", "this complaint has already been answered"))
-    audit.append(
+    audit.note(
         conn,
-        subject="project",
         subject_id=row.project_id,
-        actor_id=actor.user_id,
-        actor_name=actor.name,
+        actor=actor,
         action="complaint_answered",
-        from_state=None,
-        to_state=None,
         payload={"complaint": complaint_id},
         now=now,
     )

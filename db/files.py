@@ -156,15 +156,11 @@ def store_attachment(
             },
         ).scalar_one()
     )
-    audit.append(
+    audit.note(
         conn,
-        subject="project",
         subject_id=project_id,
-        actor_id=actor.user_id,
-        actor_name=actor.name,
+        actor=actor,
         action=f"attach:{form_key}",
-        from_state=None,
-        to_state=None,
         payload={"attachment": aid, "field": field, "filename": upload.filename, "sha256": upload.sha256},
         now=moment,
     )

@@ -86,15 +86,11 @@ def save_submission(
         sid = existing.id
         conn.execute(update(_s).where(_s.c.id == sid).values(**values))
     if submit:
-        audit.append(
+        audit.note(
             conn,
-            subject="project",
             subject_id=project_id,
-            actor_id=actor.user_id,
-            actor_name=actor.name,
+            actor=actor,
             action=f"submit_form:{form_key}",
-            from_state=None,
-            to_state=None,
             payload={"form": form_key, "version": form_version, "period": period, "data": stored},
             now=moment,
         )
@@ -130,15 +126,11 @@ def record_review(
             },
         ).scalar_one()
     )
-    audit.append(
+    audit.note(
         conn,
-        subject="project",
         subject_id=project_id,
-        actor_id=reviewer.user_id,
-        actor_name=reviewer.name,
+        actor=reviewer,
         action=f"review:{stage}",
-        from_state=None,
-        to_state=None,
         payload={"score": str(score), "recommendation": recommendation},
         now=moment,
     )

@@ -152,23 +152,6 @@ def _call_organiser(conn: Connection, call_id: int) -> int | None:
     return row.organising_unit_id
 
 
-def _audit(
-    conn: Connection, *, project_id: int, actor: Actor, action: str, payload: Mapping[str, Any], now: datetime
-) -> None:
-    audit.append(
-        conn,
-        subject="project",
-        subject_id=project_id,
-        actor_id=actor.user_id,
-        actor_name=actor.name,
-        action=action,
-        from_state=None,
-        to_state=None,
-        payload=payload,
-        now=now,
-    )
-
-
 # --- panels, rubrics, project facts ---------------------------------------------------------------
 
 
@@ -216,15 +199,12 @@ def create_panel(
         conn.execute(delete(_member).where(_member.c.panel_id == panel_id))
     if member_ids:
         conn.execute(insert(_member), [{"panel_id": panel_id, "user_id": m} for m in member_ids])
-    audit.append(
+    audit.note(
         conn,
         subject="call",
         subject_id=call_id,
-        actor_id=actor.user_id,
-        actor_name=actor.name,
+        actor=actor,
         action=f"panel:{stage}",
-        from_state=None,
-        to_state=None,
         payload={"panel": panel_id, "members": member_ids, **values},
         now=now,
     )
@@ -267,15 +247,12 @@ def set_rubric(
         raise PayloadInvalid(Text("评分标准有误：" + body.zh, "The rubric is invalid: " + body.en)) from exc
     conn.execute(delete(_rubric).where(_rubric.c.call_id == call_id, _rubric.c.stage == stage))
     conn.execute(insert(_rubric), {"call_id": call_id, "stage": stage, "criteria": rubric.as_list()})
-    audit.append(
+    audit.note(
         conn,
         subject="call",
         subject_id=call_id,
-        actor_id=actor.user_id,
-        actor_name=actor.name,
+        actor=actor,
         action=f"rubric:{stage}",
-        from_state=None,
-        to_state=None,
         payload={"criteria": rubric.as_list()},
         now=now,
     )
@@ -415,9 +392,9 @@ def _insert_assignment(
             },
         ).scalar_one()
     )
-    _audit(
+    audit.note(
         conn,
-        project_id=ctx.project_id,
+        subject_id=ctx.project_id,
         actor=actor,
         action=f"assign:{stage}",
         payload={"assignment": aid, "reviewer": reviewer.user_id, "automatic": automatic},
@@ -570,9 +547,9 @@ def declare_conflict(
         insert(_cs), {"assignment_id": row.id, "has_conflict": True, "statement": statement.strip(), "declared_at": now}
     )
     conn.execute(update(_a).where(_a.c.id == row.id).values(conflict_declared_at=now))
-    _audit(
+    audit.note(
         conn,
-        project_id=project_id,
+        subject_id=project_id,
         actor=reviewer,
         action=f"conflict_declared:{stage}",
         payload={"assignment": row.id},
