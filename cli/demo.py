@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from db.actors import actor_for
 from db.apply import Transitioned, create, fire
 from db.bootstrap import init_database
-from db.models import AuditEvent, Programme
+from db.models import AuditEvent, Programme, Project
 from db.records import create_project, next_project_code, record_review, save_submission
 from states.enums import Category, SelectionMode, SupportMode
 from states.permissions import SYSTEM, Actor
@@ -260,7 +260,5 @@ def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable
 
 
 def _unit_of(story: Story, project_id: int) -> int:
-    from db.models import Project
-
     with story.engine.connect() as conn:
         return int(conn.execute(select(Project.undertaking_unit_id).where(Project.id == project_id)).scalar_one())
