@@ -46,13 +46,13 @@ if str(ROOT) not in sys.path:  # `python bench/engine.py` from a clone without `
 
 from sqlalchemy import Engine, func, insert, make_url, select, text  # noqa: E402
 
-from db.actors import actor_for  # noqa: E402
-from db.apply import fire  # noqa: E402
-from db.audit import verify  # noqa: E402
-from db.bootstrap import init_database  # noqa: E402
-from db.models import Organisation, Programme, Project  # noqa: E402
-from db.session import make_engine  # noqa: E402
-from states.permissions import Actor  # noqa: E402
+from grantflow.db.actors import actor_for  # noqa: E402
+from grantflow.db.apply import fire  # noqa: E402
+from grantflow.db.audit import verify  # noqa: E402
+from grantflow.db.bootstrap import init_database  # noqa: E402
+from grantflow.db.models import Organisation, Programme, Project  # noqa: E402
+from grantflow.db.session import make_engine  # noqa: E402
+from grantflow.states.permissions import Actor  # noqa: E402
 
 TARGET_RATIO = 0.15
 MEMORY_SLACK = 1.25  # the peak over all projects may exceed the peak over a tenth by this factor…

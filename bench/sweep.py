@@ -33,13 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Engine, func, insert, select
 
-from db.bootstrap import init_database
-from db.models import Organisation, OutboxMessage, Programme, Project
-from db.notification_models import DueItem
-from db.session import make_engine
-from db.settings import Settings
-from flows.sweep import full_sweep
-from states.enums import Category, OrgKind, SelectionMode
+from grantflow.db.bootstrap import init_database
+from grantflow.db.models import Organisation, OutboxMessage, Programme, Project
+from grantflow.db.notification_models import DueItem
+from grantflow.db.session import make_engine
+from grantflow.db.settings import Settings
+from grantflow.flows.sweep import full_sweep
+from grantflow.states.enums import Category, OrgKind, SelectionMode
 
 START = datetime(2026, 1, 1, 1, 0, tzinfo=UTC)
 SWEEP_AT = START + timedelta(days=180, hours=8)  # mid-year, 08:00 UTC

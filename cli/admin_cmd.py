@@ -9,10 +9,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from db.models import Organisation, User, UserRole
-from db.passwords import hash_password
-from db.session import get_engine, session_scope
-from states.enums import OrgKind, Role
+from grantflow.db.models import Organisation, User, UserRole
+from grantflow.db.passwords import hash_password
+from grantflow.db.session import get_engine, session_scope
+from grantflow.states.enums import OrgKind, Role
 
 orgs_app = typer.Typer(help="organisations (units, departments, evaluators)")
 users_app = typer.Typer(help="people and their roles")

@@ -15,13 +15,13 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from db.actors import actor_for
-from db.apply import Transitioned, create, fire
-from db.bootstrap import init_database
-from db.models import AuditEvent, Programme, Project
-from db.records import create_project, next_project_code, record_review, save_submission
-from states.enums import Category, SelectionMode, SupportMode
-from states.permissions import SYSTEM, Actor
+from grantflow.db.actors import actor_for
+from grantflow.db.apply import Transitioned, create, fire
+from grantflow.db.bootstrap import init_database
+from grantflow.db.models import AuditEvent, Programme, Project
+from grantflow.db.records import create_project, next_project_code, record_review, save_submission
+from grantflow.states.enums import Category, SelectionMode, SupportMode
+from grantflow.states.permissions import SYSTEM, Actor
 
 TASK_TARGETS = ["形成技术标准2项", "申请发明专利5项", "培养博士3名"]
 

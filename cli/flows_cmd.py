@@ -13,8 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from db.session import get_engine
-from db.settings import get_settings
+from grantflow.db.session import get_engine
+from grantflow.db.settings import get_settings
 
 flows_app = typer.Typer(help="the scheduled flows: deadlines, reminders, delivery, digests")
 notifications_app = typer.Typer(help="notification delivery: problems and resending")
@@ -32,7 +32,7 @@ def parse_at(value: str | None, tz: str) -> datetime:
 @flows_app.command("list")
 def flows_list() -> None:
     """The flows and their schedules (from configuration)."""
-    from flows.jobs import SCHEDULE_SETTING, STEPS
+    from grantflow.flows.jobs import SCHEDULE_SETTING, STEPS
 
     settings = get_settings()
     table = Table()
@@ -54,14 +54,14 @@ def flows_run(
     ] = bool(os.environ.get("PREFECT_API_URL")),
 ) -> None:
     """Run one flow by hand, for a given moment; running it twice for the same moment changes nothing."""
-    from flows import jobs
+    from grantflow.flows import jobs
 
     settings = get_settings()
     if name not in jobs.STEPS:
         raise typer.BadParameter(f"unknown flow {name!r}; known: {', '.join(jobs.STEPS)}")
     moment = parse_at(at, settings.timezone)
     if prefect:
-        from flows.prefect_flows import FLOWS
+        from grantflow.flows.prefect_flows import FLOWS
 
         report = FLOWS[name](at=moment)
     else:
@@ -76,8 +76,8 @@ def serve_cmd(
     only: Annotated[list[str] | None, typer.Option("--only", help="serve only these flows")] = None,
 ) -> None:
     """Serve the web page and the scheduled flows (a local Prefect server unless PREFECT_API_URL is set)."""
-    from db.bootstrap import init_database
-    from flows.serve import serve
+    from grantflow.db.bootstrap import init_database
+    from grantflow.flows.serve import serve
 
     settings = get_settings()
     init_database(get_engine(settings))
@@ -95,7 +95,7 @@ def deploy_cmd(
     paused: Annotated[bool, typer.Option(help="register with schedules paused")] = False,
 ) -> None:
     """Register the flows as deployments on the Prefect server at PREFECT_API_URL, on a work pool."""
-    from flows.deploy import REPO_SOURCE, deploy
+    from grantflow.flows.deploy import REPO_SOURCE, deploy
 
     if not os.environ.get("PREFECT_API_URL"):
         console.print("[red]PREFECT_API_URL is not set: point it at your Prefect server (…/api)[/red]")
@@ -110,7 +110,7 @@ def deploy_cmd(
 @notifications_app.command("problems")
 def notifications_problems() -> None:
     """E-mails that failed, are retrying, or may have been sent (the process stopped mid-send)."""
-    from notifications.dispatch import problems
+    from grantflow.notifications.dispatch import problems
 
     with get_engine().connect() as conn:
         rows = problems(conn)
@@ -126,7 +126,7 @@ def notifications_problems() -> None:
 @notifications_app.command("resend")
 def notifications_resend(delivery_id: int) -> None:
     """Send a failed or possibly-sent e-mail again (the office's decision)."""
-    from notifications.dispatch import resend
+    from grantflow.notifications.dispatch import resend
 
     with get_engine().begin() as conn:
         ok = resend(conn, delivery_id=delivery_id, now=datetime.now(UTC))

@@ -12,21 +12,21 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from cli import flows_cmd
-from cli.admin_cmd import orgs_app, users_app
-from cli.review_cmd import review_app
-from db.actors import actor_for
-from db.apply import fire as fire_trigger
-from db.audit import verify
-from db.bootstrap import init_database
-from db.migrate import is_up_to_date
-from db.models import AuditEvent, Project
-from db.session import get_engine
-from db.settings import get_settings
-from db.workflows import get_registry
-from states.diagram import mermaid, render
-from states.errors import GrantflowError
-from states.text import normalise_lang
+from grantflow.cli import flows_cmd
+from grantflow.cli.admin_cmd import orgs_app, users_app
+from grantflow.cli.review_cmd import review_app
+from grantflow.db.actors import actor_for
+from grantflow.db.apply import fire as fire_trigger
+from grantflow.db.audit import verify
+from grantflow.db.bootstrap import init_database
+from grantflow.db.migrate import is_up_to_date
+from grantflow.db.models import AuditEvent, Project
+from grantflow.db.session import get_engine
+from grantflow.db.settings import get_settings
+from grantflow.db.workflows import get_registry
+from grantflow.states.diagram import mermaid, render
+from grantflow.states.errors import GrantflowError
+from grantflow.states.text import normalise_lang
 
 app = typer.Typer(help="grantflow: workflow and approval engine for major special programmes (重大专项)")
 db_app = typer.Typer(help="database schema")
@@ -86,7 +86,7 @@ def demo(
     if_empty: Annotated[bool, typer.Option("--if-empty", help="only when the database has no project yet")] = False,
 ) -> None:
     """Run a complete story (launch, call, applications, review, execution, acceptance, post-evaluation)."""
-    from cli.demo import run_demo
+    from grantflow.cli.demo import run_demo
 
     language = _lang(lang)
     engine = get_engine()
@@ -227,7 +227,7 @@ def _main() -> None:
     """grantflow — 重大专项全过程管理."""
 
 
-def run() -> None:  # pragma: no cover - console entry for `python -m cli.main`
+def run() -> None:  # pragma: no cover - console entry for `python -m grantflow`
     app()
 
 

@@ -18,11 +18,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from db.actors import actor_for
-from db.bids import open_bids, open_due_bids, read_bid, read_bids, require_open, submit_bid
-from db.complaints import answer_complaint, complaint_counts, file_complaint, list_complaints
-from db.eligibility import check, submit_checked
-from db.review import (
+from grantflow.db.actors import actor_for
+from grantflow.db.bids import open_bids, open_due_bids, read_bid, read_bids, require_open, submit_bid
+from grantflow.db.complaints import answer_complaint, complaint_counts, file_complaint, list_complaints
+from grantflow.db.eligibility import check, submit_checked
+from grantflow.db.review import (
     Decision,
     assign,
     assign_batch,
@@ -33,12 +33,12 @@ from db.review import (
     reviews_for,
     submit_review,
 )
-from db.selection import create_call, new_project
-from db.session import get_engine
-from db.settings import get_settings
-from states.errors import GrantflowError
-from states.permissions import Actor
-from states.text import normalise_lang
+from grantflow.db.selection import create_call, new_project
+from grantflow.db.session import get_engine
+from grantflow.db.settings import get_settings
+from grantflow.states.errors import GrantflowError
+from grantflow.states.permissions import Actor
+from grantflow.states.text import normalise_lang
 
 review_app = typer.Typer(help="eligibility, selection modes, sealed bids, expert review, complaints (评审)")
 console = Console()

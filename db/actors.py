@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
-from db.models import User, UserRole
-from states.errors import NotFound
-from states.permissions import Actor
-from states.text import Text
+from grantflow.db.models import User, UserRole
+from grantflow.states.errors import NotFound
+from grantflow.states.permissions import Actor
+from grantflow.states.text import Text
 
 _u = User.__table__
 _r = UserRole.__table__

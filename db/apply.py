@@ -20,17 +20,17 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.engine import Dialect
 
-from db import audit
-from db.effects import RECORDED_EFFECT_HANDLERS
-from db.facts import SUBJECT_LABELS, TABLES, DbFacts, load_facts
-from db.models import OutboxMessage
-from db.prepared import Prepared, Statements, cursor
-from db.workflows import get_registry
-from states.effects import column_changes
-from states.errors import Conflict, GrantflowError, NotFound
-from states.permissions import Actor
-from states.text import Text
-from states.workflow import Registry, TransitionDef, Workflow
+from grantflow.db import audit
+from grantflow.db.effects import RECORDED_EFFECT_HANDLERS
+from grantflow.db.facts import SUBJECT_LABELS, TABLES, DbFacts, load_facts
+from grantflow.db.models import OutboxMessage
+from grantflow.db.prepared import Prepared, Statements, cursor
+from grantflow.db.workflows import get_registry
+from grantflow.states.effects import column_changes
+from grantflow.states.errors import Conflict, GrantflowError, NotFound
+from grantflow.states.permissions import Actor
+from grantflow.states.text import Text
+from grantflow.states.workflow import Registry, TransitionDef, Workflow
 
 _outbox = OutboxMessage.__table__
 

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.engine import Dialect
 
-from db.models import AuditEvent, AuditHead
-from db.prepared import Prepared, Statements, cursor
-from states.permissions import Actor
+from grantflow.db.models import AuditEvent, AuditHead
+from grantflow.db.prepared import Prepared, Statements, cursor
+from grantflow.states.permissions import Actor
 
 GENESIS = "0" * 64
 

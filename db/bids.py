@@ -33,14 +33,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from db import audit
-from db.models import Call, Programme, Project
-from db.review_models import Bid, ReviewAssignment, Tender
-from db.settings import get_settings
-from states.enums import Role, SelectionMode
-from states.errors import Forbidden, GrantflowError, GuardFailed, NotFound, PayloadInvalid
-from states.permissions import SYSTEM, Actor
-from states.text import Text
+from grantflow.db import audit
+from grantflow.db.models import Call, Programme, Project
+from grantflow.db.review_models import Bid, ReviewAssignment, Tender
+from grantflow.db.settings import get_settings
+from grantflow.states.enums import Role, SelectionMode
+from grantflow.states.errors import Forbidden, GrantflowError, GuardFailed, NotFound, PayloadInvalid
+from grantflow.states.permissions import SYSTEM, Actor
+from grantflow.states.text import Text
 
 _t = Tender.__table__
 _b = Bid.__table__

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from db.apply import remap_renamed_states, stranded
-from db.migrate import upgrade
-from db.seed import seed_demo, seed_reference
-from db.session import session_scope
-from states.errors import WorkflowInvalid
+from grantflow.db.apply import remap_renamed_states, stranded
+from grantflow.db.migrate import upgrade
+from grantflow.db.seed import seed_demo, seed_reference
+from grantflow.db.session import session_scope
+from grantflow.states.errors import WorkflowInvalid
 
 
 @dataclass(frozen=True)

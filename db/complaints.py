@@ -12,15 +12,15 @@ from datetime import datetime
 
 from sqlalchemy import Connection, desc, func, insert, select, update
 
-from db import audit
-from db.models import AuditEvent, Project
-from db.review_models import Complaint
-from db.settings import get_settings
-from states.enums import Role
-from states.errors import Forbidden, NotFound, PayloadInvalid
-from states.permissions import Actor
-from states.review_rules import APPEALABLE_DECISIONS, complaint_problems
-from states.text import Text, join
+from grantflow.db import audit
+from grantflow.db.models import AuditEvent, Project
+from grantflow.db.review_models import Complaint
+from grantflow.db.settings import get_settings
+from grantflow.states.enums import Role
+from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
+from grantflow.states.permissions import Actor
+from grantflow.states.review_rules import APPEALABLE_DECISIONS, complaint_problems
+from grantflow.states.text import Text, join
 
 _cp = Complaint.__table__
 _e = AuditEvent.__table__

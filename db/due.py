@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from db.notification_models import DueItem, ReportSchedule
-from states.deadlines import DueDate, expand_schedule, post_evaluation_due_dates, stage_report_dates
+from grantflow.db.notification_models import DueItem, ReportSchedule
+from grantflow.states.deadlines import DueDate, expand_schedule, post_evaluation_due_dates, stage_report_dates
 
 _due = DueItem.__table__
 _sched = ReportSchedule.__table__

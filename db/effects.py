@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Connection, select
 
-from db.due import schedule_post_evaluation, schedule_stage_reports
-from db.models import Project
-from db.settings import get_settings
+from grantflow.db.due import schedule_post_evaluation, schedule_stage_reports
+from grantflow.db.models import Project
+from grantflow.db.settings import get_settings
 
 if TYPE_CHECKING:
-    from db.facts import DbFacts
-    from states.workflow import TransitionDef
+    from grantflow.db.facts import DbFacts
+    from grantflow.states.workflow import TransitionDef
 
 
 class EffectHandler(Protocol):

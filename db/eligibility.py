@@ -13,22 +13,22 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, select
 
-from db.apply import Transitioned, apply_trigger
-from db.models import Call, Organisation, Project, Submission
-from db.review_models import OrganisationQualification
-from states.eligibility import (
+from grantflow.db.apply import Transitioned, apply_trigger
+from grantflow.db.models import Call, Organisation, Project, Submission
+from grantflow.db.review_models import OrganisationQualification
+from grantflow.states.eligibility import (
     ACTIVE_PROJECT_STATES,
     ApplicantFacts,
     EligibilityRules,
     parse_rules,
     post_evaluation_report_due,
 )
-from states.eligibility import problems as rule_problems
-from states.enums import SelectionMode
-from states.errors import GuardFailed, NotFound
-from states.guards import post_evaluation_years
-from states.permissions import Actor
-from states.text import Text
+from grantflow.states.eligibility import problems as rule_problems
+from grantflow.states.enums import SelectionMode
+from grantflow.states.errors import GuardFailed, NotFound
+from grantflow.states.guards import post_evaluation_years
+from grantflow.states.permissions import Actor
+from grantflow.states.text import Text
 
 _p = Project.__table__
 _c = Call.__table__

@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, distinct, func, literal, null, select
 from sqlalchemy.engine import Dialect
 
-from db.models import Call, Programme, Project, Review, Submission
-from db.prepared import Prepared, Statements, cursor
-from db.review_models import Bid, Tender
-from states.eligibility import ApplicantFacts, EligibilityRules
-from states.errors import NotFound
-from states.lifecycle import REVIEW_STAGE_BY_STATE
-from states.text import Text
+from grantflow.db.models import Call, Programme, Project, Review, Submission
+from grantflow.db.prepared import Prepared, Statements, cursor
+from grantflow.db.review_models import Bid, Tender
+from grantflow.states.eligibility import ApplicantFacts, EligibilityRules
+from grantflow.states.errors import NotFound
+from grantflow.states.lifecycle import REVIEW_STAGE_BY_STATE
+from grantflow.states.text import Text
 
 _p = Project.__table__
 _c = Call.__table__
@@ -188,7 +188,7 @@ class DbFacts:
     def eligibility(self) -> tuple[EligibilityRules, ApplicantFacts] | None:
         if not self._project_only():
             return None
-        from db.eligibility import load_for_project  # db.eligibility builds on db.apply, which imports us
+        from grantflow.db.eligibility import load_for_project  # db.eligibility builds on db.apply, which imports us
 
         return load_for_project(self._conn, self.subject_id)
 

@@ -20,17 +20,17 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from db import audit
-from db.facts import load_facts
-from db.form_models import Attachment
-from db.queries import project_for
-from db.settings import Settings, get_settings
-from forms import FORMS, NOT_FILLABLE, Attachments, FormRegistry, may_fill
-from forms.fields import AttachmentRef
-from forms.files import Upload, check_upload
-from states.errors import Forbidden, GrantflowError, NotFound, PayloadInvalid
-from states.permissions import Actor
-from states.text import Text
+from grantflow.db import audit
+from grantflow.db.facts import load_facts
+from grantflow.db.form_models import Attachment
+from grantflow.db.queries import project_for
+from grantflow.db.settings import Settings, get_settings
+from grantflow.forms import FORMS, NOT_FILLABLE, Attachments, FormRegistry, may_fill
+from grantflow.forms.fields import AttachmentRef
+from grantflow.forms.files import Upload, check_upload
+from grantflow.states.errors import Forbidden, GrantflowError, NotFound, PayloadInvalid
+from grantflow.states.permissions import Actor
+from grantflow.states.text import Text
 
 _a = Attachment.__table__
 _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models import Base, utcnow
+from grantflow.db.models import Base, utcnow
 
 
 class FormDraft(Base):

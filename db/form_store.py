@@ -23,14 +23,14 @@ from typing import Any, Literal
 from markupsafe import Markup
 from sqlalchemy import Connection, delete, insert, select, update
 
-from db import audit
-from db.facts import load_facts
-from db.files import attachment_refs
-from db.form_models import FormDraft, QuestionnaireResponse
-from db.models import Organisation, Submission
-from db.queries import project_for
-from db.records import save_submission
-from forms import (
+from grantflow.db import audit
+from grantflow.db.facts import load_facts
+from grantflow.db.files import attachment_refs
+from grantflow.db.form_models import FormDraft, QuestionnaireResponse
+from grantflow.db.models import Organisation, Submission
+from grantflow.db.queries import project_for
+from grantflow.db.records import save_submission
+from grantflow.forms import (
     FORMS,
     NOT_FILLABLE,
     FieldError,
@@ -43,10 +43,10 @@ from forms import (
     tidy,
     validate,
 )
-from forms.messages import located, where
-from states.errors import Forbidden, NotFound, PayloadInvalid
-from states.permissions import Actor
-from states.text import Text
+from grantflow.forms.messages import located, where
+from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
+from grantflow.states.permissions import Actor
+from grantflow.states.text import Text
 
 _d = FormDraft.__table__
 _s = Submission.__table__

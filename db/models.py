@@ -270,4 +270,4 @@ class OutboxMessage(Base):
 
 # The other areas' tables live in their own modules; importing them here puts every table on
 # Base.metadata, which Alembic and the tests compare against the migrations.
-from db import form_models, notification_models, review_models  # noqa: E402,F401
+from grantflow.db import form_models, notification_models, review_models  # noqa: E402,F401

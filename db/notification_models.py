@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models import Base
+from grantflow.db.models import Base
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 

@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement, Select
 
-from db.models import UTCDateTime
+from grantflow.db.models import UTCDateTime
 
 Processor = Callable[[Any], Any] | None
 

@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, or_, select, true
 
-from db.facts import load_facts
-from db.models import AuditEvent, Programme, Project
-from states.enums import Role
-from states.errors import NotFound
-from states.permissions import Actor, may_view, shown_actor
-from states.text import Text
+from grantflow.db.facts import load_facts
+from grantflow.db.models import AuditEvent, Programme, Project
+from grantflow.states.enums import Role
+from grantflow.states.errors import NotFound
+from grantflow.states.permissions import Actor, may_view, shown_actor
+from grantflow.states.text import Text
 
 
 def visible_projects_query(actor: Actor) -> Select[Any]:

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from db import audit
-from db.apply import create
-from db.models import Project, Review, Submission
-from states.permissions import Actor
+from grantflow.db import audit
+from grantflow.db.apply import create
+from grantflow.db.models import Project, Review, Submission
+from grantflow.states.permissions import Actor
 
 _s = Submission.__table__
 _r = Review.__table__

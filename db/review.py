@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 
-from db import audit
-from db.apply import apply_trigger
-from db.models import Call, Organisation, Programme, Project, Review, User, UserRole
-from db.records import record_review
-from db.review_models import (
+from grantflow.db import audit
+from grantflow.db.apply import apply_trigger
+from grantflow.db.models import Call, Organisation, Programme, Project, Review, User, UserRole
+from grantflow.db.records import record_review
+from grantflow.db.review_models import (
     ConflictStatement,
     CriterionScore,
     PanelMember,
@@ -31,12 +31,12 @@ from db.review_models import (
     ReviewPanel,
     ReviewRubric,
 )
-from db.settings import get_settings
-from states.enums import Role
-from states.errors import Forbidden, GrantflowError, NotFound, PayloadInvalid
-from states.lifecycle import REVIEW_STAGE_BY_STATE
-from states.permissions import SYSTEM, Actor
-from states.review_rules import (
+from grantflow.db.settings import get_settings
+from grantflow.states.enums import Role
+from grantflow.states.errors import Forbidden, GrantflowError, NotFound, PayloadInvalid
+from grantflow.states.lifecycle import REVIEW_STAGE_BY_STATE
+from grantflow.states.permissions import SYSTEM, Actor
+from grantflow.states.review_rules import (
     DEFAULT_RUBRICS,
     MANAGE_FORBIDDEN,
     ItemParties,
@@ -55,7 +55,7 @@ from states.review_rules import (
     visible_reviews,
     weighted_total,
 )
-from states.text import Text, join
+from grantflow.states.text import Text, join
 
 _p = Project.__table__
 _c = Call.__table__

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Organisation, Programme, User, UserRole
-from db.passwords import hash_password
-from states.enums import OrgKind, Role
+from grantflow.db.models import Organisation, Programme, User, UserRole
+from grantflow.db.passwords import hash_password
+from grantflow.states.enums import OrgKind, Role
 
 # (code, class, zh, en, targets) from the action plan (DESIGN.md, "The twelve programmes")
 PROGRAMMES: list[tuple[int, int, str, str, str | None]] = [

@@ -13,16 +13,16 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from db.apply import create
-from db.bids import set_up_tender
-from db.models import Call, Organisation, Programme
-from db.records import create_project, next_project_code
-from states.enums import Role, SelectionMode
-from states.errors import Forbidden, PayloadInvalid
-from states.permissions import Actor
-from states.review_rules import MANAGE_FORBIDDEN, may_manage
-from states.selection import CallPlan, call_problems
-from states.text import Text, join
+from grantflow.db.apply import create
+from grantflow.db.bids import set_up_tender
+from grantflow.db.models import Call, Organisation, Programme
+from grantflow.db.records import create_project, next_project_code
+from grantflow.states.enums import Role, SelectionMode
+from grantflow.states.errors import Forbidden, PayloadInvalid
+from grantflow.states.permissions import Actor
+from grantflow.states.review_rules import MANAGE_FORBIDDEN, may_manage
+from grantflow.states.selection import CallPlan, call_problems
+from grantflow.states.text import Text, join
 
 _o = Organisation.__table__
 _g = Programme.__table__

@@ -7,9 +7,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from db.settings import Settings, get_settings
-from states.errors import WorkflowInvalid
-from states.workflow import Registry, registry_from_documents
+from grantflow.db.settings import Settings, get_settings
+from grantflow.states.errors import WorkflowInvalid
+from grantflow.states.workflow import Registry, registry_from_documents
 
 SHIPPED = Path(__file__).resolve().parent.parent / "states" / "workflows"
 

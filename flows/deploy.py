@@ -15,8 +15,8 @@ from uuid import UUID
 
 from prefect import flow
 
-from db.settings import Settings
-from flows.deployments import DEPLOYMENT_NAME, schedules, selected
+from grantflow.db.settings import Settings
+from grantflow.flows.deployments import DEPLOYMENT_NAME, schedules, selected
 
 REPO_SOURCE = str(Path(__file__).resolve().parent.parent)
 
@@ -46,7 +46,7 @@ def deploy(
     paused: bool = False,
 ) -> dict[str, UUID]:
     """Create or update one deployment per flow, scheduled from the settings; returns their ids."""
-    from flows.prefect_flows import ENTRYPOINTS
+    from grantflow.flows.prefect_flows import ENTRYPOINTS
 
     ensure_work_pool(pool)
     names = selected(only)

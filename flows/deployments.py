@@ -9,8 +9,8 @@ from typing import Any
 
 from prefect.schedules import Cron, Interval, Schedule
 
-from db.settings import Settings
-from flows.jobs import SCHEDULE_SETTING
+from grantflow.db.settings import Settings
+from grantflow.flows.jobs import SCHEDULE_SETTING
 
 _EVERY = re.compile(r"^every\s+(\d+)\s*(s|sec|secs|seconds?|m|min|minutes?)$", re.IGNORECASE)
 
@@ -32,7 +32,7 @@ def schedules(settings: Settings, names: Iterable[str]) -> dict[str, Schedule]:
 
 
 def selected(only: Iterable[str] | None) -> list[str]:
-    from flows.prefect_flows import FLOWS
+    from grantflow.flows.prefect_flows import FLOWS
 
     names = list(only or FLOWS)
     unknown = [n for n in names if n not in FLOWS]
@@ -43,7 +43,7 @@ def selected(only: Iterable[str] | None) -> list[str]:
 
 def local_deployments(settings: Settings, only: Iterable[str] | None = None) -> list[Any]:
     """Runner deployments for ``prefect.serve`` in this process (the embedded default)."""
-    from flows.prefect_flows import FLOWS
+    from grantflow.flows.prefect_flows import FLOWS
 
     names = selected(only)
     return [

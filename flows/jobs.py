@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from db.settings import Settings
-from flows import sweep
-from notifications import dispatch
-from notifications.mailer import SmtpConfig, session
+from grantflow.db.settings import Settings
+from grantflow.flows import sweep
+from grantflow.notifications import dispatch
+from grantflow.notifications.mailer import SmtpConfig, session
 
 Job = Callable[[Engine, datetime, Settings], dict[str, Any]]
 

@@ -15,9 +15,9 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.flows import Flow
 
-from db.session import get_engine
-from db.settings import get_settings
-from flows import jobs
+from grantflow.db.session import get_engine
+from grantflow.db.settings import get_settings
+from grantflow.flows import jobs
 
 
 def _moment(at: datetime | str | None) -> datetime:

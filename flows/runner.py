@@ -1,4 +1,4 @@
-"""``python -m flows.runner``: serve the flows on their schedules against ``PREFECT_API_URL``.
+"""``python -m grantflow.flows.runner``: serve the flows on their schedules against ``PREFECT_API_URL``.
 
 ``grantflow serve`` starts this as a child process once the Prefect server is healthy; the
 runner polls the server for scheduled runs and executes each in a subprocess.
@@ -11,8 +11,8 @@ import sys
 
 from prefect import serve
 
-from db.settings import get_settings
-from flows.deployments import local_deployments
+from grantflow.db.settings import get_settings
+from grantflow.flows.deployments import local_deployments
 
 
 def main(argv: list[str] | None = None) -> None:

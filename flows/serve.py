@@ -2,7 +2,7 @@
 
 Unless ``PREFECT_API_URL`` points at an existing Prefect server, a local one is started
 (``flows.server``) and stopped again at the end. Then two children run: the flow runner
-(``python -m flows.runner``, serving every flow on its schedule) and the web app (uvicorn).
+(``python -m grantflow.flows.runner``, serving every flow on its schedule) and the web app (uvicorn).
 If either child dies, or on Ctrl-C / SIGTERM, everything is stopped, the server last.
 """
 
@@ -15,12 +15,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from db.settings import Settings
-from flows.server import LocalPrefectServer
-
-REPO = Path(__file__).resolve().parent.parent
+from grantflow.db.settings import Settings
+from grantflow.flows.server import LocalPrefectServer
 
 
 def _stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
@@ -68,7 +65,7 @@ def serve(
             (
                 "flow runner",
                 subprocess.Popen(
-                    [sys.executable, "-m", "flows.runner", *(only or [])], env=env, cwd=REPO, start_new_session=True
+                    [sys.executable, "-m", "grantflow.flows.runner", *(only or [])], env=env, start_new_session=True
                 ),
             )
         )
@@ -83,14 +80,13 @@ def serve(
                             "-m",
                             "uvicorn",
                             "--factory",
-                            "web.app:create_app",
+                            "grantflow.web.app:create_app",
                             "--host",
                             host,
                             "--port",
                             str(port),
                         ],
                         env=env,
-                        cwd=REPO,
                         start_new_session=True,
                     ),
                 )

@@ -18,25 +18,25 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, String, and_, cast, exists, literal, or_, select, update
 
-from db.apply import fire
-from db.bids import open_due_bids
-from db.due import assignment_item, insert_ignoring_duplicates
-from db.models import Call, OutboxMessage, Project, Submission, UserRole
-from db.notification_models import DueItem
-from db.review_models import ReviewAssignment
-from db.settings import Settings
-from db.workflows import get_registry
-from notifications.outbox import enqueue, message
-from states.deadlines import (
+from grantflow.db.apply import fire
+from grantflow.db.bids import open_due_bids
+from grantflow.db.due import assignment_item, insert_ignoring_duplicates
+from grantflow.db.models import Call, OutboxMessage, Project, Submission, UserRole
+from grantflow.db.notification_models import DueItem
+from grantflow.db.review_models import ReviewAssignment
+from grantflow.db.settings import Settings
+from grantflow.db.workflows import get_registry
+from grantflow.notifications.outbox import enqueue, message
+from grantflow.states.deadlines import (
     STEP_AUDIENCES,
     escalation_step_due,
     escalation_window,
     reminder_horizon,
     reminder_offset_due,
 )
-from states.enums import Role
-from states.errors import GrantflowError
-from states.permissions import SYSTEM
+from grantflow.states.enums import Role
+from grantflow.states.errors import GrantflowError
+from grantflow.states.permissions import SYSTEM
 
 _due = DueItem.__table__
 _p = Project.__table__

@@ -13,10 +13,10 @@ Use:
 Storing goes through ``db.form_store``; this package knows nothing of the database.
 """
 
-from forms.access import NOT_FILLABLE, may_fill
-from forms.definition import FieldError, FormDefinition, FormRegistry, Section, UnknownForm
-from forms.definitions import FORMS
-from forms.fields import (
+from grantflow.forms.access import NOT_FILLABLE, may_fill
+from grantflow.forms.definition import FieldError, FormDefinition, FormRegistry, Section, UnknownForm
+from grantflow.forms.definitions import FORMS
+from grantflow.forms.fields import (
     AttachmentRef,
     Attachments,
     Choice,
@@ -32,9 +32,9 @@ from forms.fields import (
     ShortText,
     Table,
 )
-from forms.files import AttachmentRejected, Upload, check_upload
-from forms.render import UPLOAD_SUFFIX, export_rows, parse_post, render_fields, render_readonly
-from forms.validation import Validated, tidy, validate
+from grantflow.forms.files import AttachmentRejected, Upload, check_upload
+from grantflow.forms.render import UPLOAD_SUFFIX, export_rows, parse_post, render_fields, render_readonly
+from grantflow.forms.validation import Validated, tidy, validate
 
 __all__ = [
     "FORMS",

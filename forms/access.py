@@ -6,10 +6,10 @@ the project page uses (``db.queries.project_for``); it is not repeated here.
 
 from __future__ import annotations
 
-from forms.definition import FormDefinition
-from states.facts import Facts
-from states.permissions import PRESETS, Actor
-from states.text import Text
+from grantflow.forms.definition import FormDefinition
+from grantflow.states.facts import Facts
+from grantflow.states.permissions import PRESETS, Actor
+from grantflow.states.text import Text
 
 NOT_FILLABLE = Text("您无权填写此表单", "you may not fill in this form")
 

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from forms.definition import Check, FieldError
-from forms.fields import Choice, DateField, Field, Money, Table
-from forms.messages import located, where
-from states.text import Text
+from grantflow.forms.definition import Check, FieldError
+from grantflow.forms.fields import Choice, DateField, Field, Money, Table
+from grantflow.forms.messages import located, where
+from grantflow.states.text import Text
 
 
 def _err(path: tuple[str | int, ...], code: str, place: Text, body: Text) -> FieldError:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
 
-from forms.fields import Field, Table
-from states.text import Text
+from grantflow.forms.fields import Field, Table
+from grantflow.states.text import Text
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 

@@ -24,7 +24,7 @@ from pydantic import BeforeValidator
 from pydantic import Field as Constraint
 from pydantic_core import PydanticCustomError
 
-from states.text import Text
+from grantflow.states.text import Text
 
 EMPTY = Text("—", "—")
 

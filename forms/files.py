@@ -19,8 +19,8 @@ from pathlib import PurePath
 
 import filetype
 
-from states.errors import PayloadInvalid
-from states.text import Text, join
+from grantflow.states.errors import PayloadInvalid
+from grantflow.states.text import Text, join
 
 DEFAULT_TYPES: tuple[str, ...] = ("pdf", "docx", "doc", "xlsx", "xls", "pptx", "png", "jpg", "txt", "csv")
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from forms.fields import Attachments, Choice, DateField, Field, Integer, Money, MultiChoice, OrgRef, Table
-from states.text import Text
+from grantflow.forms.fields import Attachments, Choice, DateField, Field, Integer, Money, MultiChoice, OrgRef, Table
+from grantflow.states.text import Text
 
 # code -> (zh, en); {placeholders} come from pydantic's ctx or from our own checks.
 CATALOGUE: dict[str, tuple[str, str]] = {

@@ -18,8 +18,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from forms.definition import FieldError, FormDefinition
-from forms.fields import (
+from grantflow.forms.definition import FieldError, FormDefinition
+from grantflow.forms.fields import (
     Attachments,
     Choice,
     DateField,
@@ -34,7 +34,7 @@ from forms.fields import (
     Table,
     is_blank,
 )
-from states.text import Text
+from grantflow.states.text import Text
 
 UPLOAD_SUFFIX = "__upload"
 """The file input of an attachment field is named ``<field>__upload``; kept ids post as ``<field>``."""

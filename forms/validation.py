@@ -19,10 +19,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from forms.definition import FieldError, FormDefinition
-from forms.fields import Attachments, Field, MultiChoice, OrgRef, Refs, Table, is_blank
-from forms.messages import from_pydantic, located, message, where
-from states.text import Text
+from grantflow.forms.definition import FieldError, FormDefinition
+from grantflow.forms.fields import Attachments, Field, MultiChoice, OrgRef, Refs, Table, is_blank
+from grantflow.forms.messages import from_pydantic, located, message, where
+from grantflow.states.text import Text
 
 
 @lru_cache(maxsize=2048)

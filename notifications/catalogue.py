@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from states.text import Text
+from grantflow.states.text import Text
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from db.models import Call, Programme, Project, User
-from db.workflows import get_registry
-from states.deadlines import DUE_KIND_LABELS, form_label, stage_label
-from states.lifecycle import TRIGGER_LABELS
-from states.text import Text
+from grantflow.db.models import Call, Programme, Project, User
+from grantflow.db.workflows import get_registry
+from grantflow.states.deadlines import DUE_KIND_LABELS, form_label, stage_label
+from grantflow.states.lifecycle import TRIGGER_LABELS
+from grantflow.states.text import Text
 
 _p = Project.__table__
 _c = Call.__table__

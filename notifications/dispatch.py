@@ -25,16 +25,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 
-from db.due import insert_ignoring_duplicates
-from db.models import OutboxMessage, User
-from db.notification_models import InboxMessage, NotificationDelivery, NotificationDigest
-from notifications import context as message_context
-from notifications.catalogue import DIGEST_TEMPLATE, kind_for
-from notifications.mailer import CannotConnect, MaybeSent, NotSent, SmtpConfig, compose
-from notifications.preferences import mode_of, modes_for
-from notifications.recipients import resolve
-from notifications.render import render
-from states.text import normalise_lang
+from grantflow.db.due import insert_ignoring_duplicates
+from grantflow.db.models import OutboxMessage, User
+from grantflow.db.notification_models import InboxMessage, NotificationDelivery, NotificationDigest
+from grantflow.notifications import context as message_context
+from grantflow.notifications.catalogue import DIGEST_TEMPLATE, kind_for
+from grantflow.notifications.mailer import CannotConnect, MaybeSent, NotSent, SmtpConfig, compose
+from grantflow.notifications.preferences import mode_of, modes_for
+from grantflow.notifications.recipients import resolve
+from grantflow.notifications.render import render
+from grantflow.states.text import normalise_lang
 
 _outbox = OutboxMessage.__table__
 _inbox = InboxMessage.__table__

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from db.notification_models import InboxMessage
+from grantflow.db.notification_models import InboxMessage
 
 _inbox = InboxMessage.__table__
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
 
-from db.settings import Settings
+from grantflow.db.settings import Settings
 
 
 class NotSent(Exception):

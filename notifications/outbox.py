@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from db.due import insert_ignoring_duplicates
-from db.models import OutboxMessage
+from grantflow.db.due import insert_ignoring_duplicates
+from grantflow.db.models import OutboxMessage
 
 _outbox = OutboxMessage.__table__
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete, select
 
-from db.due import insert_ignoring_duplicates
-from db.notification_models import NotificationPreference
-from notifications.catalogue import DEFAULT_MODE, MODES, preference_key
+from grantflow.db.due import insert_ignoring_duplicates
+from grantflow.db.notification_models import NotificationPreference
+from grantflow.notifications.catalogue import DEFAULT_MODE, MODES, preference_key
 
 _pref = NotificationPreference.__table__
 

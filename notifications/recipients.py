@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, distinct, select
 
-from db.models import Call, Programme, Project, Review, User, UserRole
-from states.enums import Role
+from grantflow.db.models import Call, Programme, Project, Review, User, UserRole
+from grantflow.states.enums import Role
 
 _u = User.__table__
 _ur = UserRole.__table__

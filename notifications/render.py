@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from states.text import normalise_lang
+from grantflow.states.text import normalise_lang
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -4,7 +4,7 @@ Imports only the standard library and ``transitions``. Everything that stores, s
 schedules builds on this package; nothing here knows about a database.
 """
 
-from states.errors import (
+from grantflow.states.errors import (
     Conflict,
     Forbidden,
     GrantflowError,
@@ -14,10 +14,10 @@ from states.errors import (
     PayloadInvalid,
     WorkflowInvalid,
 )
-from states.facts import Facts, StaticFacts
-from states.permissions import SYSTEM, Actor
-from states.text import Text
-from states.workflow import Registry, TransitionDef, Workflow, registry_from_documents
+from grantflow.states.facts import Facts, StaticFacts
+from grantflow.states.permissions import SYSTEM, Actor
+from grantflow.states.text import Text
+from grantflow.states.workflow import Registry, TransitionDef, Workflow, registry_from_documents
 
 __all__ = [
     "SYSTEM",

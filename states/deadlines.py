@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from states.guards import post_evaluation_years
-from states.text import Text
+from grantflow.states.guards import post_evaluation_years
+from grantflow.states.text import Text
 
 # --- what can fall due -------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from transitions.extensions import GraphMachine
 
-from states.workflow import Workflow
+from grantflow.states.workflow import Workflow
 
 
 class _Sheet:

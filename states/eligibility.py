@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from states.enums import LABELS, OrgKind, SelectionMode
-from states.text import Text
+from grantflow.states.enums import LABELS, OrgKind, SelectionMode
+from grantflow.states.text import Text
 
 UNIT_TYPES: dict[str, Text] = {
     "enterprise": Text("企业", "enterprise"),

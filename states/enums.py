@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from states.text import Text
+from grantflow.states.text import Text
 
 
 class Role(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from states.text import Text, join
+from grantflow.states.text import Text, join
 
 
 class GrantflowError(Exception):

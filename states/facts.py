@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from states.eligibility import ApplicantFacts, EligibilityRules
+    from grantflow.states.eligibility import ApplicantFacts, EligibilityRules
 
 
 class Facts(Protocol):

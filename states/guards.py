@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from states.eligibility import problems as eligibility_problems
-from states.facts import Facts
-from states.text import Text
+from grantflow.states.eligibility import problems as eligibility_problems
+from grantflow.states.facts import Facts
+from grantflow.states.text import Text
 
 POST_EVALUATION_YEARS = 4  # DESIGN rule 7: the acceptance year and the three after it
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from states.enums import Role
-from states.facts import Facts
-from states.text import Text
+from grantflow.states.enums import Role
+from grantflow.states.facts import Facts
+from grantflow.states.text import Text
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from states.enums import Role
-from states.permissions import Actor
-from states.text import Text
+from grantflow.states.enums import Role
+from grantflow.states.permissions import Actor
+from grantflow.states.text import Text
 
 # --- conflicts of interest ---------------------------------------------------------------------
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from states.eligibility import RulesInvalid, parse_rules
-from states.enums import SUPPORT_MODES_BY_CATEGORY, Category, SelectionMode, SupportMode, label
-from states.text import Text
+from grantflow.states.eligibility import RulesInvalid, parse_rules
+from grantflow.states.enums import SUPPORT_MODES_BY_CATEGORY, Category, SelectionMode, SupportMode, label
+from grantflow.states.text import Text
 
 SELECTION_MODES_BY_CATEGORY: dict[Category, frozenset[SelectionMode]] = {
     Category.ORGANISED: frozenset({SelectionMode.DIRECTED, SelectionMode.TENDER}),

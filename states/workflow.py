@@ -20,14 +20,14 @@ from typing import Any
 
 from transitions import Machine, MachineError
 
-from states.deadlines import form_label, stage_label
-from states.effects import known_effect
-from states.errors import Forbidden, GuardFailed, InvalidTrigger, PayloadInvalid, WorkflowInvalid
-from states.facts import Facts
-from states.guards import get_guard, known_guard
-from states.lifecycle import BUILTIN_WORKFLOWS, TRIGGER_LABELS
-from states.permissions import PRESETS, Actor, forbidden_reasons
-from states.text import Text
+from grantflow.states.deadlines import form_label, stage_label
+from grantflow.states.effects import known_effect
+from grantflow.states.errors import Forbidden, GuardFailed, InvalidTrigger, PayloadInvalid, WorkflowInvalid
+from grantflow.states.facts import Facts
+from grantflow.states.guards import get_guard, known_guard
+from grantflow.states.lifecycle import BUILTIN_WORKFLOWS, TRIGGER_LABELS
+from grantflow.states.permissions import PRESETS, Actor, forbidden_reasons
+from grantflow.states.text import Text
 
 AUDIENCES = frozenset({"applicant", "organiser", "office", "leadership", "evaluator", "reviewers", "public"})
 SUBJECTS = frozenset({"project", "call", "programme"})

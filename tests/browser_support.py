@@ -45,7 +45,7 @@ class _Server(uvicorn.Server):
 @contextmanager
 def live_server() -> Iterator[str]:
     """``create_app()`` served on 127.0.0.1 (a port the OS picked); yields the base URL."""
-    from web.app import create_app
+    from grantflow.web.app import create_app
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -15,12 +15,12 @@ from typing import ClassVar
 import pytest
 from sqlalchemy import Engine
 
-from db.actors import actor_for
-from db.bootstrap import init_database
-from db.session import dispose_engines, get_engine, make_engine
-from db.settings import reset_settings
-from db.workflows import clear_cache
-from states.permissions import Actor
+from grantflow.db.actors import actor_for
+from grantflow.db.bootstrap import init_database
+from grantflow.db.session import dispose_engines, get_engine, make_engine
+from grantflow.db.settings import reset_settings
+from grantflow.db.workflows import clear_cache
+from grantflow.states.permissions import Actor
 from tests.pg import pg_engine, pg_server, pg_template, pg_url  # noqa: F401 - PostgreSQL fixtures (tests/pg.py)
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)

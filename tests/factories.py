@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 
-from db.apply import Transitioned, create, fire
-from db.models import Programme, Project
-from db.records import create_project, next_project_code, record_review, save_submission
-from db.workflows import get_registry
-from states.enums import Category, SelectionMode
-from states.guards import post_evaluation_years
-from states.permissions import SYSTEM, Actor
-from states.workflow import TransitionDef, Workflow
+from grantflow.db.apply import Transitioned, create, fire
+from grantflow.db.models import Programme, Project
+from grantflow.db.records import create_project, next_project_code, record_review, save_submission
+from grantflow.db.workflows import get_registry
+from grantflow.states.enums import Category, SelectionMode
+from grantflow.states.guards import post_evaluation_years
+from grantflow.states.permissions import SYSTEM, Actor
+from grantflow.states.workflow import TransitionDef, Workflow
 
 if TYPE_CHECKING:
     from tests.conftest import People
@@ -203,7 +203,7 @@ def satisfy(engine: Engine, people: People, project_id: int, rule: TransitionDef
                     now=now,
                 )
         elif guard == "quorum_reached":
-            from states.lifecycle import REVIEW_STAGE_BY_STATE
+            from grantflow.states.lifecycle import REVIEW_STAGE_BY_STATE
 
             stage = REVIEW_STAGE_BY_STATE[rule.source]
             panel = [people[r] for r in REVIEWERS if people[r].organisation_id != project.undertaking_unit_id][:3]

@@ -13,15 +13,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from db.files import open_attachment, store_attachment
-from db.form_models import Attachment
-from db.seed import DEMO_PASSWORD
-from db.settings import reset_settings
-from forms import AttachmentRejected, check_upload
-from states.errors import NotFound
+from grantflow.db.files import open_attachment, store_attachment
+from grantflow.db.form_models import Attachment
+from grantflow.db.seed import DEMO_PASSWORD
+from grantflow.db.settings import reset_settings
+from grantflow.forms import AttachmentRejected, check_upload
+from grantflow.states.errors import NotFound
+from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.factories import make_project
-from web.app import create_app
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Engine, delete, func, select, update
 from typer.testing import CliRunner
 
-from cli.main import app
-from db.audit import verify
-from db.models import AuditEvent
+from grantflow.cli.main import app
+from grantflow.db.audit import verify
+from grantflow.db.models import AuditEvent
 from tests.conftest import People
 from tests.factories import make_project
 
@@ -80,7 +80,7 @@ def test_edited_column_is_named(engine: Engine, story: int, column: str):
 
 def test_rehashed_forgery_is_caught_at_the_next_link(engine: Engine, story: int):
     """Editing a row and recomputing its own hash still breaks the link from the next event."""
-    from db.audit import event_hash, normalise
+    from grantflow.db.audit import event_hash, normalise
 
     target = 4
     with engine.connect() as conn:

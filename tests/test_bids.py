@@ -16,23 +16,23 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
-from cli.main import app as cli
-from db.apply import fire
-from db.bids import BidSealed, KeyUnavailable, open_bids, read_bids, submit_bid
-from db.eligibility import submit
-from db.models import AuditEvent
-from db.review import auto_assign
-from db.review_models import Bid, Tender
-from db.seed import DEMO_PASSWORD
-from db.selection import new_project
-from db.settings import get_settings
-from states.enums import Category, SelectionMode, SupportMode
-from states.errors import Forbidden, PayloadInvalid
-from states.permissions import SYSTEM
+from grantflow.cli.main import app as cli
+from grantflow.db.apply import fire
+from grantflow.db.bids import BidSealed, KeyUnavailable, open_bids, read_bids, submit_bid
+from grantflow.db.eligibility import submit
+from grantflow.db.models import AuditEvent
+from grantflow.db.review import auto_assign
+from grantflow.db.review_models import Bid, Tender
+from grantflow.db.seed import DEMO_PASSWORD
+from grantflow.db.selection import new_project
+from grantflow.db.settings import get_settings
+from grantflow.states.enums import Category, SelectionMode, SupportMode
+from grantflow.states.errors import Forbidden, PayloadInvalid
+from grantflow.states.permissions import SYSTEM
+from grantflow.web.app import create_app
+from grantflow.web.routes_review import clock
 from tests.conftest import People
 from tests.test_review_helpers import call, panel
-from web.app import create_app
-from web.routes_review import clock
 
 SECRET = "报价：壹仟贰佰万元整 TOTAL-PRICE-12000000"
 runner = CliRunner()

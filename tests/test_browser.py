@@ -15,8 +15,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 from sqlalchemy import Engine
 
-from db.apply import fire
-from db.seed import DEMO_PASSWORD
+from grantflow.db.apply import fire
+from grantflow.db.seed import DEMO_PASSWORD
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, live_server
 from tests.conftest import People
 from tests.factories import make_project, state_of

@@ -13,11 +13,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from cli.main import app
-from db.models import AuditEvent, Base, Programme, Project, User
-from db.session import dispose_engines, get_engine, make_engine
-from db.settings import reset_settings
-from db.workflows import clear_cache
+from grantflow.cli.main import app
+from grantflow.db.models import AuditEvent, Base, Programme, Project, User
+from grantflow.db.session import dispose_engines, get_engine, make_engine
+from grantflow.db.settings import reset_settings
+from grantflow.db.workflows import clear_cache
 
 runner = CliRunner()
 
@@ -51,7 +51,7 @@ def test_demo_runs_the_whole_story_on_a_fresh_home_in_a_real_process(fresh_home:
     """The main job, exactly as `make run` starts it: a separate process, nothing prepared."""
     env = {**os.environ, "GRANTFLOW_HOME": str(fresh_home), "COLUMNS": "200"}
     done = subprocess.run(
-        [sys.executable, "-m", "cli.main", "demo", "--lang", "en"],
+        [sys.executable, "-m", "grantflow", "demo", "--lang", "en"],
         env=env,
         capture_output=True,
         text=True,
@@ -120,8 +120,8 @@ def test_office_registers_an_organisation_and_a_person_who_can_then_act(fresh_ho
         input="s3cret\ns3cret\n",
     )
     assert user.exit_code == 0, user.output
-    from db.actors import actor_for
-    from db.passwords import verify_password
+    from grantflow.db.actors import actor_for
+    from grantflow.db.passwords import verify_password
 
     with get_engine().connect() as conn:
         actor = actor_for(conn, email="pi@bm.example.cn")

@@ -8,16 +8,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from db.apply import fire
-from db.complaints import answer_complaint, complaint_counts, file_complaint, list_complaints
-from db.seed import DEMO_PASSWORD
-from db.settings import reset_settings
-from db.workflows import get_registry
-from states.errors import Forbidden, PayloadInvalid
+from grantflow.db.apply import fire
+from grantflow.db.complaints import answer_complaint, complaint_counts, file_complaint, list_complaints
+from grantflow.db.seed import DEMO_PASSWORD
+from grantflow.db.settings import reset_settings
+from grantflow.db.workflows import get_registry
+from grantflow.states.errors import Forbidden, PayloadInvalid
+from grantflow.web.app import create_app
+from grantflow.web.routes_review import clock
 from tests.conftest import People
 from tests.factories import make_project, satisfy
-from web.app import create_app
-from web.routes_review import clock
 
 
 def _rejected(engine: Engine, people: People, now: datetime) -> int:

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-import db.apply
-from db.apply import Transitioned, fire, plan, write
-from db.audit import verify
-from db.models import AuditEvent, OutboxMessage
-from db.workflows import get_registry
-from states.errors import Conflict
+import grantflow.db.apply
+from grantflow.db.apply import Transitioned, fire, plan, write
+from grantflow.db.audit import verify
+from grantflow.db.models import AuditEvent, OutboxMessage
+from grantflow.db.workflows import get_registry
+from grantflow.states.errors import Conflict
 from tests.conftest import People
 from tests.factories import make_project, state_of
 
@@ -145,13 +145,13 @@ def test_postgres_second_writer_waits_for_the_first_then_conflicts(pg_engine: En
 def _race(engine: Engine, calls: list[Callable[[], Transitioned]], monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Run the calls in threads that all plan, wait for each other, then all write."""
     barrier = threading.Barrier(len(calls), timeout=60)
-    original = db.apply.write
+    original = grantflow.db.apply.write
 
     def write_after_everyone_planned(*args: Any, **kwargs: Any) -> Transitioned:
         barrier.wait()
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(db.apply, "write", write_after_everyone_planned)
+    monkeypatch.setattr(grantflow.db.apply, "write", write_after_everyone_planned)
     results: list[Any] = [None] * len(calls)
 
     def run(i: int) -> None:
@@ -203,7 +203,7 @@ def test_concurrent_writers_on_different_projects_keep_one_chain(
         pid = make_project(db_engine, people, now, call_id=call_id, state="in_execution")
         if call_id is None:
             with db_engine.connect() as conn:
-                from db.models import Project
+                from grantflow.db.models import Project
 
                 call_id = conn.execute(select(Project.call_id).where(Project.id == pid)).scalar_one()
         pids.append(pid)

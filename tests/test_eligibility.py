@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from db.apply import fire
-from db.eligibility import Ineligible, check, submit
-from states.eligibility import (
+from grantflow.db.apply import fire
+from grantflow.db.eligibility import Ineligible, check, submit
+from grantflow.states.eligibility import (
     ApplicantFacts,
     EligibilityRules,
     RulesInvalid,
@@ -18,9 +18,9 @@ from states.eligibility import (
     post_evaluation_report_due,
     problems,
 )
-from states.enums import SelectionMode
-from states.errors import GuardFailed
-from states.text import Text
+from grantflow.states.enums import SelectionMode
+from grantflow.states.errors import GuardFailed
+from grantflow.states.text import Text
 from tests.conftest import People
 from tests.factories import drive, state_of
 from tests.test_review_helpers import call, draft, move_org, qualify
@@ -203,7 +203,7 @@ def test_overdue_post_evaluation_report_blocks_a_new_application(engine: Engine,
 def test_cli_lists_every_reason_in_the_chosen_language(engine: Engine, people: People, now: datetime) -> None:
     from typer.testing import CliRunner
 
-    from cli.main import app
+    from grantflow.cli.main import app
 
     runner = CliRunner()
     call_id = call(engine, people, now, eligibility={"unit_types": ["enterprise"], "qualifications": ["gmp"]})

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from db.apply import apply_trigger, fire
-from db.models import AuditEvent, OutboxMessage, Project
+from grantflow.db.apply import apply_trigger, fire
+from grantflow.db.models import AuditEvent, OutboxMessage, Project
 from tests.conftest import People
 from tests.factories import make_project, state_of
 

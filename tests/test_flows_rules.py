@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from flows.deployments import schedule_for
-from states.deadlines import (
+from grantflow.cli.main import app
+from grantflow.flows.deployments import schedule_for
+from grantflow.states.deadlines import (
     add_months,
     escalation_step_due,
     expand_schedule,

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from db.apply import fire
-from db.form_models import FormDraft
-from db.form_store import load_form, project_submissions, render_submission, save_form
-from db.models import Submission
-from db.records import save_submission
-from forms import FORMS, FormDefinition, Integer, LongText, Section
-from states.errors import Forbidden, NotFound, PayloadInvalid
-from states.text import Text
+from grantflow.db.apply import fire
+from grantflow.db.form_models import FormDraft
+from grantflow.db.form_store import load_form, project_submissions, render_submission, save_form
+from grantflow.db.models import Submission
+from grantflow.db.records import save_submission
+from grantflow.forms import FORMS, FormDefinition, Integer, LongText, Section
+from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
+from grantflow.states.text import Text
 from tests.conftest import People
 from tests.factories import make_project, state_of
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from forms import (
+from grantflow.forms import (
     FORMS,
     AttachmentRef,
     Attachments,
@@ -30,8 +30,8 @@ from forms import (
     render_readonly,
     validate,
 )
-from forms.render import export_rows
-from states.text import Text
+from grantflow.forms.render import export_rows
+from grantflow.states.text import Text
 from tests.test_forms_store import proposal
 
 ONE = Option("a", Text("甲", "A"))

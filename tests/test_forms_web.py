@@ -8,13 +8,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from db.form_models import Attachment, FormDraft, QuestionnaireResponse
-from db.models import Submission
-from db.seed import DEMO_PASSWORD
+from grantflow.db.form_models import Attachment, FormDraft, QuestionnaireResponse
+from grantflow.db.models import Submission
+from grantflow.db.seed import DEMO_PASSWORD
+from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.factories import make_project
 from tests.test_forms_store import proposal
-from web.app import create_app
 
 EXE = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 200
 PDF = b"%PDF-1.4\n%%EOF\n"

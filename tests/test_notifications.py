@@ -14,18 +14,18 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
-from db.apply import fire
-from db.due import set_report_schedule
-from db.models import OutboxMessage, Project
-from db.notification_models import DueItem, InboxMessage, NotificationDelivery, NotificationDigest
-from db.records import save_submission
-from db.review_models import ReviewAssignment
-from db.settings import get_settings
-from flows import jobs
-from flows.sweep import deadline_sweep, reminder_sweep
-from notifications.dispatch import problems, resend, send_emails
-from notifications.mailer import SmtpConfig, session
-from notifications.preferences import set_mode
+from grantflow.db.apply import fire
+from grantflow.db.due import set_report_schedule
+from grantflow.db.models import OutboxMessage, Project
+from grantflow.db.notification_models import DueItem, InboxMessage, NotificationDelivery, NotificationDigest
+from grantflow.db.records import save_submission
+from grantflow.db.review_models import ReviewAssignment
+from grantflow.db.settings import get_settings
+from grantflow.flows import jobs
+from grantflow.flows.sweep import deadline_sweep, reminder_sweep
+from grantflow.notifications.dispatch import problems, resend, send_emails
+from grantflow.notifications.mailer import SmtpConfig, session
+from grantflow.notifications.preferences import set_mode
 from tests import test_notifications_smtp as smtp_fixtures
 from tests.conftest import People
 from tests.factories import make_call, make_project
@@ -295,10 +295,10 @@ def test_killed_process_really_dies_mid_send(
         f"""
         import os
         from datetime import datetime, timedelta
-        from db.session import get_engine
-        from db.settings import get_settings
-        from notifications.dispatch import send_emails
-        from notifications.mailer import SmtpConfig, session
+        from grantflow.db.session import get_engine
+        from grantflow.db.settings import get_settings
+        from grantflow.notifications.dispatch import send_emails
+        from grantflow.notifications.mailer import SmtpConfig, session
         smtp = SmtpConfig.from_settings(get_settings())
         with session(smtp) as mailer:
             send_emails(get_engine(), now=datetime.fromisoformat("{now.isoformat()}"), smtp=smtp, mailer=mailer,
@@ -354,7 +354,7 @@ def test_calls_open_and_close_on_time_through_the_engine(
     assert deadline_sweep(engine, now=late, settings=get_settings()).calls_closed == [call]
     assert deadline_sweep(engine, now=late, settings=get_settings()).calls_closed == []
     with engine.connect() as conn:
-        from db.models import AuditEvent, Call
+        from grantflow.db.models import AuditEvent, Call
 
         assert conn.execute(select(Call.state).where(Call.id == call)).scalar() == "closed"
         event = conn.execute(select(AuditEvent).where(AuditEvent.action == "close_call")).one()

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from notifications.mailer import CannotConnect, NotSent, SmtpConfig, SmtpMailer, compose
+from grantflow.notifications.mailer import CannotConnect, NotSent, SmtpConfig, SmtpMailer, compose
 
 
 def free_port() -> int:
@@ -82,7 +82,7 @@ def smtp_server() -> Iterator[SmtpServer]:
 @pytest.fixture
 def smtp_env(smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch, home: Path) -> SmtpServer:
     """GRANTFLOW_SMTP_* pointing at the loopback server (after ``home`` has reset the settings)."""
-    from db.settings import reset_settings
+    from grantflow.db.settings import reset_settings
 
     monkeypatch.setenv("GRANTFLOW_SMTP_HOST", smtp_server.host)
     monkeypatch.setenv("GRANTFLOW_SMTP_PORT", str(smtp_server.port))

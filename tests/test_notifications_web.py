@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
-from db.notification_models import InboxMessage, NotificationDelivery, NotificationPreference
-from db.seed import DEMO_PASSWORD
-from db.settings import get_settings
-from flows import jobs
+from grantflow.db.notification_models import InboxMessage, NotificationDelivery, NotificationPreference
+from grantflow.db.seed import DEMO_PASSWORD
+from grantflow.db.settings import get_settings
+from grantflow.flows import jobs
+from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.factories import make_project
-from web.app import create_app
 
 
 def login(client: TestClient, email: str) -> None:

@@ -14,16 +14,16 @@ import pytest
 from sqlalchemy import Engine, delete, func, inspect, select, text, update
 from typer.testing import CliRunner
 
-from cli.main import app
-from db import audit
-from db.apply import fire
-from db.audit import verify
-from db.bootstrap import init_database
-from db.migrate import is_up_to_date, upgrade
-from db.models import AuditEvent, AuditHead, OutboxMessage, Programme
-from db.session import dispose_engines, make_engine
-from db.settings import reset_settings
-from db.workflows import clear_cache
+from grantflow.cli.main import app
+from grantflow.db import audit
+from grantflow.db.apply import fire
+from grantflow.db.audit import verify
+from grantflow.db.bootstrap import init_database
+from grantflow.db.migrate import is_up_to_date, upgrade
+from grantflow.db.models import AuditEvent, AuditHead, OutboxMessage, Programme
+from grantflow.db.session import dispose_engines, make_engine
+from grantflow.db.settings import reset_settings
+from grantflow.db.workflows import clear_cache
 from tests.conftest import People
 from tests.factories import make_project, state_of
 from tests.pg import PgServer
@@ -131,7 +131,7 @@ def test_appending_locks_the_head_row_until_commit(pg_engine: Engine, pg_url: st
 
 
 def test_fire_raises_domain_errors_on_postgres(pg_engine: Engine, now: datetime):
-    from states.errors import InvalidTrigger
+    from grantflow.states.errors import InvalidTrigger
 
     people = People(pg_engine)
     pid = make_project(pg_engine, people, now, state="in_execution")

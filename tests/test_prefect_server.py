@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from db.due import set_report_schedule
-from db.models import OutboxMessage
-from db.notification_models import InboxMessage
-from flows.server import LocalPrefectServer, free_port, prefect_executable
+from grantflow.db.due import set_report_schedule
+from grantflow.db.models import OutboxMessage
+from grantflow.db.notification_models import InboxMessage
+from grantflow.flows.server import LocalPrefectServer, free_port, prefect_executable
 from tests.conftest import People
 from tests.factories import make_project
 

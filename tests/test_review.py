@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, insert, select
 
-from db.apply import fire
-from db.eligibility import submit
-from db.facts import load_facts
-from db.models import AuditEvent, UserRole
-from db.review import (
+from grantflow.db.apply import fire
+from grantflow.db.eligibility import submit
+from grantflow.db.facts import load_facts
+from grantflow.db.models import AuditEvent, UserRole
+from grantflow.db.review import (
     ReviewError,
     assign,
     assign_batch,
@@ -26,10 +26,10 @@ from db.review import (
     set_rubric,
     submit_review,
 )
-from db.seed import DEMO_PASSWORD
-from db.settings import reset_settings
-from states.errors import Forbidden, PayloadInvalid
-from states.review_rules import (
+from grantflow.db.seed import DEMO_PASSWORD
+from grantflow.db.settings import reset_settings
+from grantflow.states.errors import Forbidden, PayloadInvalid
+from grantflow.states.review_rules import (
     DEFAULT_RUBRICS,
     ItemParties,
     ReviewerProfile,
@@ -40,11 +40,11 @@ from states.review_rules import (
     trimmed_mean,
     weighted_total,
 )
+from grantflow.web.app import create_app
+from grantflow.web.routes_review import clock
 from tests.conftest import People
 from tests.factories import state_of
 from tests.test_review_helpers import GOOD, call, draft, panel, review
-from web.app import create_app
-from web.routes_review import clock
 
 D = Decimal
 
@@ -302,7 +302,7 @@ def test_someone_who_scored_cannot_decide(engine: Engine, people: People, now: d
         auto_assign(conn, project_id=pid, stage="proposal", actor=people["office"], now=now)
     review(engine, people, now, pid, "expert1")
     review(engine, people, now, pid, "expert2")
-    from db.actors import actor_for
+    from grantflow.db.actors import actor_for
 
     with engine.connect() as conn:
         scorer_in_office = actor_for(conn, user_id=people["expert1"].user_id)

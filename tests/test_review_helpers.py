@@ -12,14 +12,14 @@ from typing import Any
 
 from sqlalchemy import Engine, update
 
-from db.apply import fire
-from db.eligibility import grant_qualification
-from db.models import Organisation
-from db.records import save_submission
-from db.review import create_panel, set_tags, submit_review
-from db.selection import create_call, new_project
-from states.enums import Category, SelectionMode, SupportMode
-from states.permissions import SYSTEM
+from grantflow.db.apply import fire
+from grantflow.db.eligibility import grant_qualification
+from grantflow.db.models import Organisation
+from grantflow.db.records import save_submission
+from grantflow.db.review import create_panel, set_tags, submit_review
+from grantflow.db.selection import create_call, new_project
+from grantflow.states.enums import Category, SelectionMode, SupportMode
+from grantflow.states.permissions import SYSTEM
 from tests.conftest import People
 from tests.factories import programme_id
 

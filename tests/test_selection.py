@@ -8,15 +8,15 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from db.apply import fire
-from db.bids import BidSealed, open_bids, open_due_bids, read_bids, submit_bid
-from db.eligibility import Ineligible, submit
-from db.review import Decision, assign, assignments_for, auto_assign, decide_batch, declare_conflict, ranking
-from db.selection import CallInvalid, create_call, new_project
-from states.enums import Category, SelectionMode, SupportMode
-from states.errors import Forbidden, GuardFailed
-from states.permissions import SYSTEM
-from states.selection import CallPlan, call_problems
+from grantflow.db.apply import fire
+from grantflow.db.bids import BidSealed, open_bids, open_due_bids, read_bids, submit_bid
+from grantflow.db.eligibility import Ineligible, submit
+from grantflow.db.review import Decision, assign, assignments_for, auto_assign, decide_batch, declare_conflict, ranking
+from grantflow.db.selection import CallInvalid, create_call, new_project
+from grantflow.states.enums import Category, SelectionMode, SupportMode
+from grantflow.states.errors import Forbidden, GuardFailed
+from grantflow.states.permissions import SYSTEM
+from grantflow.states.selection import CallPlan, call_problems
 from tests.conftest import People
 from tests.factories import programme_id, state_of
 from tests.test_review_helpers import call, draft, move_org, panel, qualify, review

@@ -9,15 +9,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from db.apply import fire
-from db.eligibility import submit
-from db.seed import DEMO_PASSWORD
-from states.enums import Category, SelectionMode, SupportMode
+from grantflow.db.apply import fire
+from grantflow.db.eligibility import submit
+from grantflow.db.seed import DEMO_PASSWORD
+from grantflow.states.enums import Category, SelectionMode, SupportMode
+from grantflow.web.app import create_app
+from grantflow.web.routes_review import clock
 from tests.conftest import People
 from tests.factories import state_of
 from tests.test_review_helpers import call, draft, panel, review
-from web.app import create_app
-from web.routes_review import clock
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_bid_upload_through_the_page(client: TestClient, engine: Engine, people:
         support=[SupportMode.TENDER],
         bids_open_at=now + timedelta(days=31),
     )
-    from db.selection import new_project
+    from grantflow.db.selection import new_project
 
     with engine.begin() as conn:
         pid = new_project(conn, call_id=call_id, actor=people["applicant"], title="投标", now=now)

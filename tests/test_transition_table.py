@@ -8,13 +8,13 @@ from datetime import datetime
 import pytest
 from sqlalchemy import Engine, func, select
 
-from db.apply import fire
-from db.models import AuditEvent, OutboxMessage
-from db.workflows import SHIPPED, read_documents
-from states.errors import Forbidden, InvalidTrigger
-from states.facts import StaticFacts
-from states.permissions import Actor
-from states.workflow import Registry, TransitionDef, registry_from_documents
+from grantflow.db.apply import fire
+from grantflow.db.models import AuditEvent, OutboxMessage
+from grantflow.db.workflows import SHIPPED, read_documents
+from grantflow.states.errors import Forbidden, InvalidTrigger
+from grantflow.states.facts import StaticFacts
+from grantflow.states.permissions import Actor
+from grantflow.states.workflow import Registry, TransitionDef, registry_from_documents
 from tests.conftest import People
 from tests.factories import actor_for_rule, make_project, satisfy, state_of
 

@@ -8,14 +8,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from db.models import Project
-from db.queries import visible_projects
-from db.seed import DEMO_PASSWORD
-from states.facts import StaticFacts
-from states.permissions import may_view
+from grantflow.db.models import Project
+from grantflow.db.queries import visible_projects
+from grantflow.db.seed import DEMO_PASSWORD
+from grantflow.states.facts import StaticFacts
+from grantflow.states.permissions import may_view
+from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.factories import make_project, state_of
-from web.app import create_app
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_login_refused_keeps_email_and_says_why(client: TestClient):
 
 def test_applicant_fires_submit_from_the_page(client: TestClient, engine: Engine, people: People, now: datetime):
     pid = make_project(engine, people, datetime.now(now.tzinfo), state="draft")
-    from db.workflows import get_registry
+    from grantflow.db.workflows import get_registry
     from tests.factories import satisfy
 
     rule = get_registry().get("standard").rules_for("submit", "draft")[0]
@@ -102,7 +102,7 @@ def test_listing_query_agrees_with_may_view(engine: Engine, people: People, now:
     make_project(engine, people, now, applicant="applicant2")
     with engine.connect() as conn:
         projects = conn.execute(select(Project)).all()
-        from db.models import Programme
+        from grantflow.db.models import Programme
 
         org_of = dict(conn.execute(select(Programme.id, Programme.organising_unit_id)).all())
         for who in ("office", "leader", "organiser", "other_organiser", "applicant", "applicant2", "expert1"):
@@ -122,7 +122,7 @@ def test_listing_query_agrees_with_may_view(engine: Engine, people: People, now:
 def test_reviewer_names_are_hidden_from_the_applicant_but_not_from_the_office(
     client: TestClient, engine: Engine, people: People, now: datetime
 ):
-    from db.workflows import get_registry
+    from grantflow.db.workflows import get_registry
     from tests.factories import satisfy
 
     pid = make_project(engine, people, now, state="under_review")

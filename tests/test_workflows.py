@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import Engine, select, update
 from typer.testing import CliRunner
 
-from cli.main import app
-from db.bootstrap import init_database
-from db.models import AuditEvent, Project
-from db.session import dispose_engines
-from db.settings import reset_settings
-from db.workflows import SHIPPED, clear_cache, get_registry, read_documents
-from states.errors import WorkflowInvalid
-from states.workflow import registry_from_documents
+from grantflow.cli.main import app
+from grantflow.db.bootstrap import init_database
+from grantflow.db.models import AuditEvent, Project
+from grantflow.db.session import dispose_engines
+from grantflow.db.settings import reset_settings
+from grantflow.db.workflows import SHIPPED, clear_cache, get_registry, read_documents
+from grantflow.states.errors import WorkflowInvalid
+from grantflow.states.workflow import registry_from_documents
 from tests.conftest import People
 from tests.factories import make_call, make_project, state_of
 
@@ -188,7 +188,7 @@ def test_a_stranded_state_is_an_error_that_names_it(engine: Engine, people: Peop
     with pytest.raises(WorkflowInvalid) as caught:
         init_database(engine)
     assert f"project {pid} in 'old_execution' (standard)" in caught.value.message.en
-    from db.apply import StrandedState, fire
+    from grantflow.db.apply import StrandedState, fire
 
     with pytest.raises(StrandedState) as stranded:
         fire(engine, subject_id=pid, trigger="suspend", actor=people["office"], payload={"reason": "x"}, now=now)
@@ -196,7 +196,7 @@ def test_a_stranded_state_is_an_error_that_names_it(engine: Engine, people: Peop
 
 
 def test_readme_diagram_is_generated_from_the_table():
-    from states.diagram import mermaid
+    from grantflow.states.diagram import mermaid
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = re.search(r"```mermaid\n(.*?)```", readme, re.S)

@@ -12,14 +12,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from db.bootstrap import init_database
-from db.session import get_engine
-from db.settings import Settings, get_settings
-from web import errors
-from web.routes_core import router as core_router
-from web.routes_forms import router as forms_router
-from web.routes_inbox import router as inbox_router
-from web.routes_review import router as review_router
+from grantflow.db.bootstrap import init_database
+from grantflow.db.session import get_engine
+from grantflow.db.settings import Settings, get_settings
+from grantflow.web import errors
+from grantflow.web.routes_core import router as core_router
+from grantflow.web.routes_forms import router as forms_router
+from grantflow.web.routes_inbox import router as inbox_router
+from grantflow.web.routes_review import router as review_router
 
 STATIC = Path(__file__).parent / "static"
 

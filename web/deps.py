@@ -13,14 +13,14 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 
-from db.actors import actor_for
-from db.settings import get_settings
-from states.enums import label as enum_label
-from states.errors import NotFound
-from states.permissions import Actor
-from states.text import Lang, Text, normalise_lang
-from states.workflow import event_label
-from web.i18n import translations
+from grantflow.db.actors import actor_for
+from grantflow.db.settings import get_settings
+from grantflow.states.enums import label as enum_label
+from grantflow.states.errors import NotFound
+from grantflow.states.permissions import Actor
+from grantflow.states.text import Lang, Text, normalise_lang
+from grantflow.states.workflow import event_label
+from grantflow.web.i18n import translations
 
 TEMPLATES = Path(__file__).parent / "templates"
 

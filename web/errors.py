@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from states.errors import (
+from grantflow.states.errors import (
     Conflict,
     Forbidden,
     GrantflowError,
@@ -14,7 +14,7 @@ from states.errors import (
     NotFound,
     PayloadInvalid,
 )
-from web.deps import LoginRequired, get_lang, render
+from grantflow.web.deps import LoginRequired, get_lang, render
 
 STATUS: list[tuple[type[GrantflowError], int]] = [
     (NotFound, 404),

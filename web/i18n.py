@@ -14,7 +14,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from states.text import Lang
+from grantflow.states.text import Lang
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 

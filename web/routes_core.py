@@ -13,16 +13,16 @@ from fastapi import APIRouter, Body, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from db.apply import fire
-from db.facts import load_facts
-from db.models import User
-from db.passwords import verify_password
-from db.queries import history, project_for, visible_projects
-from db.workflows import get_registry
-from states.errors import GrantflowError
-from states.text import Text, normalise_lang
-from web.deps import CurrentActor, EngineDep, LangDep, OptionalActor, render
-from web.errors import status_for
+from grantflow.db.apply import fire
+from grantflow.db.facts import load_facts
+from grantflow.db.models import User
+from grantflow.db.passwords import verify_password
+from grantflow.db.queries import history, project_for, visible_projects
+from grantflow.db.workflows import get_registry
+from grantflow.states.errors import GrantflowError
+from grantflow.states.text import Text, normalise_lang
+from grantflow.web.deps import CurrentActor, EngineDep, LangDep, OptionalActor, render
+from grantflow.web.errors import status_for
 
 router = APIRouter()
 

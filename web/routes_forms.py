@@ -16,9 +16,9 @@ from fastapi import APIRouter, Body, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
-from db.facts import load_facts
-from db.files import open_attachment, store_attachment
-from db.form_store import (
+from grantflow.db.facts import load_facts
+from grantflow.db.files import open_attachment, store_attachment
+from grantflow.db.form_store import (
     load_form,
     organisation_names,
     project_submissions,
@@ -27,8 +27,8 @@ from db.form_store import (
     save_form,
     submit_questionnaire,
 )
-from db.queries import project_for
-from forms import (
+from grantflow.db.queries import project_for
+from grantflow.forms import (
     FORMS,
     UPLOAD_SUFFIX,
     AttachmentRejected,
@@ -41,10 +41,10 @@ from forms import (
     render_fields,
     render_readonly,
 )
-from states.errors import NotFound
-from states.permissions import Actor
-from states.text import Text
-from web.deps import CurrentActor, EngineDep, LangDep, OptionalActor, render
+from grantflow.states.errors import NotFound
+from grantflow.states.permissions import Actor
+from grantflow.states.text import Text
+from grantflow.web.deps import CurrentActor, EngineDep, LangDep, OptionalActor, render
 
 router = APIRouter()
 

@@ -9,14 +9,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from notifications.catalogue import MODES, preference_kinds
-from notifications.dispatch import problems, resend
-from notifications.inbox import mark_read, messages_for, unread_count
-from notifications.preferences import mode_of, modes_for, set_mode
-from states.enums import Role
-from states.errors import Forbidden
-from states.text import Text
-from web.deps import CurrentActor, EngineDep, LangDep, render
+from grantflow.notifications.catalogue import MODES, preference_kinds
+from grantflow.notifications.dispatch import problems, resend
+from grantflow.notifications.inbox import mark_read, messages_for, unread_count
+from grantflow.notifications.preferences import mode_of, modes_for, set_mode
+from grantflow.states.enums import Role
+from grantflow.states.errors import Forbidden
+from grantflow.states.text import Text
+from grantflow.web.deps import CurrentActor, EngineDep, LangDep, render
 
 router = APIRouter()
 

@@ -16,12 +16,12 @@ from fastapi import APIRouter, Body, Depends, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from db.bids import open_bids, read_bid, read_bids, require_open, submit_bid, tender_status
-from db.complaints import answer_complaint, complaint_counts, file_complaint, latest_outcome, list_complaints
-from db.eligibility import check, submit_checked
-from db.models import Call, Programme
-from db.queries import project_for
-from db.review import (
+from grantflow.db.bids import open_bids, read_bid, read_bids, require_open, submit_bid, tender_status
+from grantflow.db.complaints import answer_complaint, complaint_counts, file_complaint, latest_outcome, list_complaints
+from grantflow.db.eligibility import check, submit_checked
+from grantflow.db.models import Call, Programme
+from grantflow.db.queries import project_for
+from grantflow.db.review import (
     RECOMMENDATIONS,
     STAGES,
     Decision,
@@ -37,15 +37,15 @@ from db.review import (
     rubric_for,
     submit_review,
 )
-from db.settings import get_settings
-from states.eligibility import describe, parse_rules
-from states.enums import Role
-from states.errors import Forbidden, GrantflowError, NotFound
-from states.permissions import Actor
-from states.review_rules import MANAGE_FORBIDDEN, VisibleReview, may_manage
-from states.text import Text
-from web.deps import CurrentActor, EngineDep, LangDep, render
-from web.errors import status_for
+from grantflow.db.settings import get_settings
+from grantflow.states.eligibility import describe, parse_rules
+from grantflow.states.enums import Role
+from grantflow.states.errors import Forbidden, GrantflowError, NotFound
+from grantflow.states.permissions import Actor
+from grantflow.states.review_rules import MANAGE_FORBIDDEN, VisibleReview, may_manage
+from grantflow.states.text import Text
+from grantflow.web.deps import CurrentActor, EngineDep, LangDep, render
+from grantflow.web.errors import status_for
 
 router = APIRouter()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from db.models import Base
+from grantflow.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -27,8 +27,8 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from db.session import make_engine
-    from db.settings import get_settings
+    from grantflow.db.session import make_engine
+    from grantflow.db.settings import get_settings
 
     engine = make_engine(config.get_main_option("sqlalchemy.url") or get_settings().url)
     with engine.begin() as conn:

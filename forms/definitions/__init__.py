@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from forms.definition import FormRegistry
-from forms.definitions import (
+from grantflow.forms.definition import FormRegistry
+from grantflow.forms.definitions import (
     adjustment_request,
     concept_note,
     needs_questionnaire,

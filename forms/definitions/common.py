@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from forms.fields import Choice, DateField, Integer, LongText, Money, Option, OrgRef, ShortText, Table, options
-from states.enums import LABELS, Category, FundingSource, SupportMode
-from states.text import Text
+from grantflow.forms.fields import (
+    Choice,
+    DateField,
+    Integer,
+    LongText,
+    Money,
+    Option,
+    OrgRef,
+    ShortText,
+    Table,
+    options,
+)
+from grantflow.states.enums import LABELS, Category, FundingSource, SupportMode
+from grantflow.states.text import Text
 
 FUNDING_SOURCES: tuple[Option, ...] = tuple(Option(s.value, LABELS[s]) for s in FundingSource)
 CATEGORIES: tuple[Option, ...] = tuple(Option(c.value, LABELS[c]) for c in Category)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from forms.definition import FormDefinition, Section
-from forms.definitions.common import EXPERTISE, narrative
-from forms.fields import Money, MultiChoice, ShortText
-from states.text import Text
+from grantflow.forms.definition import FormDefinition, Section
+from grantflow.forms.definitions.common import EXPERTISE, narrative
+from grantflow.forms.fields import Money, MultiChoice, ShortText
+from grantflow.states.text import Text
 
 CONCEPT_NOTE_V1 = FormDefinition(
     key="concept_note",

@@ -5,10 +5,10 @@ Filled by anyone, without a project; its answers are kept apart from project sub
 
 from __future__ import annotations
 
-from forms.definition import FormDefinition, Section
-from forms.definitions.common import PROGRAMMES, YES_NO, narrative
-from forms.fields import Choice, Money, ShortText, options
-from states.text import Text
+from grantflow.forms.definition import FormDefinition, Section
+from grantflow.forms.definitions.common import PROGRAMMES, YES_NO, narrative
+from grantflow.forms.fields import Choice, Money, ShortText, options
+from grantflow.states.text import Text
 
 URGENCY = options(
     [

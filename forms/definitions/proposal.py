@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from forms.checks import date_order, not_more_than, total_matches_rows
-from forms.definition import FormDefinition, Section
-from forms.definitions.common import (
+from grantflow.forms.checks import date_order, not_more_than, total_matches_rows
+from grantflow.forms.definition import FormDefinition, Section
+from grantflow.forms.definitions.common import (
     CATEGORIES,
     EXPERTISE,
     SUPPORT_MODES,
@@ -13,8 +13,8 @@ from forms.definitions.common import (
     period_fields,
     team_table,
 )
-from forms.fields import Attachments, Choice, Money, MultiChoice, OrgRef, ShortText, Table
-from states.text import Text
+from grantflow.forms.fields import Attachments, Choice, Money, MultiChoice, OrgRef, ShortText, Table
+from grantflow.states.text import Text
 
 _start, _end = period_fields()
 _budget = budget_table()

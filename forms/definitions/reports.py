@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from forms.definition import FormDefinition, Section
-from forms.definitions.common import FUNDING_SOURCES, narrative
-from forms.fields import Attachments, Choice, Integer, Money, ShortText, Table, options
-from states.text import Text
+from grantflow.forms.definition import FormDefinition, Section
+from grantflow.forms.definitions.common import FUNDING_SOURCES, narrative
+from grantflow.forms.fields import Attachments, Choice, Integer, Money, ShortText, Table, options
+from grantflow.states.text import Text
 
 PROGRESS = options(
     [

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from forms.checks import date_order, dates_within, table_includes, total_matches_rows
-from forms.definition import FormDefinition, Section
-from forms.definitions.common import budget_table, milestones_table, narrative, period_fields, targets_table
-from forms.fields import Attachments, Money
-from states.text import Text
+from grantflow.forms.checks import date_order, dates_within, table_includes, total_matches_rows
+from grantflow.forms.definition import FormDefinition, Section
+from grantflow.forms.definitions.common import budget_table, milestones_table, narrative, period_fields, targets_table
+from grantflow.forms.fields import Attachments, Money
+from grantflow.states.text import Text
 
 _start, _end = period_fields()
 _targets = targets_table()

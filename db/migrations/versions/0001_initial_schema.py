@@ -12,9 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import db.models
-
-
+import grantflow.db.models
 revision: str = '0001'
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -34,7 +32,7 @@ def upgrade() -> None:
     sa.Column('to_state', sa.String(length=40), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('payload_digest', sa.String(length=64), nullable=False),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_events'))
@@ -56,7 +54,7 @@ def upgrade() -> None:
     sa.Column('unit_type', sa.String(length=40), nullable=True),
     sa.Column('region', sa.String(length=100), nullable=True),
     sa.Column('email_domains', sa.JSON(), nullable=False),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisations')),
     sa.UniqueConstraint('name', name=op.f('uq_organisations_name'))
     )
@@ -71,10 +69,10 @@ def upgrade() -> None:
     sa.Column('dedupe_key', sa.String(length=200), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', db.models.UTCDateTime(), nullable=True),
+    sa.Column('next_attempt_at', grantflow.db.models.UTCDateTime(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
-    sa.Column('processed_at', db.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', grantflow.db.models.UTCDateTime(), nullable=False),
+    sa.Column('processed_at', grantflow.db.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['event_id'], ['audit_events.id'], name=op.f('fk_outbox_event_id_audit_events')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     sa.UniqueConstraint('dedupe_key', name=op.f('uq_outbox_dedupe_key'))
@@ -94,8 +92,8 @@ def upgrade() -> None:
     sa.Column('workflow', sa.String(length=60), nullable=False),
     sa.Column('state', sa.String(length=40), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('state_entered_at', db.models.UTCDateTime(), nullable=False),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('state_entered_at', grantflow.db.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['organising_unit_id'], ['organisations.id'], name=op.f('fk_programmes_organising_unit_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_programmes')),
     sa.UniqueConstraint('code', name=op.f('uq_programmes_code'))
@@ -109,7 +107,7 @@ def upgrade() -> None:
     sa.Column('expertise', sa.JSON(), nullable=False),
     sa.Column('password_hash', sa.String(length=200), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_users_organisation_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
@@ -123,16 +121,16 @@ def upgrade() -> None:
     sa.Column('selection_mode', sa.String(length=20), nullable=False),
     sa.Column('support_modes', sa.JSON(), nullable=False),
     sa.Column('project_workflow', sa.String(length=60), nullable=False),
-    sa.Column('opens_at', db.models.UTCDateTime(), nullable=True),
-    sa.Column('closes_at', db.models.UTCDateTime(), nullable=True),
+    sa.Column('opens_at', grantflow.db.models.UTCDateTime(), nullable=True),
+    sa.Column('closes_at', grantflow.db.models.UTCDateTime(), nullable=True),
     sa.Column('quorum', sa.Integer(), nullable=False),
     sa.Column('eligibility', sa.JSON(), nullable=False),
     sa.Column('designated_unit_id', sa.Integer(), nullable=True),
     sa.Column('workflow', sa.String(length=60), nullable=False),
     sa.Column('state', sa.String(length=40), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('state_entered_at', db.models.UTCDateTime(), nullable=False),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('state_entered_at', grantflow.db.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['designated_unit_id'], ['organisations.id'], name=op.f('fk_calls_designated_unit_id_organisations')),
     sa.ForeignKeyConstraint(['programme_id'], ['programmes.id'], name=op.f('fk_calls_programme_id_programmes')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_calls'))
@@ -154,15 +152,15 @@ def upgrade() -> None:
     sa.Column('category', sa.String(length=20), nullable=False),
     sa.Column('selection_mode', sa.String(length=20), nullable=False),
     sa.Column('budget_yuan', sa.Numeric(precision=16, scale=2), nullable=True),
-    sa.Column('start_date', db.models.UTCDateTime(), nullable=True),
-    sa.Column('end_date', db.models.UTCDateTime(), nullable=True),
+    sa.Column('start_date', grantflow.db.models.UTCDateTime(), nullable=True),
+    sa.Column('end_date', grantflow.db.models.UTCDateTime(), nullable=True),
     sa.Column('workflow', sa.String(length=60), nullable=False),
     sa.Column('state', sa.String(length=40), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('suspended_from', sa.String(length=40), nullable=True),
-    sa.Column('accepted_at', db.models.UTCDateTime(), nullable=True),
-    sa.Column('state_entered_at', db.models.UTCDateTime(), nullable=False),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('accepted_at', grantflow.db.models.UTCDateTime(), nullable=True),
+    sa.Column('state_entered_at', grantflow.db.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_projects_call_id_calls')),
     sa.ForeignKeyConstraint(['principal_investigator_id'], ['users.id'], name=op.f('fk_projects_principal_investigator_id_users')),
     sa.ForeignKeyConstraint(['programme_id'], ['programmes.id'], name=op.f('fk_projects_programme_id_programmes')),
@@ -183,8 +181,8 @@ def upgrade() -> None:
     sa.Column('recommendation', sa.String(length=20), nullable=True),
     sa.Column('comments', sa.Text(), nullable=True),
     sa.Column('no_conflict_declared', sa.Boolean(), nullable=False),
-    sa.Column('submitted_at', db.models.UTCDateTime(), nullable=True),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('submitted_at', grantflow.db.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_reviews_project_id_projects'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['reviewer_id'], ['users.id'], name=op.f('fk_reviews_reviewer_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reviews')),
@@ -199,9 +197,9 @@ def upgrade() -> None:
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('created_by', sa.Integer(), nullable=True),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', db.models.UTCDateTime(), nullable=False),
-    sa.Column('submitted_at', db.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', grantflow.db.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', grantflow.db.models.UTCDateTime(), nullable=False),
+    sa.Column('submitted_at', grantflow.db.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_submissions_created_by_users')),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_submissions_project_id_projects'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_submissions'))

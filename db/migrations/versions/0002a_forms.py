@@ -12,9 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import db.models
-
-
+import grantflow.db.models
 revision: str = '0002a'
 down_revision: str | Sequence[str] | None = '0001'
 branch_labels: str | Sequence[str] | None = None
@@ -28,7 +26,7 @@ def upgrade() -> None:
     sa.Column('form_version', sa.Integer(), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('submitted_by', sa.Integer(), nullable=True),
-    sa.Column('submitted_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('submitted_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['submitted_by'], ['users.id'], name=op.f('fk_questionnaire_responses_submitted_by_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_questionnaire_responses'))
     )
@@ -47,7 +45,7 @@ def upgrade() -> None:
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('storage_key', sa.String(length=200), nullable=False),
     sa.Column('uploaded_by', sa.Integer(), nullable=True),
-    sa.Column('uploaded_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('uploaded_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_attachments_project_id_projects'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['uploaded_by'], ['users.id'], name=op.f('fk_attachments_uploaded_by_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_attachments'))
@@ -65,8 +63,8 @@ def upgrade() -> None:
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('errors', sa.JSON(), nullable=False),
     sa.Column('updated_by', sa.Integer(), nullable=True),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', grantflow.db.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_form_drafts_project_id_projects'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['updated_by'], ['users.id'], name=op.f('fk_form_drafts_updated_by_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_form_drafts'))

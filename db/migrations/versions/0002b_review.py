@@ -13,9 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import db.models
-
-
+import grantflow.db.models
 revision: str = '0002b'
 down_revision: str | Sequence[str] | None = '0001'
 branch_labels: str | Sequence[str] | None = None
@@ -27,8 +25,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('organisation_id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=60), nullable=False),
-    sa.Column('valid_until', db.models.UTCDateTime(), nullable=True),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('valid_until', grantflow.db.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_organisation_qualifications_organisation_id_organisations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisation_qualifications')),
     sa.UniqueConstraint('organisation_id', 'code', name=op.f('uq_organisation_qualifications_organisation_id'))
@@ -41,7 +39,7 @@ def upgrade() -> None:
     sa.Column('tags', sa.JSON(), nullable=False),
     sa.Column('peers_after_submit', sa.Boolean(), nullable=False),
     sa.Column('trim', sa.Integer(), nullable=False),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_review_panels_call_id_calls'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_review_panels')),
     sa.UniqueConstraint('call_id', 'stage', name=op.f('uq_review_panels_call_id'))
@@ -57,10 +55,10 @@ def upgrade() -> None:
     )
     op.create_table('tenders',
     sa.Column('call_id', sa.Integer(), nullable=False),
-    sa.Column('bids_open_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('bids_open_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.Column('wrapped_key', sa.LargeBinary(), nullable=False),
     sa.Column('master_key_id', sa.String(length=16), nullable=False),
-    sa.Column('opened_at', db.models.UTCDateTime(), nullable=True),
+    sa.Column('opened_at', grantflow.db.models.UTCDateTime(), nullable=True),
     sa.Column('opened_by', sa.String(length=100), nullable=True),
     sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_tenders_call_id_calls'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('call_id', name=op.f('pk_tenders'))
@@ -74,7 +72,7 @@ def upgrade() -> None:
     sa.Column('ciphertext', sa.LargeBinary(), nullable=False),
     sa.Column('ciphertext_sha256', sa.String(length=64), nullable=False),
     sa.Column('submitted_by', sa.Integer(), nullable=True),
-    sa.Column('submitted_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('submitted_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['call_id'], ['tenders.call_id'], name=op.f('fk_bids_call_id_tenders'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_bids_organisation_id_organisations')),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_bids_project_id_projects'), ondelete='CASCADE'),
@@ -89,10 +87,10 @@ def upgrade() -> None:
     sa.Column('decision_event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('complainant_id', sa.Integer(), nullable=False),
     sa.Column('grounds', sa.Text(), nullable=False),
-    sa.Column('filed_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('filed_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.Column('answer', sa.Text(), nullable=True),
     sa.Column('answered_by', sa.Integer(), nullable=True),
-    sa.Column('answered_at', db.models.UTCDateTime(), nullable=True),
+    sa.Column('answered_at', grantflow.db.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['answered_by'], ['users.id'], name=op.f('fk_complaints_answered_by_users')),
     sa.ForeignKeyConstraint(['complainant_id'], ['users.id'], name=op.f('fk_complaints_complainant_id_users')),
     sa.ForeignKeyConstraint(['decision_event_id'], ['audit_events.id'], name=op.f('fk_complaints_decision_event_id_audit_events')),
@@ -137,8 +135,8 @@ def upgrade() -> None:
     sa.Column('panel_id', sa.Integer(), nullable=True),
     sa.Column('automatic', sa.Boolean(), nullable=False),
     sa.Column('assigned_by', sa.Integer(), nullable=True),
-    sa.Column('assigned_at', db.models.UTCDateTime(), nullable=False),
-    sa.Column('conflict_declared_at', db.models.UTCDateTime(), nullable=True),
+    sa.Column('assigned_at', grantflow.db.models.UTCDateTime(), nullable=False),
+    sa.Column('conflict_declared_at', grantflow.db.models.UTCDateTime(), nullable=True),
     sa.Column('review_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['assigned_by'], ['users.id'], name=op.f('fk_review_assignments_assigned_by_users')),
     sa.ForeignKeyConstraint(['panel_id'], ['review_panels.id'], name=op.f('fk_review_assignments_panel_id_review_panels')),
@@ -156,7 +154,7 @@ def upgrade() -> None:
     sa.Column('assignment_id', sa.Integer(), nullable=False),
     sa.Column('has_conflict', sa.Boolean(), nullable=False),
     sa.Column('statement', sa.Text(), nullable=False),
-    sa.Column('declared_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('declared_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['assignment_id'], ['review_assignments.id'], name=op.f('fk_conflict_statements_assignment_id_review_assignments'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_conflict_statements')),
     sa.UniqueConstraint('assignment_id', name=op.f('uq_conflict_statements_assignment_id'))

@@ -12,9 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import db.models
-
-
+import grantflow.db.models
 revision: str = '0003'
 down_revision: str | Sequence[str] | None = '0001'
 branch_labels: str | Sequence[str] | None = None
@@ -33,8 +31,8 @@ def upgrade() -> None:
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('subject', sa.String(length=20), nullable=False),
     sa.Column('subject_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
-    sa.Column('read_at', db.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', grantflow.db.models.UTCDateTime(), nullable=False),
+    sa.Column('read_at', grantflow.db.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['outbox_id'], ['outbox.id'], name=op.f('fk_inbox_messages_outbox_id_outbox'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_inbox_messages_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbox_messages')),
@@ -47,8 +45,8 @@ def upgrade() -> None:
     sa.Column('day', sa.String(length=10), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('message_id', sa.String(length=200), nullable=True),
-    sa.Column('claimed_at', db.models.UTCDateTime(), nullable=False),
-    sa.Column('sent_at', db.models.UTCDateTime(), nullable=True),
+    sa.Column('claimed_at', grantflow.db.models.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', grantflow.db.models.UTCDateTime(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notification_digests_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_digests')),
@@ -68,13 +66,13 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=20), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', db.models.UTCDateTime(), nullable=True),
-    sa.Column('claimed_at', db.models.UTCDateTime(), nullable=True),
-    sa.Column('sent_at', db.models.UTCDateTime(), nullable=True),
+    sa.Column('next_attempt_at', grantflow.db.models.UTCDateTime(), nullable=True),
+    sa.Column('claimed_at', grantflow.db.models.UTCDateTime(), nullable=True),
+    sa.Column('sent_at', grantflow.db.models.UTCDateTime(), nullable=True),
     sa.Column('message_id', sa.String(length=200), nullable=True),
     sa.Column('digest_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['digest_id'], ['notification_digests.id'], name=op.f('fk_notification_deliveries_digest_id_notification_digests'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['inbox_id'], ['inbox_messages.id'], name=op.f('fk_notification_deliveries_inbox_id_inbox_messages'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notification_deliveries_user_id_users'), ondelete='CASCADE'),
@@ -89,10 +87,10 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('every', sa.String(length=10), nullable=True),
     sa.Column('count', sa.Integer(), nullable=True),
-    sa.Column('first_due', db.models.UTCDateTime(), nullable=True),
+    sa.Column('first_due', grantflow.db.models.UTCDateTime(), nullable=True),
     sa.Column('milestones', sa.JSON(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('updated_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_report_schedules_project_id_projects'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_report_schedules')),
     sa.UniqueConstraint('project_id', 'form_key', name=op.f('uq_report_schedules_project_id'))
@@ -110,11 +108,11 @@ def upgrade() -> None:
     sa.Column('period', sa.Integer(), nullable=True),
     sa.Column('label', sa.JSON(), nullable=True),
     sa.Column('assignee_id', sa.Integer(), nullable=True),
-    sa.Column('due_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('due_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('overdue_at', db.models.UTCDateTime(), nullable=True),
-    sa.Column('closed_at', db.models.UTCDateTime(), nullable=True),
-    sa.Column('created_at', db.models.UTCDateTime(), nullable=False),
+    sa.Column('overdue_at', grantflow.db.models.UTCDateTime(), nullable=True),
+    sa.Column('closed_at', grantflow.db.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', grantflow.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['assignee_id'], ['users.id'], name=op.f('fk_due_items_assignee_id_users')),
     sa.ForeignKeyConstraint(['schedule_id'], ['report_schedules.id'], name=op.f('fk_due_items_schedule_id_report_schedules'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_due_items')),
