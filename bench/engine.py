@@ -46,12 +46,12 @@ if str(ROOT) not in sys.path:  # `python bench/engine.py` from a clone without `
 
 from sqlalchemy import Engine, func, insert, make_url, select, text  # noqa: E402
 
-from grantflow.db.actors import actor_for  # noqa: E402
 from grantflow.db.apply import fire  # noqa: E402
 from grantflow.db.audit import verify  # noqa: E402
-from grantflow.db.bootstrap import init_database  # noqa: E402
-from grantflow.db.models import Organisation, Programme, Project  # noqa: E402
+from grantflow.db.models import Organisation, Programme, Project, table  # noqa: E402
 from grantflow.db.session import make_engine  # noqa: E402
+from grantflow.services.actors import actor_for  # noqa: E402
+from grantflow.services.bootstrap import init_database  # noqa: E402
 from grantflow.states.permissions import Actor  # noqa: E402
 
 TARGET_RATIO = 0.15
@@ -78,11 +78,11 @@ def prepare(engine: Engine, projects: int) -> tuple[Actor, list[int]]:
         office = actor_for(conn, email=OFFICE)
         programme_id = conn.execute(select(Programme.id).where(Programme.code == 7)).scalar_one()
         unit_id = conn.execute(select(Organisation.id).order_by(Organisation.id)).scalars().first()
-        table = Project.__table__
+        projects_table = table(Project)
         batch = 5000
         for start in range(0, projects, batch):
             conn.execute(
-                insert(table),
+                insert(projects_table),
                 [
                     {
                         "code": f"BENCH-{i:07d}",
@@ -100,7 +100,11 @@ def prepare(engine: Engine, projects: int) -> tuple[Actor, list[int]]:
                     for i in range(start, min(start + batch, projects))
                 ],
             )
-        ids = list(conn.execute(select(table.c.id).where(table.c.code.like("BENCH-%")).order_by(table.c.id)).scalars())
+        ids = list(
+            conn.execute(
+                select(projects_table.c.id).where(projects_table.c.code.like("BENCH-%")).order_by(projects_table.c.id)
+            ).scalars()
+        )
     return office, ids
 
 

@@ -33,12 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Engine, func, insert, select
 
-from grantflow.db.bootstrap import init_database
-from grantflow.db.models import Organisation, OutboxMessage, Programme, Project
-from grantflow.db.notification_models import DueItem
+from grantflow.config import Settings
+from grantflow.db.models import DueItem, Organisation, OutboxMessage, Programme, Project, table
 from grantflow.db.session import make_engine
-from grantflow.db.settings import Settings
 from grantflow.flows.sweep import full_sweep
+from grantflow.services.bootstrap import init_database
 from grantflow.states.enums import Category, OrgKind, SelectionMode
 
 START = datetime(2026, 1, 1, 1, 0, tzinfo=UTC)
@@ -61,7 +60,7 @@ def build(path: Path, *, projects: int, in_year: int, seed: int = 7) -> Engine:
         for first in range(0, projects, batch):
             ids = range(first + 1, min(first + batch, projects) + 1)
             conn.execute(
-                insert(Project.__table__),
+                insert(table(Project)),
                 [
                     {
                         "id": i, "code": f"B{i:07d}", "title": f"bench {i}", "programme_id": programme,
@@ -83,7 +82,7 @@ def build(path: Path, *, projects: int, in_year: int, seed: int = 7) -> Engine:
                         "created_at": START,
                     }
                 )  # fmt: skip
-            conn.execute(insert(DueItem.__table__), rows)
+            conn.execute(insert(table(DueItem)), rows)
     with engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
     return engine
@@ -103,12 +102,12 @@ def measure(engine: Engine, path: Path, settings: Settings) -> dict[str, float |
     tracemalloc.stop()
     traced.dispose()
     with engine.connect() as conn:
-        before = conn.execute(select(func.count()).select_from(OutboxMessage.__table__)).scalar_one()
+        before = conn.execute(select(func.count()).select_from(table(OutboxMessage))).scalar_one()
     t0 = time.perf_counter()
     report = full_sweep(engine, now=SWEEP_AT, settings=settings)
     seconds = time.perf_counter() - t0
     with engine.connect() as conn:
-        after = conn.execute(select(func.count()).select_from(OutboxMessage.__table__)).scalar_one()
+        after = conn.execute(select(func.count()).select_from(table(OutboxMessage))).scalar_one()
     return {
         "seconds": round(seconds, 4),
         "sweep_heap_peak_mb": round(peak_heap, 1),

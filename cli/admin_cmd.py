@@ -10,8 +10,8 @@ from rich.table import Table
 from sqlalchemy import select
 
 from grantflow.db.models import Organisation, User, UserRole
-from grantflow.db.passwords import hash_password
 from grantflow.db.session import get_engine, session_scope
+from grantflow.services.passwords import hash_password
 from grantflow.states.enums import OrgKind, Role
 
 orgs_app = typer.Typer(help="organisations (units, departments, evaluators)")

@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from grantflow.db.actors import actor_for
 from grantflow.db.apply import Transitioned, create, fire
-from grantflow.db.bootstrap import init_database
 from grantflow.db.models import AuditEvent, Programme, Project
-from grantflow.db.records import create_project, next_project_code, record_review, save_submission
+from grantflow.services.actors import actor_for
+from grantflow.services.bootstrap import init_database
+from grantflow.services.records import create_project, next_project_code, record_review, save_submission
 from grantflow.states.enums import Category, SelectionMode, SupportMode
 from grantflow.states.permissions import SYSTEM, Actor
 

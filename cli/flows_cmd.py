@@ -13,8 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from grantflow.config import get_settings
 from grantflow.db.session import get_engine
-from grantflow.db.settings import get_settings
 
 flows_app = typer.Typer(help="the scheduled flows: deadlines, reminders, delivery, digests")
 notifications_app = typer.Typer(help="notification delivery: problems and resending")
@@ -76,8 +76,8 @@ def serve_cmd(
     only: Annotated[list[str] | None, typer.Option("--only", help="serve only these flows")] = None,
 ) -> None:
     """Serve the web page and the scheduled flows (a local Prefect server unless PREFECT_API_URL is set)."""
-    from grantflow.db.bootstrap import init_database
     from grantflow.flows.serve import serve
+    from grantflow.services.bootstrap import init_database
 
     settings = get_settings()
     init_database(get_engine(settings))

@@ -15,15 +15,15 @@ from sqlalchemy import select
 from grantflow.cli import flows_cmd
 from grantflow.cli.admin_cmd import orgs_app, users_app
 from grantflow.cli.review_cmd import review_app
-from grantflow.db.actors import actor_for
+from grantflow.config import get_settings
 from grantflow.db.apply import fire as fire_trigger
 from grantflow.db.audit import verify
-from grantflow.db.bootstrap import init_database
 from grantflow.db.migrate import is_up_to_date
 from grantflow.db.models import AuditEvent, Project
 from grantflow.db.session import get_engine
-from grantflow.db.settings import get_settings
 from grantflow.db.workflows import get_registry
+from grantflow.services.actors import actor_for
+from grantflow.services.bootstrap import init_database
 from grantflow.states.diagram import mermaid, render
 from grantflow.states.errors import GrantflowError
 from grantflow.states.text import normalise_lang

@@ -18,11 +18,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from grantflow.db.actors import actor_for
-from grantflow.db.bids import open_bids, open_due_bids, read_bid, read_bids, require_open, submit_bid
-from grantflow.db.complaints import answer_complaint, complaint_counts, file_complaint, list_complaints
-from grantflow.db.eligibility import check, submit_checked
-from grantflow.db.review import (
+from grantflow.config import get_settings
+from grantflow.db.session import get_engine
+from grantflow.services.actors import actor_for
+from grantflow.services.calls import create_call, new_project
+from grantflow.services.complaints import answer_complaint, complaint_counts, file_complaint, list_complaints
+from grantflow.services.eligibility import check, submit_checked
+from grantflow.services.review import (
     Decision,
     assign,
     assign_batch,
@@ -33,9 +35,7 @@ from grantflow.db.review import (
     reviews_for,
     submit_review,
 )
-from grantflow.db.selection import create_call, new_project
-from grantflow.db.session import get_engine
-from grantflow.db.settings import get_settings
+from grantflow.services.tenders import open_bids, open_due_bids, read_bid, read_bids, require_open, submit_bid
 from grantflow.states.errors import GrantflowError
 from grantflow.states.permissions import Actor
 from grantflow.states.text import normalise_lang

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 from grantflow.db import audit
 from grantflow.db.effects import RECORDED_EFFECT_HANDLERS
 from grantflow.db.facts import SUBJECT_LABELS, TABLES, DbFacts, load_facts
-from grantflow.db.models import OutboxMessage
+from grantflow.db.models import OutboxMessage, table
 from grantflow.db.prepared import Prepared, Statements, cursor
 from grantflow.db.workflows import get_registry
 from grantflow.states.effects import column_changes
@@ -32,7 +32,7 @@ from grantflow.states.permissions import Actor
 from grantflow.states.text import Text
 from grantflow.states.workflow import Registry, TransitionDef, Workflow
 
-_outbox = OutboxMessage.__table__
+_outbox = table(OutboxMessage)
 
 
 @dataclass(frozen=True)
@@ -326,11 +326,13 @@ def stranded(conn: Connection, *, registry: Registry | None = None) -> list[tupl
     """(subject, id, workflow, state) of every stored subject whose state its workflow lacks."""
     reg = registry or get_registry()
     found = []
-    for subject, table in TABLES.items():
-        combos = conn.execute(select(table.c.workflow, table.c.state).distinct()).all()
+    for subject, subject_table in TABLES.items():
+        combos = conn.execute(select(subject_table.c.workflow, subject_table.c.state).distinct()).all()
         for workflow, state in combos:
             if workflow in reg and state in reg.get(workflow).states:
                 continue
-            ids = conn.execute(select(table.c.id).where(table.c.workflow == workflow, table.c.state == state)).scalars()
+            ids = conn.execute(
+                select(subject_table.c.id).where(subject_table.c.workflow == workflow, subject_table.c.state == state)
+            ).scalars()
             found.extend((subject, i, workflow, state) for i in ids)
     return found

@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.engine import Dialect
 
-from grantflow.db.models import AuditEvent, AuditHead
+from grantflow.db.models import AuditEvent, AuditHead, table
 from grantflow.db.prepared import Prepared, Statements, cursor
 from grantflow.states.permissions import Actor
 
 GENESIS = "0" * 64
 
-_events = AuditEvent.__table__
-_head = AuditHead.__table__
+_events = table(AuditEvent)
+_head = table(AuditHead)
 
 _READ_HEAD = select(_head.c.last_event_id, _head.c.last_hash).where(_head.c.id == 1).with_for_update()
 _WRITE_HEAD = update(_head).where(_head.c.id == 1)

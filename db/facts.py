@@ -14,21 +14,21 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, distinct, func, literal, null, select
 from sqlalchemy.engine import Dialect
 
-from grantflow.db.models import Call, Programme, Project, Review, Submission
+from grantflow.db.applicant_facts import load_for_project
+from grantflow.db.models import Bid, Call, Programme, Project, Review, Submission, Tender, table
 from grantflow.db.prepared import Prepared, Statements, cursor
-from grantflow.db.review_models import Bid, Tender
 from grantflow.states.eligibility import ApplicantFacts, EligibilityRules
 from grantflow.states.errors import NotFound
 from grantflow.states.lifecycle import REVIEW_STAGE_BY_STATE
 from grantflow.states.text import Text
 
-_p = Project.__table__
-_c = Call.__table__
-_g = Programme.__table__
-_s = Submission.__table__
-_r = Review.__table__
-_b = Bid.__table__
-_t = Tender.__table__
+_p = table(Project)
+_c = table(Call)
+_g = table(Programme)
+_s = table(Submission)
+_r = table(Review)
+_b = table(Bid)
+_t = table(Tender)
 
 TABLES = {"project": _p, "call": _c, "programme": _g}
 SUBJECT_LABELS = {
@@ -188,8 +188,6 @@ class DbFacts:
     def eligibility(self) -> tuple[EligibilityRules, ApplicantFacts] | None:
         if not self._project_only():
             return None
-        from grantflow.db.eligibility import load_for_project  # db.eligibility builds on db.apply, which imports us
-
         return load_for_project(self._conn, self.subject_id)
 
     @cached_property

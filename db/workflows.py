@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from grantflow.db.settings import Settings, get_settings
+from grantflow.config import Settings, get_settings
 from grantflow.states.errors import WorkflowInvalid
 from grantflow.states.workflow import Registry, registry_from_documents
 

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from prefect import flow
 
-from grantflow.db.settings import Settings
+from grantflow.config import Settings
 from grantflow.flows.deployments import DEPLOYMENT_NAME, schedules, selected
 
 REPO_SOURCE = str(Path(__file__).resolve().parent.parent)

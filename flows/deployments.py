@@ -9,7 +9,7 @@ from typing import Any
 
 from prefect.schedules import Cron, Interval, Schedule
 
-from grantflow.db.settings import Settings
+from grantflow.config import Settings
 from grantflow.flows.jobs import SCHEDULE_SETTING
 
 _EVERY = re.compile(r"^every\s+(\d+)\s*(s|sec|secs|seconds?|m|min|minutes?)$", re.IGNORECASE)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from grantflow.db.settings import Settings
+from grantflow.config import Settings
 from grantflow.flows import sweep
 from grantflow.notifications import dispatch
 from grantflow.notifications.mailer import SmtpConfig, session

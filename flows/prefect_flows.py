@@ -15,8 +15,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.flows import Flow
 
+from grantflow.config import get_settings
 from grantflow.db.session import get_engine
-from grantflow.db.settings import get_settings
 from grantflow.flows import jobs
 
 

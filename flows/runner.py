@@ -11,7 +11,7 @@ import sys
 
 from prefect import serve
 
-from grantflow.db.settings import get_settings
+from grantflow.config import get_settings
 from grantflow.flows.deployments import local_deployments
 
 

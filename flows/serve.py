@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from grantflow.db.settings import Settings
+from grantflow.config import Settings
 from grantflow.flows.server import LocalPrefectServer
 
 

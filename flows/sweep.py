@@ -18,15 +18,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, String, and_, cast, exists, literal, or_, select, update
 
+from grantflow.config import Settings
 from grantflow.db.apply import fire
-from grantflow.db.bids import open_due_bids
-from grantflow.db.due import assignment_item, insert_ignoring_duplicates
-from grantflow.db.models import Call, OutboxMessage, Project, Submission, UserRole
-from grantflow.db.notification_models import DueItem
-from grantflow.db.review_models import ReviewAssignment
-from grantflow.db.settings import Settings
+from grantflow.db.models import Call, DueItem, OutboxMessage, Project, ReviewAssignment, Submission, UserRole, table
 from grantflow.db.workflows import get_registry
 from grantflow.notifications.outbox import enqueue, message
+from grantflow.services.deadlines import assignment_item, insert_ignoring_duplicates
+from grantflow.services.tenders import open_due_bids
 from grantflow.states.deadlines import (
     STEP_AUDIENCES,
     escalation_step_due,
@@ -38,13 +36,13 @@ from grantflow.states.enums import Role
 from grantflow.states.errors import GrantflowError
 from grantflow.states.permissions import SYSTEM
 
-_due = DueItem.__table__
-_p = Project.__table__
-_c = Call.__table__
-_s = Submission.__table__
-_a = ReviewAssignment.__table__
-_ur = UserRole.__table__
-_outbox = OutboxMessage.__table__
+_due = table(DueItem)
+_p = table(Project)
+_c = table(Call)
+_s = table(Submission)
+_a = table(ReviewAssignment)
+_ur = table(UserRole)
+_outbox = table(OutboxMessage)
 
 BATCH = 500
 """Rows per query round-trip when checking items (keeps SQLite's variable limit and memory low)."""

@@ -9,16 +9,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from grantflow.db.models import Call, Programme, Project, User
+from grantflow.db.models import Call, Programme, Project, User, table
 from grantflow.db.workflows import get_registry
 from grantflow.states.deadlines import DUE_KIND_LABELS, form_label, stage_label
 from grantflow.states.lifecycle import TRIGGER_LABELS
 from grantflow.states.text import Text
 
-_p = Project.__table__
-_c = Call.__table__
-_g = Programme.__table__
-_u = User.__table__
+_p = table(Project)
+_c = table(Call)
+_g = table(Programme)
+_u = table(User)
 
 SUBJECT_LABELS = {
     "project": Text("项目", "project"),

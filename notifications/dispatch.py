@@ -25,22 +25,21 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 
-from grantflow.db.due import insert_ignoring_duplicates
-from grantflow.db.models import OutboxMessage, User
-from grantflow.db.notification_models import InboxMessage, NotificationDelivery, NotificationDigest
+from grantflow.db.models import InboxMessage, NotificationDelivery, NotificationDigest, OutboxMessage, User, table
 from grantflow.notifications import context as message_context
 from grantflow.notifications.catalogue import DIGEST_TEMPLATE, kind_for
 from grantflow.notifications.mailer import CannotConnect, MaybeSent, NotSent, SmtpConfig, compose
 from grantflow.notifications.preferences import mode_of, modes_for
 from grantflow.notifications.recipients import resolve
 from grantflow.notifications.render import render
+from grantflow.services.deadlines import insert_ignoring_duplicates
 from grantflow.states.text import normalise_lang
 
-_outbox = OutboxMessage.__table__
-_inbox = InboxMessage.__table__
-_dlv = NotificationDelivery.__table__
-_dig = NotificationDigest.__table__
-_u = User.__table__
+_outbox = table(OutboxMessage)
+_inbox = table(InboxMessage)
+_dlv = table(NotificationDelivery)
+_dig = table(NotificationDigest)
+_u = table(User)
 
 BACKOFF_MINUTES = (1, 5, 15, 60, 180, 360)
 """Wait before attempt n+1 (the last value repeats): quick for a blip, hours for an outage."""

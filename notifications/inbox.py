@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from grantflow.db.notification_models import InboxMessage
+from grantflow.db.models import InboxMessage, table
 
-_inbox = InboxMessage.__table__
+_inbox = table(InboxMessage)
 
 
 def messages_for(conn: Connection, *, user_id: int, limit: int = 100) -> list[Any]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
 
-from grantflow.db.settings import Settings
+from grantflow.config import Settings
 
 
 class NotSent(Exception):

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from grantflow.db.due import insert_ignoring_duplicates
-from grantflow.db.models import OutboxMessage
+from grantflow.db.models import OutboxMessage, table
+from grantflow.services.deadlines import insert_ignoring_duplicates
 
-_outbox = OutboxMessage.__table__
+_outbox = table(OutboxMessage)
 
 
 def message(

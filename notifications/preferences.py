@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete, select
 
-from grantflow.db.due import insert_ignoring_duplicates
-from grantflow.db.notification_models import NotificationPreference
+from grantflow.db.models import NotificationPreference, table
 from grantflow.notifications.catalogue import DEFAULT_MODE, MODES, preference_key
+from grantflow.services.deadlines import insert_ignoring_duplicates
 
-_pref = NotificationPreference.__table__
+_pref = table(NotificationPreference)
 
 
 def modes_for(conn: Connection, user_ids: list[int]) -> dict[int, dict[str, str]]:

@@ -15,15 +15,15 @@ from typing import Any
 
 from sqlalchemy import Connection, distinct, select
 
-from grantflow.db.models import Call, Programme, Project, Review, User, UserRole
+from grantflow.db.models import Call, Programme, Project, Review, User, UserRole, table
 from grantflow.states.enums import Role
 
-_u = User.__table__
-_ur = UserRole.__table__
-_p = Project.__table__
-_c = Call.__table__
-_g = Programme.__table__
-_r = Review.__table__
+_u = table(User)
+_ur = table(UserRole)
+_p = table(Project)
+_c = table(Call)
+_g = table(Programme)
+_r = table(Review)
 
 ROLE_OF_AUDIENCE = {
     "applicant": Role.APPLICANT,

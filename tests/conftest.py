@@ -15,11 +15,11 @@ from typing import ClassVar
 import pytest
 from sqlalchemy import Engine
 
-from grantflow.db.actors import actor_for
-from grantflow.db.bootstrap import init_database
+from grantflow.config import reset_settings
 from grantflow.db.session import dispose_engines, get_engine, make_engine
-from grantflow.db.settings import reset_settings
 from grantflow.db.workflows import clear_cache
+from grantflow.services.actors import actor_for
+from grantflow.services.bootstrap import init_database
 from grantflow.states.permissions import Actor
 from tests.pg import pg_engine, pg_server, pg_template, pg_url  # noqa: F401 - PostgreSQL fixtures (tests/pg.py)
 

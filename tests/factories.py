@@ -17,8 +17,8 @@ from sqlalchemy import Engine, select
 
 from grantflow.db.apply import Transitioned, create, fire
 from grantflow.db.models import Programme, Project
-from grantflow.db.records import create_project, next_project_code, record_review, save_submission
 from grantflow.db.workflows import get_registry
+from grantflow.services.records import create_project, next_project_code, record_review, save_submission
 from grantflow.states.enums import Category, SelectionMode
 from grantflow.states.guards import post_evaluation_years
 from grantflow.states.permissions import SYSTEM, Actor

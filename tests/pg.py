@@ -31,10 +31,10 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
-from grantflow.db.bootstrap import init_database
+from grantflow.config import reset_settings
 from grantflow.db.session import dispose_engines, get_engine, make_engine
-from grantflow.db.settings import reset_settings
 from grantflow.db.workflows import clear_cache
+from grantflow.services.bootstrap import init_database
 
 SUPERUSER = "grantflow"
 

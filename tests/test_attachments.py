@@ -13,11 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from grantflow.db.files import open_attachment, store_attachment
-from grantflow.db.form_models import Attachment
-from grantflow.db.seed import DEMO_PASSWORD
-from grantflow.db.settings import reset_settings
+from grantflow.config import reset_settings
+from grantflow.db.models import Attachment
 from grantflow.forms import AttachmentRejected, check_upload
+from grantflow.services.files import open_attachment, store_attachment
+from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.states.errors import NotFound
 from grantflow.web.app import create_app
 from tests.conftest import People

@@ -17,15 +17,14 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from grantflow.cli.main import app as cli
+from grantflow.config import get_settings
 from grantflow.db.apply import fire
-from grantflow.db.bids import BidSealed, KeyUnavailable, open_bids, read_bids, submit_bid
-from grantflow.db.eligibility import submit
-from grantflow.db.models import AuditEvent
-from grantflow.db.review import auto_assign
-from grantflow.db.review_models import Bid, Tender
-from grantflow.db.seed import DEMO_PASSWORD
-from grantflow.db.selection import new_project
-from grantflow.db.settings import get_settings
+from grantflow.db.models import AuditEvent, Bid, Tender, table
+from grantflow.services.calls import new_project
+from grantflow.services.eligibility import submit
+from grantflow.services.review import auto_assign
+from grantflow.services.seed import DEMO_PASSWORD
+from grantflow.services.tenders import BidSealed, KeyUnavailable, open_bids, read_bids, submit_bid
 from grantflow.states.enums import Category, SelectionMode, SupportMode
 from grantflow.states.errors import Forbidden, PayloadInvalid
 from grantflow.states.permissions import SYSTEM
@@ -141,8 +140,8 @@ def test_no_path_shows_a_bid_before_opening_and_every_path_after(
 
 def test_contents_are_stored_encrypted_and_never_audited(engine: Engine, tender: Tender_) -> None:
     with engine.connect() as conn:
-        bid = conn.execute(select(Bid.__table__)).one()
-        key = conn.execute(select(Tender.__table__)).one()
+        bid = conn.execute(select(table(Bid))).one()
+        key = conn.execute(select(table(Tender))).one()
         payloads = [str(p) for p in conn.execute(select(AuditEvent.payload)).scalars()]
     assert SECRET.encode() not in bid.ciphertext and len(bid.ciphertext) == len(SECRET.encode()) + 16
     assert len(key.wrapped_key) == 40  # a wrapped 256-bit key, never the key itself

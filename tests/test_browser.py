@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 from sqlalchemy import Engine
 
 from grantflow.db.apply import fire
-from grantflow.db.seed import DEMO_PASSWORD
+from grantflow.services.seed import DEMO_PASSWORD
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, live_server
 from tests.conftest import People
 from tests.factories import make_project, state_of

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from grantflow.cli.main import app
+from grantflow.config import reset_settings
 from grantflow.db.models import AuditEvent, Base, Programme, Project, User
 from grantflow.db.session import dispose_engines, get_engine, make_engine
-from grantflow.db.settings import reset_settings
 from grantflow.db.workflows import clear_cache
 
 runner = CliRunner()
@@ -120,8 +120,8 @@ def test_office_registers_an_organisation_and_a_person_who_can_then_act(fresh_ho
         input="s3cret\ns3cret\n",
     )
     assert user.exit_code == 0, user.output
-    from grantflow.db.actors import actor_for
-    from grantflow.db.passwords import verify_password
+    from grantflow.services.actors import actor_for
+    from grantflow.services.passwords import verify_password
 
     with get_engine().connect() as conn:
         actor = actor_for(conn, email="pi@bm.example.cn")

@@ -8,11 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from grantflow.config import reset_settings
 from grantflow.db.apply import fire
-from grantflow.db.complaints import answer_complaint, complaint_counts, file_complaint, list_complaints
-from grantflow.db.seed import DEMO_PASSWORD
-from grantflow.db.settings import reset_settings
 from grantflow.db.workflows import get_registry
+from grantflow.services.complaints import answer_complaint, complaint_counts, file_complaint, list_complaints
+from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.states.errors import Forbidden, PayloadInvalid
 from grantflow.web.app import create_app
 from grantflow.web.routes_review import clock

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 
 from grantflow.db.apply import fire
-from grantflow.db.eligibility import Ineligible, check, submit
+from grantflow.services.eligibility import Ineligible, check, submit
 from grantflow.states.eligibility import (
     ApplicantFacts,
     EligibilityRules,

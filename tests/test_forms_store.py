@@ -9,11 +9,10 @@ import pytest
 from sqlalchemy import Engine, select
 
 from grantflow.db.apply import fire
-from grantflow.db.form_models import FormDraft
-from grantflow.db.form_store import load_form, project_submissions, render_submission, save_form
-from grantflow.db.models import Submission
-from grantflow.db.records import save_submission
+from grantflow.db.models import FormDraft, Submission
 from grantflow.forms import FORMS, FormDefinition, Integer, LongText, Section
+from grantflow.services.forms import load_form, project_submissions, render_submission, save_form
+from grantflow.services.records import save_submission
 from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
 from grantflow.states.text import Text
 from tests.conftest import People

@@ -8,9 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from grantflow.db.form_models import Attachment, FormDraft, QuestionnaireResponse
-from grantflow.db.models import Submission
-from grantflow.db.seed import DEMO_PASSWORD
+from grantflow.db.models import Attachment, FormDraft, QuestionnaireResponse, Submission
+from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.factories import make_project

@@ -14,18 +14,25 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
+from grantflow.config import get_settings
 from grantflow.db.apply import fire
-from grantflow.db.due import set_report_schedule
-from grantflow.db.models import OutboxMessage, Project
-from grantflow.db.notification_models import DueItem, InboxMessage, NotificationDelivery, NotificationDigest
-from grantflow.db.records import save_submission
-from grantflow.db.review_models import ReviewAssignment
-from grantflow.db.settings import get_settings
+from grantflow.db.models import (
+    DueItem,
+    InboxMessage,
+    NotificationDelivery,
+    NotificationDigest,
+    OutboxMessage,
+    Project,
+    ReviewAssignment,
+    table,
+)
 from grantflow.flows import jobs
 from grantflow.flows.sweep import deadline_sweep, reminder_sweep
 from grantflow.notifications.dispatch import problems, resend, send_emails
 from grantflow.notifications.mailer import SmtpConfig, session
 from grantflow.notifications.preferences import set_mode
+from grantflow.services.deadlines import set_report_schedule
+from grantflow.services.records import save_submission
 from tests import test_notifications_smtp as smtp_fixtures
 from tests.conftest import People
 from tests.factories import make_call, make_project
@@ -62,7 +69,7 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     tables = [OutboxMessage, InboxMessage, NotificationDelivery, NotificationDigest, DueItem, Project]
     with engine.connect() as conn:
         out = {t.__tablename__: [tuple(r) for r in conn.execute(select(t.__table__))] for t in tables}
-        out["audit"] = [(conn.execute(select(func.count()).select_from(OutboxMessage.__table__)).scalar(),)]
+        out["audit"] = [(conn.execute(select(func.count()).select_from(table(OutboxMessage))).scalar(),)]
     return out
 
 
@@ -82,9 +89,7 @@ def test_signing_with_an_execution_period_schedules_midterm_and_acceptance(
     pid = make_project(engine, people, now, state="commissioning")
     with engine.begin() as conn:
         conn.execute(
-            update(Project.__table__)
-            .where(Project.id == pid)
-            .values(start_date=now, end_date=now + timedelta(days=730))
+            update(table(Project)).where(Project.id == pid).values(start_date=now, end_date=now + timedelta(days=730))
         )
         save_submission(
             conn, project_id=pid, form_key="task_agreement", data={"ok": 1}, actor=people["applicant"], submit=True
@@ -296,7 +301,7 @@ def test_killed_process_really_dies_mid_send(
         import os
         from datetime import datetime, timedelta
         from grantflow.db.session import get_engine
-        from grantflow.db.settings import get_settings
+        from grantflow.config import get_settings
         from grantflow.notifications.dispatch import send_emails
         from grantflow.notifications.mailer import SmtpConfig, session
         smtp = SmtpConfig.from_settings(get_settings())
@@ -332,7 +337,7 @@ def test_refusals_retry_with_backoff_and_failures_stay_visible(
     # an outbox row that cannot be rendered is kept, retried and shown to the office
     with engine.begin() as conn:
         conn.execute(
-            insert(OutboxMessage.__table__),
+            insert(table(OutboxMessage)),
             {"kind": "nonsense.kind", "subject": "project", "subject_id": pid, "audiences": ["applicant"],
              "payload": {}, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now},
         )  # fmt: skip
@@ -384,7 +389,7 @@ def test_reviewers_and_evaluators_are_reminded_of_open_assignments(
     with engine.begin() as conn:
         for who in ("expert3", "evaluator"):
             conn.execute(
-                insert(ReviewAssignment.__table__),
+                insert(table(ReviewAssignment)),
                 {"project_id": pid, "stage": "proposal", "reviewer_id": people[who].user_id, "assigned_at": now},
             )
     quiet(engine, smtp_env, now)
@@ -399,7 +404,7 @@ def test_reviewers_and_evaluators_are_reminded_of_open_assignments(
     # the expert declares a conflict: the assignment is closed, so is the item; the evaluator is chased
     with engine.begin() as conn:
         conn.execute(
-            update(ReviewAssignment.__table__)
+            update(table(ReviewAssignment))
             .where(ReviewAssignment.reviewer_id == people["expert3"].user_id)
             .values(conflict_declared_at=now)
         )

@@ -82,7 +82,7 @@ def smtp_server() -> Iterator[SmtpServer]:
 @pytest.fixture
 def smtp_env(smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch, home: Path) -> SmtpServer:
     """GRANTFLOW_SMTP_* pointing at the loopback server (after ``home`` has reset the settings)."""
-    from grantflow.db.settings import reset_settings
+    from grantflow.config import reset_settings
 
     monkeypatch.setenv("GRANTFLOW_SMTP_HOST", smtp_server.host)
     monkeypatch.setenv("GRANTFLOW_SMTP_PORT", str(smtp_server.port))

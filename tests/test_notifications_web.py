@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
-from grantflow.db.notification_models import InboxMessage, NotificationDelivery, NotificationPreference
-from grantflow.db.seed import DEMO_PASSWORD
-from grantflow.db.settings import get_settings
+from grantflow.config import get_settings
+from grantflow.db.models import InboxMessage, NotificationDelivery, NotificationPreference, table
 from grantflow.flows import jobs
+from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.factories import make_project
@@ -78,7 +78,7 @@ def test_office_sees_uncertain_deliveries_and_only_the_office_may_resend(engine:
         inbox_id = conn.execute(select(InboxMessage.id).limit(1)).scalar_one()
         user_id = conn.execute(select(InboxMessage.user_id).where(InboxMessage.id == inbox_id)).scalar_one()
         conn.execute(
-            NotificationDelivery.__table__.insert(),
+            table(NotificationDelivery).insert(),
             {"inbox_id": inbox_id, "user_id": user_id, "channel": "email", "status": "uncertain", "attempts": 1,
              "created_at": now, "last_error": "the sender stopped after claiming this e-mail"},
         )  # fmt: skip
@@ -95,4 +95,4 @@ def test_office_sees_uncertain_deliveries_and_only_the_office_may_resend(engine:
     with engine.connect() as conn:
         assert conn.execute(select(NotificationDelivery.status)).scalar() == "pending"
     with engine.begin() as conn:
-        conn.execute(update(NotificationDelivery.__table__).values(status="sent"))
+        conn.execute(update(table(NotificationDelivery)).values(status="sent"))

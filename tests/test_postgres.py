@@ -15,15 +15,15 @@ from sqlalchemy import Engine, delete, func, inspect, select, text, update
 from typer.testing import CliRunner
 
 from grantflow.cli.main import app
+from grantflow.config import reset_settings
 from grantflow.db import audit
 from grantflow.db.apply import fire
 from grantflow.db.audit import verify
-from grantflow.db.bootstrap import init_database
 from grantflow.db.migrate import is_up_to_date, upgrade
 from grantflow.db.models import AuditEvent, AuditHead, OutboxMessage, Programme
 from grantflow.db.session import dispose_engines, make_engine
-from grantflow.db.settings import reset_settings
 from grantflow.db.workflows import clear_cache
+from grantflow.services.bootstrap import init_database
 from tests.conftest import People
 from tests.factories import make_project, state_of
 from tests.pg import PgServer

@@ -19,10 +19,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from grantflow.db.due import set_report_schedule
-from grantflow.db.models import OutboxMessage
-from grantflow.db.notification_models import InboxMessage
+from grantflow.db.models import InboxMessage, OutboxMessage
 from grantflow.flows.server import LocalPrefectServer, free_port, prefect_executable
+from grantflow.services.deadlines import set_report_schedule
 from tests.conftest import People
 from tests.factories import make_project
 

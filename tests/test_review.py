@@ -10,11 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, insert, select
 
+from grantflow.config import reset_settings
 from grantflow.db.apply import fire
-from grantflow.db.eligibility import submit
 from grantflow.db.facts import load_facts
-from grantflow.db.models import AuditEvent, UserRole
-from grantflow.db.review import (
+from grantflow.db.models import AuditEvent, UserRole, table
+from grantflow.services.eligibility import submit
+from grantflow.services.review import (
     ReviewError,
     assign,
     assign_batch,
@@ -26,8 +27,7 @@ from grantflow.db.review import (
     set_rubric,
     submit_review,
 )
-from grantflow.db.seed import DEMO_PASSWORD
-from grantflow.db.settings import reset_settings
+from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.states.errors import Forbidden, PayloadInvalid
 from grantflow.states.review_rules import (
     DEFAULT_RUBRICS,
@@ -298,11 +298,11 @@ def test_call_rubric_replaces_the_default(engine: Engine, people: People, now: d
 def test_someone_who_scored_cannot_decide(engine: Engine, people: People, now: datetime, merit: tuple[int, int]):
     _, pid = merit
     with engine.begin() as conn:
-        conn.execute(insert(UserRole.__table__), {"user_id": people["expert1"].user_id, "role": "office"})
+        conn.execute(insert(table(UserRole)), {"user_id": people["expert1"].user_id, "role": "office"})
         auto_assign(conn, project_id=pid, stage="proposal", actor=people["office"], now=now)
     review(engine, people, now, pid, "expert1")
     review(engine, people, now, pid, "expert2")
-    from grantflow.db.actors import actor_for
+    from grantflow.services.actors import actor_for
 
     with engine.connect() as conn:
         scorer_in_office = actor_for(conn, user_id=people["expert1"].user_id)

@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import Engine, update
 
 from grantflow.db.apply import fire
-from grantflow.db.eligibility import grant_qualification
-from grantflow.db.models import Organisation
-from grantflow.db.records import save_submission
-from grantflow.db.review import create_panel, set_tags, submit_review
-from grantflow.db.selection import create_call, new_project
+from grantflow.db.models import Organisation, table
+from grantflow.services.calls import create_call, new_project
+from grantflow.services.eligibility import grant_qualification
+from grantflow.services.records import save_submission
+from grantflow.services.review import create_panel, set_tags, submit_review
 from grantflow.states.enums import Category, SelectionMode, SupportMode
 from grantflow.states.permissions import SYSTEM
 from tests.conftest import People
@@ -84,9 +84,7 @@ def qualify(engine: Engine, people: People, who: str, *codes: str, until: dateti
 def move_org(engine: Engine, people: People, who: str, **values: Any) -> None:
     """Change an organisation's registered data (test set-up: kind, type, region)."""
     with engine.begin() as conn:
-        conn.execute(
-            update(Organisation.__table__).where(Organisation.id == people[who].organisation_id).values(**values)
-        )
+        conn.execute(update(table(Organisation)).where(Organisation.id == people[who].organisation_id).values(**values))
 
 
 def panel(engine: Engine, people: People, now: datetime, call_id: int, *, stage: str = "proposal", **kw: Any) -> int:

@@ -9,10 +9,18 @@ import pytest
 from sqlalchemy import Engine
 
 from grantflow.db.apply import fire
-from grantflow.db.bids import BidSealed, open_bids, open_due_bids, read_bids, submit_bid
-from grantflow.db.eligibility import Ineligible, submit
-from grantflow.db.review import Decision, assign, assignments_for, auto_assign, decide_batch, declare_conflict, ranking
-from grantflow.db.selection import CallInvalid, create_call, new_project
+from grantflow.services.calls import CallInvalid, create_call, new_project
+from grantflow.services.eligibility import Ineligible, submit
+from grantflow.services.review import (
+    Decision,
+    assign,
+    assignments_for,
+    auto_assign,
+    decide_batch,
+    declare_conflict,
+    ranking,
+)
+from grantflow.services.tenders import BidSealed, open_bids, open_due_bids, read_bids, submit_bid
 from grantflow.states.enums import Category, SelectionMode, SupportMode
 from grantflow.states.errors import Forbidden, GuardFailed
 from grantflow.states.permissions import SYSTEM

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from grantflow.db.apply import fire
-from grantflow.db.eligibility import submit
-from grantflow.db.seed import DEMO_PASSWORD
+from grantflow.services.eligibility import submit
+from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.states.enums import Category, SelectionMode, SupportMode
 from grantflow.web.app import create_app
 from grantflow.web.routes_review import clock
@@ -89,7 +89,7 @@ def test_bid_upload_through_the_page(client: TestClient, engine: Engine, people:
         support=[SupportMode.TENDER],
         bids_open_at=now + timedelta(days=31),
     )
-    from grantflow.db.selection import new_project
+    from grantflow.services.calls import new_project
 
     with engine.begin() as conn:
         pid = new_project(conn, call_id=call_id, actor=people["applicant"], title="投标", now=now)

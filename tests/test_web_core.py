@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from grantflow.db.models import Project
-from grantflow.db.queries import visible_projects
-from grantflow.db.seed import DEMO_PASSWORD
+from grantflow.services.queries import visible_projects
+from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.states.facts import StaticFacts
 from grantflow.states.permissions import may_view
 from grantflow.web.app import create_app

@@ -12,11 +12,11 @@ from sqlalchemy import Engine, select, update
 from typer.testing import CliRunner
 
 from grantflow.cli.main import app
-from grantflow.db.bootstrap import init_database
+from grantflow.config import reset_settings
 from grantflow.db.models import AuditEvent, Project
 from grantflow.db.session import dispose_engines
-from grantflow.db.settings import reset_settings
 from grantflow.db.workflows import SHIPPED, clear_cache, get_registry, read_documents
+from grantflow.services.bootstrap import init_database
 from grantflow.states.errors import WorkflowInvalid
 from grantflow.states.workflow import registry_from_documents
 from tests.conftest import People

@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from grantflow.db.bootstrap import init_database
+from grantflow.config import Settings, get_settings
 from grantflow.db.session import get_engine
-from grantflow.db.settings import Settings, get_settings
+from grantflow.services.bootstrap import init_database
 from grantflow.web import errors
 from grantflow.web.routes_core import router as core_router
 from grantflow.web.routes_forms import router as forms_router

@@ -13,8 +13,8 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 
-from grantflow.db.actors import actor_for
-from grantflow.db.settings import get_settings
+from grantflow.config import get_settings
+from grantflow.services.actors import actor_for
 from grantflow.states.enums import label as enum_label
 from grantflow.states.errors import NotFound
 from grantflow.states.permissions import Actor

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from grantflow.db.apply import fire
 from grantflow.db.facts import load_facts
 from grantflow.db.models import User
-from grantflow.db.passwords import verify_password
-from grantflow.db.queries import history, project_for, visible_projects
 from grantflow.db.workflows import get_registry
+from grantflow.services.passwords import verify_password
+from grantflow.services.queries import history, project_for, visible_projects
 from grantflow.states.errors import GrantflowError
 from grantflow.states.text import Text, normalise_lang
 from grantflow.web.deps import CurrentActor, EngineDep, LangDep, OptionalActor, render

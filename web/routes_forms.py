@@ -17,17 +17,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
 from grantflow.db.facts import load_facts
-from grantflow.db.files import open_attachment, store_attachment
-from grantflow.db.form_store import (
-    load_form,
-    organisation_names,
-    project_submissions,
-    refs_for,
-    render_submission,
-    save_form,
-    submit_questionnaire,
-)
-from grantflow.db.queries import project_for
 from grantflow.forms import (
     FORMS,
     UPLOAD_SUFFIX,
@@ -41,6 +30,17 @@ from grantflow.forms import (
     render_fields,
     render_readonly,
 )
+from grantflow.services.files import open_attachment, store_attachment
+from grantflow.services.forms import (
+    load_form,
+    organisation_names,
+    project_submissions,
+    refs_for,
+    render_submission,
+    save_form,
+    submit_questionnaire,
+)
+from grantflow.services.queries import project_for
 from grantflow.states.errors import NotFound
 from grantflow.states.permissions import Actor
 from grantflow.states.text import Text

@@ -16,12 +16,18 @@ from fastapi import APIRouter, Body, Depends, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from grantflow.db.bids import open_bids, read_bid, read_bids, require_open, submit_bid, tender_status
-from grantflow.db.complaints import answer_complaint, complaint_counts, file_complaint, latest_outcome, list_complaints
-from grantflow.db.eligibility import check, submit_checked
-from grantflow.db.models import Call, Programme
-from grantflow.db.queries import project_for
-from grantflow.db.review import (
+from grantflow.config import get_settings
+from grantflow.db.models import Call, Programme, table
+from grantflow.services.complaints import (
+    answer_complaint,
+    complaint_counts,
+    file_complaint,
+    latest_outcome,
+    list_complaints,
+)
+from grantflow.services.eligibility import check, submit_checked
+from grantflow.services.queries import project_for
+from grantflow.services.review import (
     RECOMMENDATIONS,
     STAGES,
     Decision,
@@ -37,7 +43,7 @@ from grantflow.db.review import (
     rubric_for,
     submit_review,
 )
-from grantflow.db.settings import get_settings
+from grantflow.services.tenders import open_bids, read_bid, read_bids, require_open, submit_bid, tender_status
 from grantflow.states.eligibility import describe, parse_rules
 from grantflow.states.enums import Role
 from grantflow.states.errors import Forbidden, GrantflowError, NotFound
@@ -59,7 +65,7 @@ NowDep = Annotated[datetime, Depends(clock)]
 
 
 def _call(conn: Any, call_id: int) -> Any:
-    row = conn.execute(select(Call.__table__).where(Call.id == call_id)).one_or_none()
+    row = conn.execute(select(table(Call)).where(Call.id == call_id)).one_or_none()
     if row is None:
         raise NotFound(Text(f"申报指南 {call_id} 不存在", f"call {call_id} does not exist"))
     return row

@@ -27,8 +27,8 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
+    from grantflow.config import get_settings
     from grantflow.db.session import make_engine
-    from grantflow.db.settings import get_settings
 
     engine = make_engine(config.get_main_option("sqlalchemy.url") or get_settings().url)
     with engine.begin() as conn:

@@ -43,13 +43,13 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Asia/Shanghai", description="time zone for schedules and dates shown")
     language: str = Field(default="zh", description="default language: zh or en")
     sqlite_busy_timeout_ms: int = 10_000
-    # issue 3: form attachments (checked by content; see forms/files.py)
+    # form attachments (checked by content; see forms/files.py)
     attachment_max_bytes: int = Field(default=20 * 1024 * 1024, description="largest attachment accepted, in bytes")
     attachment_types: Annotated[list[str], NoDecode] = Field(
         default=["pdf", "docx", "doc", "xlsx", "xls", "pptx", "png", "jpg", "txt", "csv"],
         description="attachment kinds accepted, by content: comma-separated (pdf,docx,png) or a JSON list",
     )
-    # issue 3: review and tender
+    # review and tender
     complaint_days: int = Field(default=15, description="days after a review outcome in which an applicant may appeal")
     email_domain_aliases: dict[str, str] = Field(
         default_factory=dict,
@@ -59,7 +59,7 @@ class Settings(BaseSettings):
         default=None, description="master key wrapping each tender's data key; default HOME/keys/bid-master.key"
     )
     secret_key: str | None = Field(default=None, description="signs session cookies; default: a key file in home")
-    # issue 4: notifications (SMTP) — no host means e-mail is off and messages stay in the in-app inbox
+    # notifications (SMTP) — no host means e-mail is off and messages stay in the in-app inbox
     smtp_host: str | None = Field(default=None, description="SMTP server; unset: in-app inbox only")
     smtp_port: int = Field(default=25, description="SMTP port (587 with STARTTLS, 465 with TLS)")
     smtp_starttls: bool = Field(default=False, description="upgrade the connection with STARTTLS")
@@ -72,13 +72,13 @@ class Settings(BaseSettings):
     notify_lease_s: int = Field(
         default=600, description="a claimed e-mail older than this is treated as possibly sent (never resent)"
     )
-    # issue 4: deadlines
+    # deadlines
     reminder_offsets_days: list[int] = Field(default=[14, 7, 3, 1], description="reminders before a due date")
     escalation_days: list[int] = Field(
         default=[1, 7], description="days after a missed date to tell the organising unit, then the office"
     )
     review_days: int = Field(default=14, description="days a reviewer or evaluator has for an assignment")
-    # issue 4: schedules (cron in `timezone`, or "every N seconds" for an interval)
+    # schedules (cron in `timezone`, or "every N seconds" for an interval)
     schedule_deadlines: str = Field(default="*/15 * * * *", description="deadline sweep")
     schedule_reminders: str = Field(default="0 8 * * *", description="reminders and escalation")
     schedule_dispatch: str = Field(default="* * * * *", description="outbox delivery (e-mail, in-app)")

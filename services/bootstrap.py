@@ -8,8 +8,8 @@ from sqlalchemy import Engine
 
 from grantflow.db.apply import remap_renamed_states, stranded
 from grantflow.db.migrate import upgrade
-from grantflow.db.seed import seed_demo, seed_reference
 from grantflow.db.session import session_scope
+from grantflow.services.seed import seed_demo, seed_reference
 from grantflow.states.errors import WorkflowInvalid
 
 

@@ -15,12 +15,12 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from grantflow.db import audit
 from grantflow.db.apply import create
-from grantflow.db.models import Project, Review, Submission
+from grantflow.db.models import Project, Review, Submission, table
 from grantflow.states.permissions import Actor
 
-_s = Submission.__table__
-_r = Review.__table__
-_p = Project.__table__
+_s = table(Submission)
+_r = table(Review)
+_p = table(Project)
 
 
 def next_project_code(conn: Connection, *, programme_code: int, year: int) -> str:

@@ -1,21 +1,14 @@
-"""Loading the facts eligibility rules read, and the submission path that shows every reason.
-
-The rules are in ``states.eligibility``. The ``eligible`` guard on the ``submit`` and
-``resubmit`` rows stops any path from submitting an ineligible proposal, but a guard has one
-reason; ``submit_checked`` runs the same rules first and refuses with all of them.
-"""
+"""What eligibility rules read about an applicant: loaded in the engine's transaction for the
+``eligible`` guard (the rules themselves are in ``grantflow.states.eligibility``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy import Connection, and_, func, select
 
-from grantflow.db.apply import Transitioned, apply_trigger
-from grantflow.db.models import Call, Organisation, Project, Submission
-from grantflow.db.review_models import OrganisationQualification
+from grantflow.db.models import Call, Organisation, OrganisationQualification, Project, Submission, table
 from grantflow.states.eligibility import (
     ACTIVE_PROJECT_STATES,
     ApplicantFacts,
@@ -23,31 +16,16 @@ from grantflow.states.eligibility import (
     parse_rules,
     post_evaluation_report_due,
 )
-from grantflow.states.eligibility import problems as rule_problems
 from grantflow.states.enums import SelectionMode
-from grantflow.states.errors import GuardFailed, NotFound
+from grantflow.states.errors import NotFound
 from grantflow.states.guards import post_evaluation_years
-from grantflow.states.permissions import Actor
 from grantflow.states.text import Text
 
-_p = Project.__table__
-_c = Call.__table__
-_o = Organisation.__table__
-_s = Submission.__table__
-_q = OrganisationQualification.__table__
-
-
-class Ineligible(GuardFailed):
-    """Refused at submission: every eligibility condition the applicant fails, each bilingual."""
-
-    code = "ineligible"
-
-    def __init__(self, reasons: list[Text]) -> None:
-        super().__init__(reasons)
-        self.message = Text(
-            "不符合申报条件：" + "；".join(r.zh for r in reasons),
-            "Not eligible to submit: " + "; ".join(r.en for r in reasons),
-        )
+_p = table(Project)
+_c = table(Call)
+_o = table(Organisation)
+_s = table(Submission)
+_q = table(OrganisationQualification)
 
 
 def _active_count(conn: Connection, column: Any, value: int, exclude: int) -> int:
@@ -136,68 +114,3 @@ def load_for_project(conn: Connection, project_id: int) -> tuple[EligibilityRule
         designated_unit_name=designated_name,
     )
     return rules, applicant
-
-
-def check(conn: Connection, *, project_id: int, now: datetime) -> list[Text]:
-    """Every reason the project's applicant may not submit now; empty when eligible."""
-    found = load_for_project(conn, project_id)
-    if found is None:
-        return []
-    return rule_problems(found[0], found[1], now)
-
-
-def submit_checked(
-    conn: Connection,
-    *,
-    project_id: int,
-    actor: Actor,
-    trigger: str = "submit",
-    payload: Mapping[str, Any] | None = None,
-    now: datetime | None = None,
-) -> Transitioned:
-    """Submit (or resubmit) a proposal; a refusal names every eligibility condition not met.
-
-    The engine's ``eligible`` guard decides and already lists each failed condition; only
-    when the engine refuses are the rules run again, to tell an eligibility refusal from
-    another one, so an eligible submission costs one evaluation, not two.
-    """
-    moment = now or datetime.now(UTC)
-    try:
-        return apply_trigger(conn, subject_id=project_id, trigger=trigger, actor=actor, payload=payload, now=moment)
-    except GuardFailed as exc:
-        if not check(conn, project_id=project_id, now=moment):
-            raise
-        raise Ineligible(exc.reasons) from None
-
-
-def submit(
-    engine: Engine,
-    *,
-    project_id: int,
-    actor: Actor,
-    trigger: str = "submit",
-    now: datetime | None = None,
-) -> Transitioned:
-    with engine.begin() as conn:
-        return submit_checked(conn, project_id=project_id, actor=actor, trigger=trigger, now=now)
-
-
-def grant_qualification(
-    conn: Connection, *, organisation_id: int, code: str, valid_until: datetime | None = None
-) -> None:
-    """Record (or renew) a unit's qualification; the office keeps these from certificates."""
-    existing = conn.execute(
-        select(_q.c.id).where(_q.c.organisation_id == organisation_id, _q.c.code == code)
-    ).scalar_one_or_none()
-    if existing is None:
-        conn.execute(
-            _q.insert(),
-            {
-                "organisation_id": organisation_id,
-                "code": code,
-                "valid_until": valid_until,
-                "created_at": datetime.now(UTC),
-            },
-        )
-    else:
-        conn.execute(_q.update().where(_q.c.id == existing).values(valid_until=valid_until))

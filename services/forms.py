@@ -25,11 +25,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from grantflow.db import audit
 from grantflow.db.facts import load_facts
-from grantflow.db.files import attachment_refs
-from grantflow.db.form_models import FormDraft, QuestionnaireResponse
-from grantflow.db.models import Organisation, Submission
-from grantflow.db.queries import project_for
-from grantflow.db.records import save_submission
+from grantflow.db.models import FormDraft, Organisation, QuestionnaireResponse, Submission, table
 from grantflow.forms import (
     FORMS,
     NOT_FILLABLE,
@@ -44,14 +40,17 @@ from grantflow.forms import (
     validate,
 )
 from grantflow.forms.messages import located, where
+from grantflow.services.files import attachment_refs
+from grantflow.services.queries import project_for
+from grantflow.services.records import save_submission
 from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
 from grantflow.states.permissions import Actor
 from grantflow.states.text import Text
 
-_d = FormDraft.__table__
-_s = Submission.__table__
-_o = Organisation.__table__
-_q = QuestionnaireResponse.__table__
+_d = table(FormDraft)
+_s = table(Submission)
+_o = table(Organisation)
+_q = table(QuestionnaireResponse)
 
 Status = Literal["new", "draft", "submitted", "submitted_editing"]
 

@@ -1,10 +1,4 @@
-"""Tables of eligibility, selection and expert review (issue 3).
-
-Imported at the bottom of ``db.models`` so every table shares one metadata (and Alembic sees
-them). None of these rows is a lifecycle state: a project, call or programme changes state
-only through ``db.apply``; these record facts the rules read (qualifications, partners,
-reviews), what reviewers said, sealed bids and complaints.
-"""
+"""Expert review: panels, rubrics, assignments, conflict statements, reviews and their scores, complaints."""
 
 from __future__ import annotations
 
@@ -12,41 +6,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from grantflow.db.models import Base, utcnow
-
-
-class OrganisationQualification(Base):
-    """A qualification a unit holds (高新技术企业, GMP, ...), read by eligibility rules."""
-
-    __tablename__ = "organisation_qualifications"
-    __table_args__ = (UniqueConstraint("organisation_id", "code"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
-    code: Mapped[str] = mapped_column(String(60))  # states.eligibility.QUALIFICATIONS
-    valid_until: Mapped[datetime | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class ProjectPartner(Base):
-    """A collaborating unit of a project: its people never review the project."""
-
-    __tablename__ = "project_partners"
-
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
-
-
-class ProjectTag(Base):
-    """A subject tag of a project, matched against reviewers' expertise when assigning."""
-
-    __tablename__ = "project_tags"
-
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
-    tag: Mapped[str] = mapped_column(String(60), primary_key=True)
+from grantflow.db.models.base import Base, utcnow
 
 
 class ReviewPanel(Base):
@@ -118,41 +91,30 @@ class ConflictStatement(Base):
     declared_at: Mapped[datetime] = mapped_column()
 
 
+class Review(Base):
+    """An expert's review of a project at a stage. Issue-3 review panels build on it."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("project_id", "stage", "reviewer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(40))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    score: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
+    recommendation: Mapped[str | None] = mapped_column(String(20))
+    comments: Mapped[str | None] = mapped_column(Text)
+    no_conflict_declared: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CriterionScore(Base):
     __tablename__ = "criterion_scores"
 
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True)
     criterion: Mapped[str] = mapped_column(String(60), primary_key=True)
     score: Mapped[Decimal] = mapped_column(Numeric(6, 2))
-
-
-class Tender(Base):
-    """A public-tender call's sealing: when bids open, and its data key, wrapped by the master key."""
-
-    __tablename__ = "tenders"
-
-    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
-    bids_open_at: Mapped[datetime] = mapped_column()
-    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
-    master_key_id: Mapped[str] = mapped_column(String(16))  # which master key wrapped it
-    opened_at: Mapped[datetime | None] = mapped_column()
-    opened_by: Mapped[str | None] = mapped_column(String(100))
-
-
-class Bid(Base):
-    """A sealed bid: the proposal's contents, encrypted with the call's data key (AES-256-GCM)."""
-
-    __tablename__ = "bids"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    call_id: Mapped[int] = mapped_column(ForeignKey("tenders.call_id", ondelete="CASCADE"))
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), unique=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
-    nonce: Mapped[bytes] = mapped_column(LargeBinary)
-    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    ciphertext_sha256: Mapped[str] = mapped_column(String(64))  # a receipt that reveals nothing
-    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    submitted_at: Mapped[datetime] = mapped_column()
 
 
 class Complaint(Base):

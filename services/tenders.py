@@ -33,20 +33,19 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from grantflow.config import get_settings
 from grantflow.db import audit
-from grantflow.db.models import Call, Programme, Project
-from grantflow.db.review_models import Bid, ReviewAssignment, Tender
-from grantflow.db.settings import get_settings
+from grantflow.db.models import Bid, Call, Programme, Project, ReviewAssignment, Tender, table
 from grantflow.states.enums import Role, SelectionMode
 from grantflow.states.errors import Forbidden, GrantflowError, GuardFailed, NotFound, PayloadInvalid
 from grantflow.states.permissions import SYSTEM, Actor
 from grantflow.states.text import Text
 
-_t = Tender.__table__
-_b = Bid.__table__
-_p = Project.__table__
-_c = Call.__table__
-_g = Programme.__table__
+_t = table(Tender)
+_b = table(Bid)
+_p = table(Project)
+_c = table(Call)
+_g = table(Programme)
 
 MAX_BID_BYTES = 5 * 1024 * 1024
 
@@ -303,7 +302,7 @@ def may_read_bids(conn: Connection, *, actor: Actor, call_id: int, project_id: i
     if actor.has(Role.ORGANISING_UNIT) and actor.organisation_id is not None and actor.organisation_id == organiser:
         return True
     if project_id is not None and actor.user_id is not None:
-        ra = ReviewAssignment.__table__
+        ra = table(ReviewAssignment)
         hit = conn.execute(
             select(ra.c.id).where(
                 ra.c.project_id == project_id, ra.c.reviewer_id == actor.user_id, ra.c.conflict_declared_at.is_(None)

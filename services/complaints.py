@@ -12,19 +12,18 @@ from datetime import datetime
 
 from sqlalchemy import Connection, desc, func, insert, select, update
 
+from grantflow.config import get_settings
 from grantflow.db import audit
-from grantflow.db.models import AuditEvent, Project
-from grantflow.db.review_models import Complaint
-from grantflow.db.settings import get_settings
+from grantflow.db.models import AuditEvent, Complaint, Project, table
 from grantflow.states.enums import Role
 from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
 from grantflow.states.permissions import Actor
 from grantflow.states.review_rules import APPEALABLE_DECISIONS, complaint_problems
 from grantflow.states.text import Text, join
 
-_cp = Complaint.__table__
-_e = AuditEvent.__table__
-_p = Project.__table__
+_cp = table(Complaint)
+_e = table(AuditEvent)
+_p = table(Project)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from grantflow.db.apply import create
-from grantflow.db.bids import set_up_tender
-from grantflow.db.models import Call, Organisation, Programme
-from grantflow.db.records import create_project, next_project_code
+from grantflow.db.models import Call, Organisation, Programme, table
+from grantflow.services.records import create_project, next_project_code
+from grantflow.services.tenders import set_up_tender
 from grantflow.states.enums import Role, SelectionMode
 from grantflow.states.errors import Forbidden, PayloadInvalid
 from grantflow.states.permissions import Actor
@@ -24,8 +24,8 @@ from grantflow.states.review_rules import MANAGE_FORBIDDEN, may_manage
 from grantflow.states.selection import CallPlan, call_problems
 from grantflow.states.text import Text, join
 
-_o = Organisation.__table__
-_g = Programme.__table__
+_o = table(Organisation)
+_g = table(Programme)
 
 
 class CallInvalid(PayloadInvalid):
@@ -96,7 +96,7 @@ def new_project(
     Anyone of an undertaking unit may draft; eligibility (including a directed call's
     designated unit) is checked when the draft is submitted, where every reason is shown.
     """
-    c = Call.__table__
+    c = table(Call)
     row = conn.execute(
         select(c.c.programme_id, c.c.category, c.c.selection_mode, c.c.project_workflow, _g.c.code)
         .select_from(c.join(_g, c.c.programme_id == _g.c.id))

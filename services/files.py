@@ -20,19 +20,19 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from grantflow.config import Settings, get_settings
 from grantflow.db import audit
 from grantflow.db.facts import load_facts
-from grantflow.db.form_models import Attachment
-from grantflow.db.queries import project_for
-from grantflow.db.settings import Settings, get_settings
+from grantflow.db.models import Attachment, table
 from grantflow.forms import FORMS, NOT_FILLABLE, Attachments, FormRegistry, may_fill
 from grantflow.forms.fields import AttachmentRef
 from grantflow.forms.files import Upload, check_upload
+from grantflow.services.queries import project_for
 from grantflow.states.errors import Forbidden, GrantflowError, NotFound, PayloadInvalid
 from grantflow.states.permissions import Actor
 from grantflow.states.text import Text
 
-_a = Attachment.__table__
+_a = table(Attachment)
 _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")
 
 ATTACHMENT_NOT_FOUND = Text("附件不存在或您无权查看", "attachment not found, or you may not see it")

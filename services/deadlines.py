@@ -7,83 +7,19 @@ re-run, a flow retried or two sweeps racing create each item once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, select, update
 
-from grantflow.db.notification_models import DueItem, ReportSchedule
-from grantflow.states.deadlines import DueDate, expand_schedule, post_evaluation_due_dates, stage_report_dates
+from grantflow.db.effects import report_row
+from grantflow.db.inserts import insert_ignoring_duplicates
+from grantflow.db.models import DueItem, ReportSchedule, table
+from grantflow.states.deadlines import expand_schedule
 
-_due = DueItem.__table__
-_sched = ReportSchedule.__table__
-
-
-def insert_ignoring_duplicates(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Insert rows, skipping any that a unique constraint already holds; returns how many went in."""
-    if not rows:
-        return 0
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        stmt: Any = sqlite.insert(table).on_conflict_do_nothing()
-    elif dialect == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing()
-    else:  # pragma: no cover - grantflow runs on SQLite and PostgreSQL only
-        raise NotImplementedError(dialect)
-    return int(conn.execute(stmt, list(rows)).rowcount or 0)
-
-
-def _report_row(
-    *, key: str, project_id: int, form_key: str, d: DueDate, now: datetime, schedule_id: int | None = None
-) -> dict[str, Any]:
-    return {
-        "key": key,
-        "kind": "report",
-        "subject": "project",
-        "subject_id": project_id,
-        "schedule_id": schedule_id,
-        "seq": d.seq,
-        "form_key": form_key,
-        "stage": None,
-        "period": d.period,
-        "label": d.label.as_dict() if d.label else None,
-        "assignee_id": None,
-        "due_at": d.due_at,
-        "status": "open",
-        "overdue_at": None,
-        "closed_at": None,
-        "created_at": now,
-    }
-
-
-def schedule_post_evaluation(
-    conn: Connection, *, project_id: int, accepted_at: datetime, tz: str, now: datetime
-) -> int:
-    """The four annual post-evaluation report tasks (DESIGN rule 7), each with its date."""
-    rows = [
-        _report_row(
-            key=f"project:{project_id}:post_evaluation_report:{d.period}",
-            project_id=project_id,
-            form_key="post_evaluation_report",
-            d=d,
-            now=now,
-        )
-        for d in post_evaluation_due_dates(accepted_at, tz)
-    ]
-    return insert_ignoring_duplicates(conn, _due, rows)
-
-
-def schedule_stage_reports(conn: Connection, *, project_id: int, start: datetime, end: datetime, now: datetime) -> int:
-    """Mid-term and acceptance report tasks from the project's execution period."""
-    rows = [
-        _report_row(
-            key=f"project:{project_id}:{form_key}", project_id=project_id, form_key=form_key, d=DueDate(0, due), now=now
-        )
-        for form_key, due in stage_report_dates(start, end).items()
-    ]
-    return insert_ignoring_duplicates(conn, _due, rows)
+_due = table(DueItem)
+_sched = table(ReportSchedule)
 
 
 def set_report_schedule(
@@ -156,9 +92,7 @@ def set_report_schedule(
                 )
             )
     new = [
-        _report_row(
-            key=f"schedule:{sid}:{seq}", project_id=project_id, form_key=form_key, d=d, now=now, schedule_id=sid
-        )
+        report_row(key=f"schedule:{sid}:{seq}", project_id=project_id, form_key=form_key, d=d, now=now, schedule_id=sid)
         for seq, d in wanted.items()
         if seq not in items
     ]

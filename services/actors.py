@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
-from grantflow.db.models import User, UserRole
+from grantflow.db.models import User, UserRole, table
 from grantflow.states.errors import NotFound
 from grantflow.states.permissions import Actor
 from grantflow.states.text import Text
 
-_u = User.__table__
-_r = UserRole.__table__
+_u = table(User)
+_r = table(UserRole)
 
 
 def actor_for(conn: Connection, *, user_id: int | None = None, email: str | None = None) -> Actor:

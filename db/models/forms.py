@@ -1,20 +1,40 @@
-"""Tables of the forms layer (issue 3): working copies, attachments, public questionnaire answers.
-
-Imported at the bottom of ``db.models`` so they share one metadata. A submitted form is a row
-of ``submissions`` (``db.models.Submission``) holding the parsed values and the form version;
-what a person is still typing lives in ``form_drafts``, exactly as typed, so a rejected submit
-or a half-finished edit of a submitted form never loses input nor replaces what was submitted.
-"""
+"""What applicants write: submitted forms (a row per submission, naming its form version),
+drafts kept as typed, attachments, public questionnaire answers."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from grantflow.db.models import Base, utcnow
+from grantflow.db.models.base import Base, utcnow
+
+
+class Submission(Base):
+    """A filled-in form for a project: proposal, task agreement, reports. Issue-3 forms build on it."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (Index("ix_submissions_project_form", "project_id", "form_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    form_key: Mapped[str] = mapped_column(String(60))
+    form_version: Mapped[int] = mapped_column(Integer, default=1)
+    period: Mapped[int | None] = mapped_column(Integer)  # e.g. the year of an annual report
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | submitted
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column()
 
 
 class FormDraft(Base):

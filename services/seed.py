@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grantflow.db.models import Organisation, Programme, User, UserRole
-from grantflow.db.passwords import hash_password
+from grantflow.services.passwords import hash_password
 from grantflow.states.enums import OrgKind, Role
 
 # (code, class, zh, en, targets) from the action plan (DESIGN.md, "The twelve programmes")
