@@ -1,7 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make run    install, seed demo data (once), then serve the web page and the scheduled flows
 #               on the embedded default (SQLite, a local Prefect server started as a child)
-#   make test   install with the test extras, then run the whole test suite
+#   make test   install with the test extras, then ruff, mypy and the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -28,6 +28,8 @@ run: install
 
 test: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	PYTHON=$(BIN)/python ./scripts/typecheck.sh
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 demo: install

@@ -255,7 +255,8 @@ def create(
     """Insert a new subject in its workflow's initial state, with its 'create' audit event."""
     reg = registry or get_registry()
     table = TABLES[subject]
-    workflow = reg.get(str(values.get("workflow") or table.c.workflow.default.arg))
+    default = table.c.workflow.default
+    workflow = reg.get(str(values.get("workflow") or getattr(default, "arg", "")))
     if workflow.subject != subject:
         raise NotFound(
             Text(f"流程“{workflow.name}”不适用于此类对象", f"workflow '{workflow.name}' is not for a {subject}")
@@ -325,7 +326,7 @@ def remap_renamed_states(conn: Connection, *, registry: Registry | None = None, 
 def stranded(conn: Connection, *, registry: Registry | None = None) -> list[tuple[str, int, str, str]]:
     """(subject, id, workflow, state) of every stored subject whose state its workflow lacks."""
     reg = registry or get_registry()
-    found = []
+    found: list[tuple[str, int, str, str]] = []
     for subject, subject_table in TABLES.items():
         combos = conn.execute(select(subject_table.c.workflow, subject_table.c.state).distinct()).all()
         for workflow, state in combos:

@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, distinct, func, literal, null, select
+from sqlalchemy import BindParameter, Connection, Select, bindparam, distinct, func, literal, null, select
 from sqlalchemy.engine import Dialect
 
 from grantflow.db.applicant_facts import load_for_project
@@ -37,7 +37,7 @@ SUBJECT_LABELS = {
     "programme": Text("重大专项", "programme"),
 }
 
-_SID = bindparam("sid")
+_SID: BindParameter[int] = bindparam("sid")
 
 _SELECT: dict[str, Select[Any]] = {
     "project": select(

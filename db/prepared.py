@@ -36,7 +36,8 @@ class Prepared:
     __slots__ = ("_plan", "_positional", "_results", "sql")
 
     def __init__(self, stmt: ClauseElement, dialect: Dialect, column_keys: Sequence[str] | None = None) -> None:
-        compiled = stmt.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
+        # SQLCompiler's attributes (positional, bind_names, positiontup) are not on the Compiled type
+        compiled: Any = stmt.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
         if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
             # a Python-side column default would be computed by the execution context we skip
             raise ValueError(f"pass every defaulted column explicitly: {compiled.string}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from prefect import flow
@@ -52,7 +53,8 @@ def deploy(
     names = selected(only)
     ids: dict[str, UUID] = {}
     for name, schedule in schedules(settings, names).items():
-        remote = flow.from_source(source=source, entrypoint=ENTRYPOINTS[name])
+        # from_source and deploy are sync here (no running event loop); Prefect types them as maybe-async
+        remote: Any = flow.from_source(source=source, entrypoint=ENTRYPOINTS[name])
         ids[name] = remote.deploy(
             name=DEPLOYMENT_NAME,
             work_pool_name=pool,

@@ -11,7 +11,7 @@ dedupe key naming its item, step and date.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -120,7 +120,7 @@ def sweep_calls(engine: Engine, *, now: datetime) -> SweepReport:
 # --- due items: completion ---------------------------------------------------------------------------
 
 
-def _completed(conn: Connection, items: list[Any]) -> tuple[set[int], set[int], set[int]]:
+def _completed(conn: Connection, items: Sequence[Any]) -> tuple[set[int], set[int], set[int]]:
     """Of these items: (done, cancelled, paused). Done: the report was submitted or the assignment
     closed; cancelled: the project ended (terminal state); paused: the project is suspended."""
     done: set[int] = set()

@@ -437,7 +437,7 @@ class Table(Field):
         """Rows that hold anything; a wholly empty row (a spare line left blank) is no row."""
         if not isinstance(value, list):
             return []
-        return [r for r in value if isinstance(r, Mapping) and not all(is_blank(v) for v in r.values())]
+        return [dict(r) for r in value if isinstance(r, Mapping) and not all(is_blank(v) for v in r.values())]
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -13,12 +13,14 @@ _inbox = table(InboxMessage)
 
 
 def messages_for(conn: Connection, *, user_id: int, limit: int = 100) -> list[Any]:
-    return conn.execute(
-        select(_inbox)
-        .where(_inbox.c.user_id == user_id)
-        .order_by(_inbox.c.created_at.desc(), _inbox.c.id.desc())
-        .limit(limit)
-    ).all()
+    return list(
+        conn.execute(
+            select(_inbox)
+            .where(_inbox.c.user_id == user_id)
+            .order_by(_inbox.c.created_at.desc(), _inbox.c.id.desc())
+            .limit(limit)
+        ).all()
+    )
 
 
 def unread_count(conn: Connection, *, user_id: int) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, distinct, select
+from sqlalchemy import Connection, distinct, null, select
 
 from grantflow.db.models import Call, Programme, Project, Review, User, UserRole, table
 from grantflow.states.enums import Role
@@ -57,12 +57,12 @@ def owners(conn: Connection, subject: str, subject_id: int) -> Owners:
         ).one_or_none()
     elif subject == "call":
         row = conn.execute(
-            select(None, _g.c.organising_unit_id)
+            select(null(), _g.c.organising_unit_id)
             .select_from(_c.join(_g, _c.c.programme_id == _g.c.id))
             .where(_c.c.id == subject_id)
         ).one_or_none()
     else:
-        row = conn.execute(select(None, _g.c.organising_unit_id).where(_g.c.id == subject_id)).one_or_none()
+        row = conn.execute(select(null(), _g.c.organising_unit_id).where(_g.c.id == subject_id)).one_or_none()
     return Owners(None, None) if row is None else Owners(row[0], row[1])
 
 

@@ -17,7 +17,7 @@ class _Sheet:
     """The model a diagram machine needs; drawing never touches a stored subject."""
 
 
-class _LabelledState(GraphMachine.state_cls):  # type: ignore[misc,name-defined]
+class _LabelledState(GraphMachine.state_cls):  # type: ignore[misc,name-defined,valid-type]
     def __init__(self, *args: Any, label: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.label = label
@@ -25,7 +25,7 @@ class _LabelledState(GraphMachine.state_cls):  # type: ignore[misc,name-defined]
 
 class _DiagramMachine(GraphMachine):
     state_cls = _LabelledState
-    state_attributes: ClassVar[list[str]] = [*GraphMachine.state_attributes, "label"]
+    state_attributes: ClassVar[list[str]] = [*GraphMachine.state_attributes, "label"]  # type: ignore[misc]
 
 
 def _machine(wf: Workflow, engine: str, lang: str) -> Any:
@@ -44,7 +44,7 @@ def _machine(wf: Workflow, engine: str, lang: str) -> Any:
         transitions=transitions,
         initial=wf.initial,
         auto_transitions=False,
-        graph_engine=engine,
+        graph_engine=engine,  # type: ignore[arg-type]  # checked by the caller: mermaid or graphviz
         title=f"{wf.name}: {wf.label.get(lang)}",
         show_conditions=False,
         show_state_attributes=False,

@@ -188,7 +188,7 @@ async def _uploads(request: Request) -> tuple[list[tuple[str, Any]], dict[str, l
     for name, value in posted.multi_items():
         if isinstance(value, str):
             pairs.append((name, value))
-        elif name.endswith(UPLOAD_SUFFIX) and getattr(value, "filename", ""):
+        elif name.endswith(UPLOAD_SUFFIX) and getattr(value, "filename", None):
             files.setdefault(name[: -len(UPLOAD_SUFFIX)], []).append(value)  # type: ignore[arg-type]
     return pairs, files
 

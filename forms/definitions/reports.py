@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grantflow.forms.definition import FormDefinition, Section
 from grantflow.forms.definitions.common import FUNDING_SOURCES, narrative
-from grantflow.forms.fields import Attachments, Choice, Integer, Money, ShortText, Table, options
+from grantflow.forms.fields import Attachments, Choice, Field, Integer, Money, ShortText, Table, options
 from grantflow.states.text import Text
 
 PROGRESS = options(
@@ -25,7 +25,9 @@ MET = options(
 
 
 def _spending(name: str, label: Text, *, budgeted: bool) -> Table:
-    columns = [Choice(name="source", label=Text("经费来源", "Funding source"), required=True, choices=FUNDING_SOURCES)]
+    columns: list[Field] = [
+        Choice(name="source", label=Text("经费来源", "Funding source"), required=True, choices=FUNDING_SOURCES)
+    ]
     if budgeted:
         columns.append(Money(name="budgeted", label=Text("预算（元）", "Budgeted (yuan)"), required=True))
     columns.append(Money(name="spent", label=Text("已支出（元）", "Spent (yuan)"), required=True))
