@@ -11,9 +11,10 @@ permission check, a guard, an effect column, a required payload field, an outbox
 
 Raw: the physical limit. Plain ``sqlite3`` on a second file of the same schema, pragmas and
 rows, running the same statements per transition with no rules: read the joined row,
-versioned update, read the audit head, insert the audit event with its sha256 chain hash,
-update the head, insert the outbox row, commit. The two take turns every 500 transitions,
-so a busy machine slows both alike instead of skewing their ratio. ``--dir /dev/shm`` puts
+versioned update, read the audit head, insert the audit event with its keyed chain hash
+(HMAC-SHA256, channel and key id included), update the head, insert the outbox row, commit.
+The two take turns every 500 transitions, so a busy machine slows both alike instead of
+skewing their ratio. ``--dir /dev/shm`` puts
 the files in memory, leaving only CPU: the hardest case for the ratio.
 
 Memory: the engine again with ``tracemalloc`` on, over a tenth of the projects and then over
@@ -28,8 +29,10 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
+import hmac
 import json
 import resource
+import secrets
 import sqlite3
 import sys
 import tempfile
@@ -140,8 +143,11 @@ READ_HEAD = "SELECT last_event_id, last_hash FROM audit_head WHERE id = 1"
 READ_HEAD_PG = READ_HEAD + " FOR UPDATE"
 INSERT_EVENT = (
     "INSERT INTO audit_events (id, subject, subject_id, actor_id, actor_name, action, from_state, to_state,"
-    " payload, payload_digest, created_at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " payload, payload_digest, created_at, prev_hash, hash, channel, channel_detail, key_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+RAW_KEY = secrets.token_bytes(32)  # the raw side keys its hashes too, with a key of its own
+RAW_KEY_ID = hashlib.sha256(b"grantflow-audit-key:" + RAW_KEY).hexdigest()[:16]
 WRITE_HEAD = "UPDATE audit_head SET last_event_id = ?, last_hash = ? WHERE id = 1"
 INSERT_OUTBOX = (
     "INSERT INTO outbox (kind, subject, subject_id, audiences, payload, event_id, status, attempts,"
@@ -190,11 +196,14 @@ def raw_transition(
     digest = hashlib.sha256(text_payload.encode()).hexdigest()
     iso = moment.replace(tzinfo=None).isoformat(timespec="microseconds")
     action = "suspend" if dest == "suspended" else "resume"
-    fields = [last_id + 1, "project", pid, 2, "李主任", action, source, dest, digest, iso, prev]
-    h = hashlib.sha256(_canonical({"e": fields}).encode()).hexdigest()
+    fields = [last_id + 1, "project", pid, 2, "李主任", action, source, dest, digest, iso, prev, "code", "", RAW_KEY_ID]
+    h = hmac.new(RAW_KEY, _canonical({"e": fields}).encode(), hashlib.sha256).hexdigest()
     cur.execute(
         sql["insert_event"],
-        (last_id + 1, "project", pid, 2, "李主任", action, source, dest, json.dumps(payload), digest, stamp, prev, h),
+        (
+            *(last_id + 1, "project", pid, 2, "李主任", action, source, dest, json.dumps(payload), digest, stamp),
+            *(prev, h, "code", "", RAW_KEY_ID),
+        ),
     )
     cur.execute(sql["write_head"], (last_id + 1, h))
     body = json.dumps({"from": source, "to": dest, "actor": "李主任", "reason": payload.get("reason")})

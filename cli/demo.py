@@ -1,7 +1,9 @@
 """`grantflow demo`: a complete story on the configured database, through the engine only.
 
-Time is simulated: every step passes its own ``now``, so a story that spans a call, three
-years of execution and four years of post-evaluation runs in seconds. Nothing here edits a
+Time is simulated: the story installs its own clock (``grantflow.clock.SimulatedClock``) for
+the length of the run and steps it forward, so a story that spans a call, three years of
+execution and four years of post-evaluation runs in seconds; every step also passes that
+``now`` explicitly. Every event is recorded with the channel ``demo``. Nothing here edits a
 state column; every change is a trigger fired through ``db.apply``.
 """
 
@@ -15,11 +17,14 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from grantflow import clock
+from grantflow.clock import SimulatedClock, use_clock
 from grantflow.db.apply import Transitioned, create, fire
 from grantflow.db.models import AuditEvent, Programme, Project
 from grantflow.services.actors import actor_for
 from grantflow.services.bootstrap import init_database
 from grantflow.services.records import create_project, next_project_code, record_review, save_submission
+from grantflow.states.channels import DEMO
 from grantflow.states.enums import Category, SelectionMode, SupportMode
 from grantflow.states.permissions import SYSTEM, Actor
 
@@ -29,18 +34,25 @@ TASK_TARGETS = ["形成技术标准2项", "申请发明专利5项", "培养博�
 @dataclass
 class Story:
     engine: Engine
-    now: datetime
+    clock: SimulatedClock
     first_event_id: int = 0
     steps: list[str] = field(default_factory=list)
     on_step: Callable[[str], None] | None = None
 
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @now.setter
+    def now(self, moment: datetime) -> None:
+        self.clock.set(moment)
+
     def later(self, **delta: float) -> datetime:
-        self.now = self.now + timedelta(**delta)
-        return self.now
+        return self.clock.advance(**delta)
 
     def actor(self, email: str) -> Actor:
         with self.engine.connect() as conn:
-            return actor_for(conn, email=email)
+            return actor_for(conn, email=email).via(DEMO)
 
     def fire(self, subject_id: int, trigger: str, who: Actor, subject: str = "project", **payload: Any) -> Transitioned:
         t = fire(
@@ -63,7 +75,16 @@ class Story:
 
 def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable[[str], None] | None = None) -> Story:
     init_database(engine, demo=True)
-    story = Story(engine, start or datetime.now(UTC).replace(microsecond=0), on_step=on_step)
+    begin = start or clock.now().replace(microsecond=0)
+    story = Story(engine, SimulatedClock(begin), on_step=on_step)
+    with use_clock(story.clock):
+        _tell(engine, story)
+    return story
+
+
+def _tell(engine: Engine, story: Story) -> None:
+    """The story itself, on the story's clock."""
+    system = SYSTEM.via(DEMO)
     with engine.connect() as conn:
         story.first_event_id = conn.execute(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)).scalar() or 0
         programme = conn.execute(select(Programme.id, Programme.state, Programme.code).where(Programme.code == 7)).one()
@@ -114,7 +135,7 @@ def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable
     story.say(f"call {call_id} created by {organiser.name}")
     story.fire(call_id, "publish", organiser, subject="call")
     story.later(days=1)
-    story.fire(call_id, "open", SYSTEM, subject="call")
+    story.fire(call_id, "open", system, subject="call")
 
     # 3. three applicants draft and submit proposals
     projects: list[int] = []
@@ -153,7 +174,7 @@ def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable
 
     # 4. formal check: one is returned for correction and comes back
     story.later(days=30)
-    story.fire(call_id, "close_call", SYSTEM, subject="call")
+    story.fire(call_id, "close_call", system, subject="call")
     story.fire(projects[0], "accept_formal", office)
     story.fire(projects[1], "accept_formal", office)
     story.fire(projects[2], "return_for_correction", office, reason="预算表缺少自筹经费来源说明")
@@ -256,7 +277,6 @@ def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable
     story.later(days=20)
     for pid in projects[:2]:
         story.fire(pid, "close", office)
-    return story
 
 
 def _unit_of(story: Story, project_id: int) -> int:

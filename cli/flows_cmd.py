@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -13,18 +14,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from grantflow.cli.channels import flows_by_hand_channel
 from grantflow.config import get_settings
 from grantflow.db.session import get_engine
+from grantflow.states.errors import GrantflowError
+from grantflow.states.permissions import SYSTEM
+from grantflow.states.text import normalise_lang
 
 flows_app = typer.Typer(help="the scheduled flows: deadlines, reminders, delivery, digests")
 notifications_app = typer.Typer(help="notification delivery: problems and resending")
 console = Console()
+err = Console(stderr=True)
 
 
-def parse_at(value: str | None, tz: str) -> datetime:
+def parse_at(value: str, tz: str) -> datetime:
     """An ISO moment; without an offset it is read in the configured time zone."""
-    if not value:
-        return datetime.now(UTC)
     moment = datetime.fromisoformat(value)
     return (moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))).astimezone(UTC)
 
@@ -48,24 +52,55 @@ def flows_list() -> None:
 @flows_app.command("run")
 def flows_run(
     name: Annotated[str, typer.Argument(help="deadlines, reminders, dispatch, digest or housekeeping")],
-    at: Annotated[str | None, typer.Option("--at", help="act as of this moment (ISO; default now)")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="simulate at this moment (ISO); only with --dry-run or --scratch"),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="run on a throwaway copy of the database: nothing is kept")
+    ] = False,
+    scratch: Annotated[
+        Path | None, typer.Option("--scratch", help="run on a copy of the database at this path (made if missing)")
+    ] = None,
     prefect: Annotated[
         bool, typer.Option("--prefect/--direct", help="as a Prefect flow run (default: if PREFECT_API_URL is set)")
     ] = bool(os.environ.get("PREFECT_API_URL")),
+    lang: Annotated[str, typer.Option("--lang", help="zh or en (default: GRANTFLOW_LANGUAGE)")] = "",
 ) -> None:
-    """Run one flow by hand, for a given moment; running it twice for the same moment changes nothing."""
+    """Run one flow by hand, now; running it twice in a row changes nothing the second time.
+
+    To see what a flow would do at another moment, simulate it on a copy: --at T with --dry-run
+    or --scratch PATH (always run directly, never on the Prefect server). The real database is
+    only ever acted on at the current time.
+    """
+    from grantflow import clock
     from grantflow.flows import jobs
+    from grantflow.flows.simulate import simulate
 
     settings = get_settings()
+    language = normalise_lang(lang or settings.language)
     if name not in jobs.STEPS:
         raise typer.BadParameter(f"unknown flow {name!r}; known: {', '.join(jobs.STEPS)}")
-    moment = parse_at(at, settings.timezone)
+    simulated = at is not None or dry_run or scratch is not None
+    if simulated:
+        moment = parse_at(at, settings.timezone) if at else clock.now()
+        try:
+            result = simulate(name, settings, at=moment, scratch=scratch, dry_run=dry_run)
+        except GrantflowError as exc:
+            err.print(f"[red]{exc.text(language)}[/red]")
+            raise typer.Exit(code=2) from None
+        out = {"flow": name, "at": moment.isoformat(), "simulated": True, "dry_run": dry_run}
+        out["scratch"] = str(result.database) if result.database else None
+        console.print_json(json.dumps({**out, "steps": result.report}, default=str))
+        return
+    moment = clock.now()
     if prefect:
         from grantflow.flows.prefect_flows import FLOWS
 
-        report = FLOWS[name](at=moment)
+        report = FLOWS[name]()
     else:
-        report = jobs.run(name, get_engine(settings), moment, settings)
+        actor = SYSTEM.via(flows_by_hand_channel())
+        report = jobs.run(name, get_engine(settings), moment, settings, actor)
     console.print_json(json.dumps({"flow": name, "at": moment.isoformat(), "steps": report}, default=str))
 
 
@@ -126,10 +161,11 @@ def notifications_problems() -> None:
 @notifications_app.command("resend")
 def notifications_resend(delivery_id: int) -> None:
     """Send a failed or possibly-sent e-mail again (the office's decision)."""
+    from grantflow import clock
     from grantflow.notifications.dispatch import resend
 
     with get_engine().begin() as conn:
-        ok = resend(conn, delivery_id=delivery_id, now=datetime.now(UTC))
+        ok = resend(conn, delivery_id=delivery_id, now=clock.now())
     console.print("queued again" if ok else "no failed or uncertain delivery with that id")
     raise typer.Exit(code=0 if ok else 1)
 

@@ -14,6 +14,8 @@ from sqlalchemy import select
 
 from grantflow.cli import flows_cmd
 from grantflow.cli.admin_cmd import orgs_app, users_app
+from grantflow.cli.audit_cmd import audit_app
+from grantflow.cli.channels import cli_channel
 from grantflow.cli.review_cmd import review_app
 from grantflow.config import get_settings
 from grantflow.db.apply import fire as fire_trigger
@@ -30,7 +32,6 @@ from grantflow.states.text import normalise_lang
 
 app = typer.Typer(help="grantflow: workflow and approval engine for major special programmes (重大专项)")
 db_app = typer.Typer(help="database schema")
-audit_app = typer.Typer(help="the audit trail")
 workflows_app = typer.Typer(help="workflow definitions and variants")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
@@ -61,6 +62,7 @@ def init(demo: Annotated[bool, typer.Option("--demo", help="add demo organisatio
     settings = get_settings()
     report = init_database(get_engine(settings), demo=demo)
     console.print(f"database ready: {settings.url}  (rows added: {report.added}, states remapped: {report.remapped})")
+    console.print(f"audit key: {settings.audit_key_path}  anchor log: {settings.audit_anchor_path}")
 
 
 @db_app.command("upgrade")
@@ -150,23 +152,6 @@ def diagram(
         sys.stdout.buffer.write(data)
 
 
-@audit_app.command("verify")
-def audit_verify(lang: LangOpt = "") -> None:
-    """Check the hash chain; name the first altered or missing event."""
-    language = _lang(lang)
-    with get_engine().connect() as conn:
-        result = verify(conn)
-    if result.ok:
-        console.print(
-            f"审计链完整，共 {result.checked} 条事件"
-            if language == "zh"
-            else f"audit chain intact: {result.checked} events"
-        )
-        return
-    err.print(f"[red]{result.problem_zh if language == 'zh' else result.problem}[/red]")
-    raise typer.Exit(code=1)
-
-
 @workflows_app.command("list")
 def workflows_list(lang: LangOpt = "") -> None:
     """List the workflows in force (built-ins and configured variants), each validated."""
@@ -199,7 +184,7 @@ def fire_cmd(
         body["reason"] = reason
     try:
         with engine.connect() as conn:
-            actor = actor_for(conn, email=as_)
+            actor = actor_for(conn, email=as_).via(cli_channel())
         t = fire_trigger(engine, subject=subject, subject_id=project_id, trigger=trigger, actor=actor, payload=body)
     except GrantflowError as exc:
         _fail(exc, language)

@@ -18,6 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from grantflow import clock
+from grantflow.cli.channels import cli_channel
 from grantflow.config import get_settings
 from grantflow.db.session import get_engine
 from grantflow.services.actors import actor_for
@@ -46,20 +48,12 @@ err = Console(stderr=True)
 
 AsOpt = Annotated[str, typer.Option("--as", help="e-mail of the user acting")]
 LangOpt = Annotated[str, typer.Option("--lang", help="zh or en (default: the user's language)")]
-NowOpt = Annotated[
-    datetime | None, typer.Option("--now", help="act as of this UTC time (tests, replays); default: now")
-]
-
-
-def _now(value: datetime | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _who(email: str) -> Actor:
+    """The user named by ``--as``, acting through the command line (recorded with the OS user)."""
     with get_engine().connect() as conn:
-        return actor_for(conn, email=email)
+        return actor_for(conn, email=email).via(cli_channel())
 
 
 def _lang(value: str, actor: Actor | None = None) -> str:
@@ -99,7 +93,6 @@ def call_create(
     designated: Annotated[int | None, typer.Option(help="designated unit id (directed commission)")] = None,
     bids_open: Annotated[str | None, typer.Option(help="bid-opening time, ISO (public tender)")] = None,
     lang: LangOpt = "",
-    now: NowOpt = None,
 ) -> None:
     """Create a call; its category limits its selection and support modes (every problem shown)."""
     actor = _who(as_)
@@ -120,29 +113,29 @@ def call_create(
         if designated is not None:
             values["designated_unit_id"] = designated
         with get_engine().begin() as conn:
-            return create_call(conn, values=values, actor=actor, now=_now(now), bids_open_at=_dt(bids_open))
+            return create_call(conn, values=values, actor=actor, now=clock.now(), bids_open_at=_dt(bids_open))
 
     console.print(f"call {_run(language, work)}")
 
 
 @review_app.command("apply")
-def apply_cmd(as_: AsOpt, call_id: int, title: str, lang: LangOpt = "", now: NowOpt = None) -> None:
+def apply_cmd(as_: AsOpt, call_id: int, title: str, lang: LangOpt = "") -> None:
     """Draft a project of your unit in a call."""
     actor = _who(as_)
 
     def work() -> int:
         with get_engine().begin() as conn:
-            return new_project(conn, call_id=call_id, actor=actor, title=title, now=_now(now))
+            return new_project(conn, call_id=call_id, actor=actor, title=title, now=clock.now())
 
     console.print(f"project {_run(_lang(lang, actor), work)}")
 
 
 @review_app.command("eligibility")
-def eligibility_cmd(project_id: int, lang: LangOpt = "", now: NowOpt = None) -> None:
+def eligibility_cmd(project_id: int, lang: LangOpt = "") -> None:
     """List every eligibility condition the project's applicant fails (exit 1 if any)."""
     language = _lang(lang)
     with get_engine().connect() as conn:
-        reasons = _run(language, lambda: check(conn, project_id=project_id, now=_now(now)))
+        reasons = _run(language, lambda: check(conn, project_id=project_id, now=clock.now()))
     if not reasons:
         console.print("符合准入条件" if language == "zh" else "eligible")
         return
@@ -152,13 +145,13 @@ def eligibility_cmd(project_id: int, lang: LangOpt = "", now: NowOpt = None) -> 
 
 
 @review_app.command("submit")
-def submit_cmd(as_: AsOpt, project_id: int, lang: LangOpt = "", now: NowOpt = None) -> None:
+def submit_cmd(as_: AsOpt, project_id: int, lang: LangOpt = "") -> None:
     """Submit a proposal; a refusal lists every eligibility reason."""
     actor = _who(as_)
 
     def work() -> Any:
         with get_engine().begin() as conn:
-            return submit_checked(conn, project_id=project_id, actor=actor, now=_now(now))
+            return submit_checked(conn, project_id=project_id, actor=actor, now=clock.now())
 
     t = _run(_lang(lang, actor), work)
     console.print(f"project {t.subject_id}: {t.from_state} → {t.to_state}")
@@ -177,7 +170,6 @@ def panel_cmd(
     tag: Annotated[list[str] | None, typer.Option(help="expertise tag used when an item has none")] = None,
     hide_peers: Annotated[bool, typer.Option(help="reviewers never see each other's reviews")] = False,
     lang: LangOpt = "",
-    now: NowOpt = None,
 ) -> None:
     """Form (or re-form) a call's panel for a stage."""
     actor = _who(as_)
@@ -191,7 +183,7 @@ def panel_cmd(
                 name=name,
                 members=member,
                 actor=actor,
-                now=_now(now),
+                now=clock.now(),
                 tags=tag or (),
                 peers_after_submit=not hide_peers,
             )
@@ -217,7 +209,6 @@ def assign_cmd(
     stage: Annotated[str, typer.Option()] = "proposal",
     reviewer: Annotated[int | None, typer.Option(help="assign this reviewer by hand; omitted: automatically")] = None,
     lang: LangOpt = "",
-    now: NowOpt = None,
 ) -> None:
     """Assign reviewers to items, each item on its own (a failing item does not stop the rest)."""
     actor = _who(as_)
@@ -227,21 +218,19 @@ def assign_cmd(
         def work() -> int:
             with get_engine().begin() as conn:
                 return assign(
-                    conn, project_id=project[0], stage=stage, reviewer_id=reviewer, actor=actor, now=_now(now)
+                    conn, project_id=project[0], stage=stage, reviewer_id=reviewer, actor=actor, now=clock.now()
                 )
 
         console.print(f"assignment {_run(language, work)}")
         return
     results = assign_batch(
-        get_engine(), project_ids=project, stage=stage, actor=actor, now=_now(now), reviewer_id=reviewer
+        get_engine(), project_ids=project, stage=stage, actor=actor, now=clock.now(), reviewer_id=reviewer
     )
     _print_results(results, language)
 
 
 @review_app.command("conflict")
-def conflict_cmd(
-    as_: AsOpt, project_id: int, statement: str, stage: str = "proposal", lang: LangOpt = "", now: NowOpt = None
-) -> None:
+def conflict_cmd(as_: AsOpt, project_id: int, statement: str, stage: str = "proposal", lang: LangOpt = "") -> None:
     """Declare a conflict of interest on an assigned item: it is reassigned."""
     actor = _who(as_)
     language = _lang(lang, actor)
@@ -249,7 +238,7 @@ def conflict_cmd(
     def work() -> list[int]:
         with get_engine().begin() as conn:
             return declare_conflict(
-                conn, project_id=project_id, stage=stage, reviewer=actor, statement=statement, now=_now(now)
+                conn, project_id=project_id, stage=stage, reviewer=actor, statement=statement, now=clock.now()
             )
 
     moved = _run(language, work)
@@ -272,7 +261,6 @@ def score_cmd(
     ] = False,
     stage: str = "proposal",
     lang: LangOpt = "",
-    now: NowOpt = None,
 ) -> None:
     """Submit a review with its conflict statement (refused without ``--no-conflict``)."""
     actor = _who(as_)
@@ -288,7 +276,7 @@ def score_cmd(
                 recommendation=recommendation,
                 comments=comments,
                 no_conflict=no_conflict,
-                now=_now(now),
+                now=clock.now(),
             )
 
     console.print(f"review {_run(_lang(lang, actor), work)}")
@@ -340,60 +328,59 @@ def decide_cmd(
     reject: Annotated[list[int] | None, typer.Option(help="project to reject (repeatable)")] = None,
     reason: Annotated[str, typer.Option(help="reason for rejections")] = "",
     lang: LangOpt = "",
-    now: NowOpt = None,
 ) -> None:
     """Gate decisions in a batch, each fired through the engine and audited on its own."""
     actor = _who(as_)
     decisions = [Decision(p, "approve") for p in approve or []] + [Decision(p, "reject", reason) for p in reject or []]
-    _print_results(decide_batch(get_engine(), decisions=decisions, actor=actor, now=_now(now)), _lang(lang, actor))
+    _print_results(decide_batch(get_engine(), decisions=decisions, actor=actor, now=clock.now()), _lang(lang, actor))
 
 
 # --- sealed bids --------------------------------------------------------------------------------------------
 
 
 @review_app.command("bid")
-def bid_cmd(as_: AsOpt, project_id: int, file: Path, lang: LangOpt = "", now: NowOpt = None) -> None:
+def bid_cmd(as_: AsOpt, project_id: int, file: Path, lang: LangOpt = "") -> None:
     """Seal your bid (a file) for a tender project; prints the receipt digest."""
     actor = _who(as_)
 
     def work() -> Any:
         with get_engine().begin() as conn:
-            return submit_bid(conn, project_id=project_id, content=file.read_bytes(), actor=actor, now=_now(now))
+            return submit_bid(conn, project_id=project_id, content=file.read_bytes(), actor=actor, now=clock.now())
 
     receipt = _run(_lang(lang, actor), work)
     console.print(f"bid {receipt.bid_id} sealed: sha256 {receipt.ciphertext_sha256}")
 
 
 @review_app.command("bid-show")
-def bid_show_cmd(as_: AsOpt, project_id: int, lang: LangOpt = "", now: NowOpt = None) -> None:
+def bid_show_cmd(as_: AsOpt, project_id: int, lang: LangOpt = "") -> None:
     """Print a bid's contents: refused before the bids are opened, for everyone."""
     actor = _who(as_)
     language = _lang(lang, actor)
 
     def work() -> bytes:
         with get_engine().connect() as conn:
-            return require_open(read_bid(conn, project_id=project_id, actor=actor, now=_now(now)))
+            return require_open(read_bid(conn, project_id=project_id, actor=actor, now=clock.now()))
 
     sys.stdout.buffer.write(_run(language, work))
 
 
 @review_app.command("bids-open")
-def bids_open_cmd(as_: AsOpt, call_id: int, lang: LangOpt = "", now: NowOpt = None) -> None:
+def bids_open_cmd(as_: AsOpt, call_id: int, lang: LangOpt = "") -> None:
     """Open a tender's bids (the office, after the opening time)."""
     actor = _who(as_)
 
     def work() -> bool:
         with get_engine().begin() as conn:
-            return open_bids(conn, call_id=call_id, actor=actor, now=_now(now))
+            return open_bids(conn, call_id=call_id, actor=actor, now=clock.now())
 
     opened = _run(_lang(lang, actor), work)
     console.print("opened" if opened else "already open")
 
 
 @review_app.command("open-due-bids")
-def open_due_cmd(now: NowOpt = None) -> None:
+def open_due_cmd() -> None:
     """Open every tender whose opening time has come (what the deadline flow runs)."""
-    console.print(f"opened: {open_due_bids(get_engine(), _now(now))}")
+    console.print(f"opened: {open_due_bids(get_engine(), clock.now())}")
 
 
 @review_app.command("bids-export")
@@ -402,7 +389,6 @@ def bids_export_cmd(
     call_id: int,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="CSV file (default: stdout)")] = None,
     lang: LangOpt = "",
-    now: NowOpt = None,
 ) -> None:
     """Export a tender's bids as CSV; refused entirely while they are sealed."""
     actor = _who(as_)
@@ -410,7 +396,7 @@ def bids_export_cmd(
 
     def work() -> list[Any]:
         with get_engine().connect() as conn:
-            views = read_bids(conn, call_id=call_id, actor=actor, now=_now(now))
+            views = read_bids(conn, call_id=call_id, actor=actor, now=clock.now())
         for v in views:
             require_open(v)
         return views
@@ -439,25 +425,25 @@ def bids_export_cmd(
 
 
 @review_app.command("complain")
-def complain_cmd(as_: AsOpt, project_id: int, grounds: str, lang: LangOpt = "", now: NowOpt = None) -> None:
+def complain_cmd(as_: AsOpt, project_id: int, grounds: str, lang: LangOpt = "") -> None:
     """Appeal the latest review outcome of your project (within the configured days)."""
     actor = _who(as_)
 
     def work() -> int:
         with get_engine().begin() as conn:
-            return file_complaint(conn, project_id=project_id, actor=actor, grounds=grounds, now=_now(now))
+            return file_complaint(conn, project_id=project_id, actor=actor, grounds=grounds, now=clock.now())
 
     console.print(f"complaint {_run(_lang(lang, actor), work)}")
 
 
 @review_app.command("answer")
-def answer_cmd(as_: AsOpt, complaint_id: int, answer: str, lang: LangOpt = "", now: NowOpt = None) -> None:
+def answer_cmd(as_: AsOpt, complaint_id: int, answer: str, lang: LangOpt = "") -> None:
     """Answer a complaint (the office); it is then closed."""
     actor = _who(as_)
 
     def work() -> None:
         with get_engine().begin() as conn:
-            answer_complaint(conn, complaint_id=complaint_id, actor=actor, answer=answer, now=_now(now))
+            answer_complaint(conn, complaint_id=complaint_id, actor=actor, answer=answer, now=clock.now())
 
     _run(_lang(lang, actor), work)
     console.print("answered")

@@ -14,18 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.engine import Dialect
 
+from grantflow import clock
 from grantflow.db import audit
 from grantflow.db.effects import RECORDED_EFFECT_HANDLERS
 from grantflow.db.facts import SUBJECT_LABELS, TABLES, DbFacts, load_facts
 from grantflow.db.models import OutboxMessage, table
 from grantflow.db.prepared import Prepared, Statements, cursor
 from grantflow.db.workflows import get_registry
+from grantflow.states.channels import Channel, ChannelKind
 from grantflow.states.effects import column_changes
 from grantflow.states.errors import Conflict, GrantflowError, NotFound
 from grantflow.states.permissions import Actor
@@ -33,6 +35,7 @@ from grantflow.states.text import Text
 from grantflow.states.workflow import Registry, TransitionDef, Workflow
 
 _outbox = table(OutboxMessage)
+MIGRATION_CHANNEL = Channel(ChannelKind.MIGRATION, "states renamed by a workflow change")
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,7 @@ def write(
         to_state=rule.dest,
         payload=payload,
         now=now,
+        channel=actor.channel,
     )
     for name in rule.effects:
         handler = RECORDED_EFFECT_HANDLERS.get(name)
@@ -187,7 +191,7 @@ def apply_trigger(
 ) -> Transitioned:
     """Fire ``trigger`` inside the caller's transaction (the caller commits or rolls back)."""
     body = dict(payload or {})
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     facts, rule = plan(
         conn,
         subject=subject,
@@ -261,7 +265,7 @@ def create(
         raise NotFound(
             Text(f"流程“{workflow.name}”不适用于此类对象", f"workflow '{workflow.name}' is not for a {subject}")
         )
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     row = {
         **values,
         "workflow": workflow.name,
@@ -282,6 +286,7 @@ def create(
         to_state=workflow.initial,
         payload={k: v for k, v in values.items() if k != "workflow"},
         now=moment,
+        channel=actor.channel,
     )
     return new_id
 
@@ -293,7 +298,7 @@ def remap_renamed_states(conn: Connection, *, registry: Registry | None = None, 
     Returns how many rows moved.
     """
     reg = registry or get_registry()
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     moved = 0
     for workflow in reg:
         table = TABLES[workflow.subject]
@@ -318,6 +323,7 @@ def remap_renamed_states(conn: Connection, *, registry: Registry | None = None, 
                     to_state=new,
                     payload={"workflow": workflow.name},
                     now=moment,
+                    channel=MIGRATION_CHANNEL,
                 )
                 moved += 1
     return moved

@@ -1,7 +1,8 @@
-"""One function per flow: what it does, given an engine, ``now`` and the settings.
+"""One function per flow: what it does, given an engine, ``now``, the settings and the actor.
 
 These are the bodies the Prefect flows run, and what ``grantflow flows run NAME`` calls
-directly when no Prefect server is configured.
+directly when no Prefect server is configured. The actor is the scheduler (``SYSTEM``)
+carrying the channel it runs through: a Prefect flow run (its id) or a run by hand.
 """
 
 from __future__ import annotations
@@ -13,29 +14,31 @@ from typing import Any
 from sqlalchemy import Engine
 
 from grantflow.config import Settings
+from grantflow.db import audit
 from grantflow.flows import sweep
 from grantflow.notifications import dispatch
 from grantflow.notifications.mailer import SmtpConfig, session
+from grantflow.states.permissions import SYSTEM, Actor
 
-Job = Callable[[Engine, datetime, Settings], dict[str, Any]]
-
-
-def deadlines(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
-    return sweep.deadline_sweep(engine, now=now, settings=settings).as_dict()
+Job = Callable[[Engine, datetime, Settings, Actor], dict[str, Any]]
 
 
-def reminders(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+def deadlines(engine: Engine, now: datetime, settings: Settings, actor: Actor = SYSTEM) -> dict[str, Any]:
+    return sweep.deadline_sweep(engine, now=now, settings=settings, actor=actor).as_dict()
+
+
+def reminders(engine: Engine, now: datetime, settings: Settings, actor: Actor = SYSTEM) -> dict[str, Any]:
     return sweep.reminder_sweep(engine, now=now, settings=settings).as_dict()
 
 
-def fan_out(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+def fan_out(engine: Engine, now: datetime, settings: Settings, actor: Actor = SYSTEM) -> dict[str, Any]:
     smtp = SmtpConfig.from_settings(settings)
     return dispatch.fan_out(
         engine, now=now, tz=settings.timezone, email=smtp is not None, max_attempts=settings.notify_max_attempts
     ).as_dict()
 
 
-def send_emails(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+def send_emails(engine: Engine, now: datetime, settings: Settings, actor: Actor = SYSTEM) -> dict[str, Any]:
     smtp = SmtpConfig.from_settings(settings)
     if smtp is None:
         return {"sent": 0, "note": "no SMTP host configured: in-app inbox only"}
@@ -50,7 +53,7 @@ def send_emails(engine: Engine, now: datetime, settings: Settings) -> dict[str, 
         ).as_dict()
 
 
-def send_digests(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+def send_digests(engine: Engine, now: datetime, settings: Settings, actor: Actor = SYSTEM) -> dict[str, Any]:
     smtp = SmtpConfig.from_settings(settings)
     if smtp is None:
         return {"sent": 0, "note": "no SMTP host configured: in-app inbox only"}
@@ -66,8 +69,13 @@ def send_digests(engine: Engine, now: datetime, settings: Settings) -> dict[str,
         ).as_dict()
 
 
-def housekeeping(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
-    return {"items_closed": sweep.reconcile(engine, now=now)}
+def housekeeping(engine: Engine, now: datetime, settings: Settings, actor: Actor = SYSTEM) -> dict[str, Any]:
+    """Close due items whose work was done, then anchor the audit chain's head outside the
+    database (daily, with the flow's schedule; see docs/audit.md)."""
+    closed = sweep.reconcile(engine, now=now)
+    with engine.connect() as conn:
+        head = audit.anchor(conn, now=now, path=settings.audit_anchor_path)
+    return {"items_closed": closed, "anchored": {"event_id": head.event_id, "hash": head.hash}}
 
 
 STEPS: dict[str, list[tuple[str, Job]]] = {
@@ -89,8 +97,8 @@ SCHEDULE_SETTING = {
 }
 
 
-def run(name: str, engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+def run(name: str, engine: Engine, now: datetime, settings: Settings, actor: Actor = SYSTEM) -> dict[str, Any]:
     """Run a flow's steps in order without Prefect; returns each step's report."""
     if name not in STEPS:
         raise KeyError(f"unknown flow {name!r}; known: {', '.join(STEPS)}")
-    return {step: job(engine, now, settings) for step, job in STEPS[name]}
+    return {step: job(engine, now, settings, actor) for step, job in STEPS[name]}

@@ -34,7 +34,7 @@ from grantflow.states.deadlines import (
 )
 from grantflow.states.enums import Role
 from grantflow.states.errors import GrantflowError
-from grantflow.states.permissions import SYSTEM
+from grantflow.states.permissions import SYSTEM, Actor
 
 _due = table(DueItem)
 _p = table(Project)
@@ -89,29 +89,32 @@ class SweepReport:
 # --- calls and bids ------------------------------------------------------------------------------
 
 
-def _fire_each(engine: Engine, ids: Iterable[int], trigger: str, now: datetime, report: SweepReport) -> list[int]:
+def _fire_each(
+    engine: Engine, ids: Iterable[int], trigger: str, now: datetime, report: SweepReport, actor: Actor
+) -> list[int]:
     fired = []
     for call_id in ids:
         try:
-            fire(engine, subject="call", subject_id=call_id, trigger=trigger, actor=SYSTEM, now=now)
+            fire(engine, subject="call", subject_id=call_id, trigger=trigger, actor=actor, now=now)
             fired.append(call_id)
         except GrantflowError as exc:  # e.g. another sweep or a person got there first
             report.errors.append(f"call {call_id} {trigger}: {exc.text('en')}")
     return fired
 
 
-def sweep_calls(engine: Engine, *, now: datetime) -> SweepReport:
+def sweep_calls(engine: Engine, *, now: datetime, actor: Actor = SYSTEM) -> SweepReport:
     """Open published calls whose opening time has come, close open calls past their deadline,
-    open tenders' sealed bids at their opening time."""
+    open tenders' sealed bids at their opening time. ``actor`` is the scheduler, carrying the
+    channel it runs through (a flow run, a run by hand)."""
     report = SweepReport()
     with engine.connect() as conn:
         to_open = list(conn.execute(select(_c.c.id).where(_c.c.state == "published", _c.c.opens_at <= now)).scalars())
         # strictly after: at the deadline itself a submission is still on time (guard call_open)
         to_close = list(conn.execute(select(_c.c.id).where(_c.c.state == "open", _c.c.closes_at < now)).scalars())
-    report.calls_opened = _fire_each(engine, to_open, "open", now, report)
-    report.calls_closed = _fire_each(engine, to_close, "close_call", now, report)
+    report.calls_opened = _fire_each(engine, to_open, "open", now, report, actor)
+    report.calls_closed = _fire_each(engine, to_close, "close_call", now, report, actor)
     try:
-        report.bids_opened = open_due_bids(engine, now)
+        report.bids_opened = open_due_bids(engine, now, actor=actor)
     except GrantflowError as exc:
         report.errors.append(f"bids: {exc.text('en')}")
     return report
@@ -419,9 +422,9 @@ def reconcile(engine: Engine, *, now: datetime) -> int:
 # --- the whole sweep ---------------------------------------------------------------------------------------
 
 
-def deadline_sweep(engine: Engine, *, now: datetime, settings: Settings) -> SweepReport:
+def deadline_sweep(engine: Engine, *, now: datetime, settings: Settings, actor: Actor = SYSTEM) -> SweepReport:
     """Calls and bids at their times, then due items past their date marked."""
-    return sweep_calls(engine, now=now).merge(mark_overdue(engine, now=now))
+    return sweep_calls(engine, now=now, actor=actor).merge(mark_overdue(engine, now=now))
 
 
 def reminder_sweep(engine: Engine, *, now: datetime, settings: Settings) -> SweepReport:

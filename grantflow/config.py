@@ -59,6 +59,14 @@ class Settings(BaseSettings):
         default=None, description="master key wrapping each tender's data key; default HOME/keys/bid-master.key"
     )
     secret_key: str | None = Field(default=None, description="signs session cookies; default: a key file in home")
+    # the audit chain (docs/audit.md): a key and an anchor log, both outside the database
+    audit_key_file: Path | None = Field(
+        default=None, description="key of the audit chain's keyed hashes (HMAC); default HOME/keys/audit.key"
+    )
+    audit_anchor_file: Path | None = Field(
+        default=None,
+        description="append-only log of anchored audit chain heads; default HOME/anchors/audit-anchors.jsonl",
+    )
     # notifications (SMTP) — no host means e-mail is off and messages stay in the in-app inbox
     smtp_host: str | None = Field(default=None, description="SMTP server; unset: in-app inbox only")
     smtp_port: int = Field(default=25, description="SMTP port (587 with STARTTLS, 465 with TLS)")
@@ -133,6 +141,14 @@ class Settings(BaseSettings):
     @property
     def bid_master_key_path(self) -> Path:
         return (self.bid_master_key_file or self.home_dir / "keys" / "bid-master.key").expanduser()
+
+    @property
+    def audit_key_path(self) -> Path:
+        return (self.audit_key_file or self.home_dir / "keys" / "audit.key").expanduser()
+
+    @property
+    def audit_anchor_path(self) -> Path:
+        return (self.audit_anchor_file or self.home_dir / "anchors" / "audit-anchors.jsonl").expanduser()
 
     def ensure_dirs(self) -> None:
         for d in (self.home_dir, self.files_dir, self.publications_dir):

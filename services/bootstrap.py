@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from grantflow.db.apply import remap_renamed_states, stranded
+from grantflow.db.audit import prepare_key
 from grantflow.db.migrate import upgrade
 from grantflow.db.session import session_scope
 from grantflow.services.seed import seed_demo, seed_reference
@@ -20,7 +21,9 @@ class InitReport:
 
 
 def init_database(engine: Engine, *, demo: bool = False) -> InitReport:
-    """Migrate, map renamed states, seed. Idempotent: running it again adds nothing."""
+    """Make sure the audit key exists, migrate, map renamed states, seed. Idempotent: running it
+    again adds nothing."""
+    prepare_key(engine)  # before migrating: a migration may re-key an existing audit chain
     upgrade(engine)
     with engine.begin() as conn:
         remapped = remap_renamed_states(conn)

@@ -8,11 +8,12 @@ reason; ``submit_checked`` runs the same rules first and refuses with all of the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from grantflow import clock
 from grantflow.db.applicant_facts import load_for_project
 from grantflow.db.apply import Transitioned, apply_trigger
 from grantflow.db.models import Call, Organisation, OrganisationQualification, Project, Submission, table
@@ -64,7 +65,7 @@ def submit_checked(
     when the engine refuses are the rules run again, to tell an eligibility refusal from
     another one, so an eligible submission costs one evaluation, not two.
     """
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     try:
         return apply_trigger(conn, subject_id=project_id, trigger=trigger, actor=actor, payload=payload, now=moment)
     except GuardFailed as exc:
@@ -99,7 +100,7 @@ def grant_qualification(
                 "organisation_id": organisation_id,
                 "code": code,
                 "valid_until": valid_until,
-                "created_at": datetime.now(UTC),
+                "created_at": clock.now(),
             },
         )
     else:

@@ -14,12 +14,13 @@ import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from grantflow import clock
 from grantflow.config import Settings, get_settings
 from grantflow.db import audit
 from grantflow.db.facts import load_facts
@@ -123,7 +124,7 @@ def store_attachment(
     in the store unreferenced (harmless: content-addressed, never served without a row).
     """
     s = settings or get_settings()
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     project_for(conn, actor, project_id)  # NotFound when the project is not theirs to see
     facts = load_facts(conn, "project", project_id)
     form = registry.get(form_key)

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from markupsafe import Markup
 from sqlalchemy import Connection, delete, insert, select, update
 
+from grantflow import clock
 from grantflow.db import audit
 from grantflow.db.facts import load_facts
 from grantflow.db.models import FormDraft, Organisation, QuestionnaireResponse, Submission, table
@@ -205,7 +206,7 @@ def save_form(
     draft uses the newest version. On a rejected submit the values are kept as typed with the
     errors, and the previous submission, if any, is untouched.
     """
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     project_for(conn, actor, project_id)
     facts = load_facts(conn, "project", project_id)
     latest = registry.get(form_key)
@@ -325,7 +326,7 @@ def submit_questionnaire(
                 "form_version": form.version,
                 "data": validated.as_json(),
                 "submitted_by": actor.user_id if actor else None,
-                "submitted_at": now or datetime.now(UTC),
+                "submitted_at": now or clock.now(),
             },
         ).scalar_one()
     )

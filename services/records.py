@@ -7,12 +7,13 @@ The caller owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from grantflow import clock
 from grantflow.db import audit
 from grantflow.db.apply import create
 from grantflow.db.models import Project, Review, Submission, table
@@ -51,7 +52,7 @@ def save_submission(
     now: datetime | None = None,
 ) -> int:
     """Create or update the project's current submission of a form (one per form and period)."""
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     stored, _ = audit.normalise(data)
     existing = conn.execute(
         select(_s.c.id, _s.c.status).where(
@@ -109,7 +110,7 @@ def record_review(
     no_conflict_declared: bool,
     now: datetime | None = None,
 ) -> int:
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     rid = int(
         conn.execute(
             insert(_r).returning(_r.c.id),

@@ -259,7 +259,7 @@ def open_bids(conn: Connection, *, call_id: int, actor: Actor, now: datetime) ->
     return True
 
 
-def open_due_bids(engine: Engine, now: datetime) -> list[int]:
+def open_due_bids(engine: Engine, now: datetime, *, actor: Actor = SYSTEM) -> list[int]:
     """Open every tender whose opening time has come: for the scheduled deadline flow.
 
     Each call is opened in its own transaction, so one failure does not hold back the
@@ -272,7 +272,7 @@ def open_due_bids(engine: Engine, now: datetime) -> list[int]:
     opened = []
     for call_id in due:
         with engine.begin() as conn:
-            if open_bids(conn, call_id=call_id, actor=SYSTEM, now=now):
+            if open_bids(conn, call_id=call_id, actor=actor, now=now):
                 opened.append(call_id)
     return opened
 

@@ -8,8 +8,9 @@ row, checked here too, because it is about the person, not about the project.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from grantflow.states.channels import CODE, Channel
 from grantflow.states.enums import Role
 from grantflow.states.facts import Facts
 from grantflow.states.text import Text
@@ -24,9 +25,15 @@ class Actor:
     roles: frozenset[str] = field(default_factory=frozenset)
     name: str = ""
     lang: str = "zh"
+    channel: Channel = CODE
+    """Where the act comes from (page, API, CLI, flow, demo, migration); recorded in the audit."""
 
     def has(self, role: str) -> bool:
         return role in self.roles
+
+    def via(self, channel: Channel) -> Actor:
+        """The same person acting through ``channel``."""
+        return replace(self, channel=channel)
 
 
 SYSTEM = Actor(user_id=None, organisation_id=None, roles=frozenset({"system"}), name="system")

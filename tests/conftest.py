@@ -1,4 +1,5 @@
-"""Shared fixtures: a real SQLite database file per test, demo people, a fixed clock.
+"""Shared fixtures: a real SQLite database file per test, demo people, a fixed clock (``now``,
+and ``clock`` to stop the process clock at the same moment for the CLI and the web).
 
 The schema is migrated once per session into a template file (Alembic, exactly as
 `grantflow init --demo` does); each test gets its own copy, so tests never share rows.
@@ -15,6 +16,7 @@ from typing import ClassVar
 import pytest
 from sqlalchemy import Engine
 
+from grantflow.clock import SimulatedClock, use_clock
 from grantflow.config import reset_settings
 from grantflow.db.session import dispose_engines, get_engine, make_engine
 from grantflow.db.workflows import clear_cache
@@ -31,7 +33,11 @@ T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "grantflow.db"
     engine = make_engine(f"sqlite:///{path}")
-    init_database(engine, demo=True)
+    with pytest.MonkeyPatch.context() as mp:  # its audit key goes beside it, never to ~/.grantflow
+        mp.setenv("GRANTFLOW_HOME", str(path.parent))
+        reset_settings()
+        init_database(engine, demo=True)
+    reset_settings()
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
@@ -64,6 +70,15 @@ def engine(home: Path) -> Engine:
 @pytest.fixture
 def now() -> datetime:
     return T0
+
+
+@pytest.fixture
+def clock() -> Iterator[SimulatedClock]:
+    """The process clock stopped at ``T0`` for this test (CLI commands and routes read it);
+    move it with ``clock.set(moment)`` or ``clock.advance(days=1)``."""
+    with use_clock(SimulatedClock(T0)) as installed:
+        assert isinstance(installed, SimulatedClock)
+        yield installed
 
 
 class People:

@@ -199,12 +199,16 @@ def pg_server() -> Iterator[PgServer]:
 
 
 @pytest.fixture(scope="session")
-def pg_template(pg_server: PgServer) -> str:
+def pg_template(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database migrated and demo-seeded once, copied for each test."""
     name = pg_server.create_database()
     engine = make_engine(pg_server.url(name))
     try:
-        init_database(engine, demo=True)
+        with pytest.MonkeyPatch.context() as mp:  # its audit key stays out of ~/.grantflow
+            mp.setenv("GRANTFLOW_HOME", str(tmp_path_factory.mktemp("pg-template-home")))
+            reset_settings()
+            init_database(engine, demo=True)
+        reset_settings()
     finally:
         engine.dispose()  # CREATE DATABASE ... TEMPLATE needs nobody connected to the template
     return name

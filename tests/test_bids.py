@@ -2,7 +2,8 @@
 
 The paths: the web pages (the call's bids page, the reviewer's page), the JSON API, the CLI
 (`grantflow review bid-show`) and the exports (CSV over the web and `review bids-export`).
-Time is injected everywhere: the web's clock dependency, the CLI's ``--now``.
+Time is injected the one way there is: the process clock (the ``clock`` fixture), which the web
+routes and the CLI both read. No flag, parameter or environment variable moves it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from grantflow.cli.main import app as cli
+from grantflow.clock import SimulatedClock
 from grantflow.config import get_settings
 from grantflow.db.apply import fire
 from grantflow.db.models import AuditEvent, Bid, Tender, table
@@ -29,7 +31,6 @@ from grantflow.states.enums import Category, SelectionMode, SupportMode
 from grantflow.states.errors import Forbidden, PayloadInvalid
 from grantflow.states.permissions import SYSTEM
 from grantflow.web.app import create_app
-from grantflow.web.routes_review import clock
 from tests.conftest import People
 from tests.test_review_helpers import call, panel
 
@@ -75,13 +76,11 @@ def _login(client: TestClient, email: str) -> None:
     assert r.status_code == 303
 
 
-def _at(client: TestClient, moment: datetime) -> None:
-    client.app.dependency_overrides[clock] = lambda: moment  # type: ignore[attr-defined]
-
-
-def _every_path(client: TestClient, tender: Tender_, moment: datetime, tmp: Path) -> dict[str, tuple[int, str]]:
+def _every_path(
+    client: TestClient, clock: SimulatedClock, tender: Tender_, moment: datetime, tmp: Path
+) -> dict[str, tuple[int, str]]:
     """What each path answers the office at ``moment``: (status or exit code, text)."""
-    _at(client, moment)
+    clock.set(moment)
     out: dict[str, tuple[int, str]] = {}
     for name, url in {
         "web page": f"/review/calls/{tender.call_id}/bids",
@@ -91,8 +90,7 @@ def _every_path(client: TestClient, tender: Tender_, moment: datetime, tmp: Path
     }.items():
         r = client.get(url)
         out[name] = (r.status_code, r.text)
-    when = moment.isoformat()
-    shown = runner.invoke(cli, ["review", "bid-show", str(tender.pid), "--as", "office@kw.example.cn", "--now", when])
+    shown = runner.invoke(cli, ["review", "bid-show", str(tender.pid), "--as", "office@kw.example.cn"])
     out["cli bid-show"] = (shown.exit_code, shown.output)
     target = tmp / f"export-{moment.timestamp():.0f}.csv"
     exported = runner.invoke(
@@ -103,8 +101,6 @@ def _every_path(client: TestClient, tender: Tender_, moment: datetime, tmp: Path
             str(tender.call_id),
             "--as",
             "office@kw.example.cn",
-            "--now",
-            when,
             "-o",
             str(target),
         ],
@@ -114,10 +110,10 @@ def _every_path(client: TestClient, tender: Tender_, moment: datetime, tmp: Path
 
 
 def test_no_path_shows_a_bid_before_opening_and_every_path_after(
-    client: TestClient, engine: Engine, people: People, tender: Tender_, tmp_path: Path
+    client: TestClient, clock: SimulatedClock, engine: Engine, people: People, tender: Tender_, tmp_path: Path
 ) -> None:
     _login(client, "office@kw.example.cn")
-    before = _every_path(client, tender, tender.closes, tmp_path)
+    before = _every_path(client, clock, tender, tender.closes, tmp_path)
     for name, (_, text) in before.items():
         assert "TOTAL-PRICE" not in text, name
     assert before["web page"][0] == 200 and "前不可查看" in before["web page"][1]  # the office reads zh
@@ -126,13 +122,13 @@ def test_no_path_shows_a_bid_before_opening_and_every_path_after(
     assert before["cli bid-show"][0] == 2 and before["cli export"][0] == 2
 
     # nor can the office open early, through the web or the API
-    _at(client, tender.closes)
+    clock.set(tender.closes)
     assert client.post(f"/api/review/calls/{tender.call_id}/bids/open").status_code == 422
     # at the opening time the office opens them (the scheduler could have, see open_due_bids)
-    _at(client, tender.opening)
+    clock.set(tender.opening)
     assert client.post(f"/api/review/calls/{tender.call_id}/bids/open").json() == {"opened": True}
 
-    after = _every_path(client, tender, tender.opening + timedelta(minutes=1), tmp_path)
+    after = _every_path(client, clock, tender, tender.opening + timedelta(minutes=1), tmp_path)
     for name, (code, text) in after.items():
         assert code in (0, 200), (name, text)
         assert "TOTAL-PRICE-12000000" in text, name
@@ -152,7 +148,7 @@ def test_contents_are_stored_encrypted_and_never_audited(engine: Engine, tender:
 
 
 def test_reviewer_sees_the_bid_only_after_opening(
-    client: TestClient, engine: Engine, people: People, now: datetime, tender: Tender_
+    client: TestClient, clock: SimulatedClock, engine: Engine, people: People, now: datetime, tender: Tender_
 ) -> None:
     fire(engine, subject="call", subject_id=tender.call_id, trigger="close_call", actor=SYSTEM, now=tender.closes)
     with engine.begin() as conn:
@@ -165,7 +161,7 @@ def test_reviewer_sees_the_bid_only_after_opening(
         )
     assert reviewer == people["expert1"].user_id
     _login(client, "expert1@yanyuan.example.edu")
-    _at(client, tender.opening)
+    clock.set(tender.opening)
     page = client.get(f"/review/projects/{tender.pid}/proposal")
     assert page.status_code == 200 and "TOTAL-PRICE" in page.text
     # a reviewer not assigned to it reads nothing

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
+from grantflow.clock import SimulatedClock
 from grantflow.db.apply import fire
 from grantflow.services.eligibility import Ineligible, check, submit
 from grantflow.states.eligibility import (
@@ -200,7 +201,9 @@ def test_overdue_post_evaluation_report_blocks_a_new_application(engine: Engine,
     assert "post-evaluation report 2026" in reason.en and "2026年度后评估报告" in reason.zh
 
 
-def test_cli_lists_every_reason_in_the_chosen_language(engine: Engine, people: People, now: datetime) -> None:
+def test_cli_lists_every_reason_in_the_chosen_language(
+    engine: Engine, people: People, now: datetime, clock: SimulatedClock
+) -> None:
     from typer.testing import CliRunner
 
     from grantflow.cli.main import app
@@ -209,11 +212,11 @@ def test_cli_lists_every_reason_in_the_chosen_language(engine: Engine, people: P
     call_id = call(engine, people, now, eligibility={"unit_types": ["enterprise"], "qualifications": ["gmp"]})
     pid = draft(engine, people, now, call_id, "applicant2")
     when = now.isoformat()
-    en = runner.invoke(app, ["review", "eligibility", str(pid), "--lang", "en", "--now", when])
+    en = runner.invoke(app, ["review", "eligibility", str(pid), "--lang", "en"])
     assert en.exit_code == 1
     said = " ".join(en.output.split())
     assert "type does not qualify" in said and "GMP" in said
-    refused = runner.invoke(app, ["review", "submit", str(pid), "--as", "pi@yanyuan.example.edu", "--now", when])
+    refused = runner.invoke(app, ["review", "submit", str(pid), "--as", "pi@yanyuan.example.edu"])
     assert refused.exit_code == 2 and "Not eligible" in refused.output  # Prof. Wu reads English
     assert state_of(engine, pid) == "draft"
     bad_call = runner.invoke(

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from grantflow.cli.main import app
+from grantflow.clock import SimulatedClock
 from grantflow.flows.deployments import schedule_for
 from grantflow.states.deadlines import (
     add_months,
@@ -84,12 +85,19 @@ def test_schedule_expressions() -> None:
     assert (cron.cron, cron.timezone) == ("0 8 * * *", "Asia/Shanghai")  # type: ignore[attr-defined]
 
 
-def test_flows_run_by_hand_at_a_given_moment(engine: object) -> None:
+def test_flows_run_by_hand_acts_now_and_simulates_other_moments_only_on_a_copy(
+    engine: object, clock: SimulatedClock
+) -> None:
     runner = CliRunner()
-    first = runner.invoke(app, ["flows", "run", "deadlines", "--at", "2026-03-02T09:00", "--direct"])
+    first = runner.invoke(app, ["flows", "run", "deadlines", "--direct"])
     assert first.exit_code == 0, first.output
     report = json.loads(first.output)
-    assert report["at"] == "2026-03-02T01:00:00+00:00"  # read in Asia/Shanghai
+    assert report["at"] == clock.now().isoformat()  # the clock's moment, nothing the caller typed
     assert set(report["steps"]) == {"deadlines", "fan-out", "send-emails"}
+    refused = runner.invoke(app, ["flows", "run", "deadlines", "--at", "2026-03-02T09:00", "--direct", "--lang", "en"])
+    assert refused.exit_code == 2 and "--dry-run" in refused.output
+    dry = runner.invoke(app, ["flows", "run", "deadlines", "--at", "2026-03-02T09:00", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.output)["at"] == "2026-03-02T01:00:00+00:00"  # read in Asia/Shanghai
     unknown = runner.invoke(app, ["flows", "run", "nonsense", "--direct"])
     assert unknown.exit_code != 0

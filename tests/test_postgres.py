@@ -24,6 +24,7 @@ from grantflow.db.models import AuditEvent, AuditHead, OutboxMessage, Programme
 from grantflow.db.session import dispose_engines, make_engine
 from grantflow.db.workflows import clear_cache
 from grantflow.services.bootstrap import init_database
+from grantflow.states.channels import CODE
 from tests.conftest import People
 from tests.factories import make_project, state_of
 from tests.pg import PgServer
@@ -87,13 +88,14 @@ def _verify_cli() -> tuple[int, str]:
 
 
 def test_audit_verify_names_an_edited_event(pg_engine: Engine, story: int):
-    assert _verify_cli() == (0, f"audit chain intact: {story} events\n")
+    code, out = _verify_cli()
+    assert code == 0 and f"audit chain intact: {story} events; 0 anchors match" in out
     target = story // 2
     with pg_engine.begin() as conn:
         conn.execute(update(AuditEvent).where(AuditEvent.id == target).values(actor_name="someone else"))
     code, out = _verify_cli()
     assert code == 1
-    assert f"event {target} was altered" in out
+    assert f"event {target} rewritten" in out
 
 
 def test_audit_verify_names_a_deleted_event(pg_engine: Engine, story: int):
@@ -104,7 +106,7 @@ def test_audit_verify_names_a_deleted_event(pg_engine: Engine, story: int):
         conn.execute(delete(AuditEvent).where(AuditEvent.id == target))
     code, out = _verify_cli()
     assert code == 1
-    assert f"event {target} is missing" in out
+    assert f"event {target} missing (deleted)" in out
 
 
 def test_appending_locks_the_head_row_until_commit(pg_engine: Engine, pg_url: str, now: datetime):
@@ -122,6 +124,7 @@ def test_appending_locks_the_head_row_until_commit(pg_engine: Engine, pg_url: st
             to_state=None,
             payload={},
             now=now,
+            channel=CODE,
         )
         with psycopg.connect(dsn) as other, pytest.raises(psycopg.errors.LockNotAvailable):
             other.execute("SELECT last_event_id FROM audit_head WHERE id = 1 FOR UPDATE NOWAIT")

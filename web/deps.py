@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from grantflow.config import get_settings
 from grantflow.services.actors import actor_for
+from grantflow.states.channels import API, PAGE, Channel
 from grantflow.states.enums import label as enum_label
 from grantflow.states.errors import NotFound
 from grantflow.states.permissions import Actor
@@ -82,13 +83,18 @@ class LoginRequired(Exception):
     """Raised by `CurrentActor` when nobody is signed in: pages redirect, the API answers 401."""
 
 
+def channel_of(request: Request) -> Channel:
+    """The JSON API under ``/api/``, the page everywhere else: recorded with every audit event."""
+    return API if request.url.path.startswith("/api/") else PAGE
+
+
 def optional_actor(request: Request, engine: EngineDep) -> Actor | None:
     uid = request.session.get("uid")
     if uid is None:
         return None
     try:
         with engine.connect() as conn:
-            actor = actor_for(conn, user_id=int(uid))
+            actor = actor_for(conn, user_id=int(uid)).via(channel_of(request))
     except NotFound:
         request.session.clear()
         return None

@@ -6,13 +6,13 @@ Buttons come from the same two checks the engine makes (who may act, may it happ
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from grantflow import clock
 from grantflow.db.apply import fire
 from grantflow.db.facts import load_facts
 from grantflow.db.models import User
@@ -94,7 +94,7 @@ def _project_view(engine: Any, actor: Any, project_id: int) -> dict[str, Any]:
         project = project_for(conn, actor, project_id)
         facts = load_facts(conn, "project", project_id)
         wf = registry.get(project.workflow)
-        buttons = wf.available(facts=facts, actor=actor, now=datetime.now(UTC))
+        buttons = wf.available(facts=facts, actor=actor, now=clock.now())
         events = history(conn, "project", project_id, viewer=actor)
     return {"project": project, "workflow": wf, "buttons": buttons, "events": events}
 

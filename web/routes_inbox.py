@@ -3,12 +3,12 @@ and, for the office, e-mails that failed or may have been sent (with a resend bu
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from grantflow import clock
 from grantflow.notifications.catalogue import MODES, preference_kinds
 from grantflow.notifications.dispatch import problems, resend
 from grantflow.notifications.inbox import mark_read, messages_for, unread_count
@@ -44,7 +44,7 @@ async def inbox_read(request: Request, actor: CurrentActor, engine: EngineDep) -
     message_id = int(str(raw)) if raw else None
     assert actor.user_id is not None
     with engine.begin() as conn:
-        mark_read(conn, user_id=actor.user_id, message_id=message_id, now=datetime.now(UTC))
+        mark_read(conn, user_id=actor.user_id, message_id=message_id, now=clock.now())
     return RedirectResponse("/inbox", status_code=303)
 
 
@@ -65,7 +65,7 @@ def inbox_resend(delivery_id: int, actor: CurrentActor, engine: EngineDep) -> Re
     if not actor.has(Role.OFFICE):
         raise Forbidden([OFFICE_ONLY])
     with engine.begin() as conn:
-        resend(conn, delivery_id=delivery_id, now=datetime.now(UTC))
+        resend(conn, delivery_id=delivery_id, now=clock.now())
     return RedirectResponse("/inbox", status_code=303)
 
 

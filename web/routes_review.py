@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from grantflow.clock import now as clock_now
 from grantflow.config import get_settings
 from grantflow.db.models import Call, Programme, table
 from grantflow.services.complaints import (
@@ -57,8 +58,8 @@ router = APIRouter()
 
 
 def clock() -> datetime:
-    """The time routes act at; tests override this dependency instead of sleeping."""
-    return datetime.now(UTC)
+    """The time routes act at: the process clock (``grantflow.clock``), never a request parameter."""
+    return clock_now()
 
 
 NowDep = Annotated[datetime, Depends(clock)]

@@ -20,7 +20,7 @@ from grantflow.db.models.base import Base
 
 
 class AuditEvent(Base):
-    """Append-only; each row's hash covers its content and the previous row's hash."""
+    """Append-only; each row's keyed hash covers its content, its channel and the previous row's hash."""
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_subject", "subject", "subject_id"),)
@@ -38,6 +38,12 @@ class AuditEvent(Base):
     created_at: Mapped[datetime] = mapped_column()
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # where the act came from (page, api, cli, flow, demo, migration, code) and what identifies
+    # it there (the OS user, the flow run id); NULL on events written before channels were kept
+    channel: Mapped[str | None] = mapped_column(String(20))
+    channel_detail: Mapped[str | None] = mapped_column(String(200))
+    # which audit key made ``hash`` (an HMAC-SHA256); see docs/audit.md
+    key_id: Mapped[str] = mapped_column(String(16))
 
 
 class AuditHead(Base):

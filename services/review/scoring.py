@@ -60,7 +60,10 @@ def declare_conflict(
         now=now,
     )
     try:
-        return auto_assign(conn, project_id=project_id, stage=stage, actor=SYSTEM, now=now, needed=1)
+        # the system reassigns, through the channel the reviewer used
+        return auto_assign(
+            conn, project_id=project_id, stage=stage, actor=SYSTEM.via(reviewer.channel), now=now, needed=1
+        )
     except (NotFound, PayloadInvalid):
         # no panel, or nobody free of conflicts: the office assigns by hand (the item shows short)
         return []
