@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from grantflow.db.models import InboxMessage, OutboxMessage
+from grantflow.db.models import AuditEvent, InboxMessage, OutboxMessage
 from grantflow.flows.server import LocalPrefectServer, free_port, prefect_executable
 from grantflow.services.deadlines import set_report_schedule
 from tests.conftest import People
-from tests.factories import make_project
+from tests.factories import make_call, make_project
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -90,7 +90,8 @@ def test_deployed_reminder_flow_completes_through_a_process_worker(
     with LocalPrefectServer(tmp_path / "prefect", port=free_port(), env=QUICK) as server:
         env = {**os.environ, **QUICK, "PREFECT_API_URL": server.api_url, "PREFECT_HOME": str(tmp_path / "prefect")}
         deployed = subprocess.run(
-            [str(BIN / "grantflow"), "deploy", "--pool", "test-pool", "--only", "reminders", "--paused"],
+            [str(BIN / "grantflow"), "deploy", "--pool", "test-pool", "--only", "reminders", "--only", "deadlines",
+             "--paused"],
             env=env, cwd=REPO, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
@@ -115,8 +116,33 @@ def test_deployed_reminder_flow_completes_through_a_process_worker(
             assert run["state_type"] == "COMPLETED", run
             assert run["name"].startswith(f"reminders-{real_now:%Y-%m-%d}")
             assert run["work_queue_name"] == "default"
+            # a flow's audit events name its run: the deadline flow opens a call whose time has come
+            call_id = make_call(engine, people, real_now, open_call=False)
+            started = subprocess.run(
+                [prefect_executable(), "deployment", "run", "deadlines/grantflow"],
+                env=env, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert started.returncode == 0, started.stdout + started.stderr
+
+            def deadlines_finished() -> Any:
+                runs = api(server.api_url, "/flow_runs/filter", {"limit": 10})
+                done = [
+                    r
+                    for r in runs
+                    if r["name"].startswith("deadlines-") and r["state_type"] in ("COMPLETED", "FAILED", "CRASHED")
+                ]
+                return done[0] if done else None
+
+            deadline_run = wait_for(deadlines_finished, 120, "the worker to finish the deadlines run")
+            assert deadline_run["state_type"] == "COMPLETED", deadline_run
         finally:
             stop(worker)
+    with engine.connect() as conn:
+        opened = conn.execute(
+            select(AuditEvent).where(AuditEvent.subject == "call", AuditEvent.subject_id == call_id)
+            .where(AuditEvent.action == "open")
+        ).one()  # fmt: skip
+    assert (opened.channel, opened.channel_detail) == ("flow", f"prefect flow run {deadline_run['id']}")
     [message] = reminders_written(engine, pid)
     assert message.payload["days"] == 3
     with engine.connect() as conn:  # the flow's fan-out step put it in the applicant's inbox
