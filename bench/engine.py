@@ -31,6 +31,7 @@ import gc
 import hashlib
 import hmac
 import json
+import os
 import resource
 import secrets
 import sqlite3
@@ -38,7 +39,8 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,7 @@ if str(ROOT) not in sys.path:  # `python bench/engine.py` from a clone without `
 
 from sqlalchemy import Engine, func, insert, make_url, select, text  # noqa: E402
 
+from grantflow.config import reset_settings  # noqa: E402
 from grantflow.db.apply import fire  # noqa: E402
 from grantflow.db.audit import verify  # noqa: E402
 from grantflow.db.models import Organisation, Programme, Project, table  # noqa: E402
@@ -391,6 +394,26 @@ def run_postgres(url: str, projects: int, warmup: int) -> dict[str, Any]:
 # --- main ----------------------------------------------------------------------------------------------
 
 
+@contextmanager
+def audit_key_in(directory: Path) -> Iterator[None]:
+    """The bench's audit key and anchor log live with its scratch databases, never in the user's
+    GRANTFLOW_HOME (the engine keys every event it writes)."""
+    names = ("GRANTFLOW_AUDIT_KEY_FILE", "GRANTFLOW_AUDIT_ANCHOR_FILE")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ["GRANTFLOW_AUDIT_KEY_FILE"] = str(directory / "audit.key")
+    os.environ["GRANTFLOW_AUDIT_ANCHOR_FILE"] = str(directory / "audit-anchors.jsonl")
+    reset_settings()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        reset_settings()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--projects", type=int, default=10_000, help="projects stored and fired (default 10,000)")
@@ -402,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     warmup = args.warmup
     total = args.projects + warmup
 
-    with tempfile.TemporaryDirectory(prefix="grantflow-bench-", dir=args.dir) as tmp:
+    with tempfile.TemporaryDirectory(prefix="grantflow-bench-", dir=args.dir) as tmp, audit_key_in(Path(tmp)):
         engine_file, raw_file = Path(tmp) / "engine.db", Path(tmp) / "raw.db"
         say(f"grantflow engine bench: {args.projects:,} projects, 2 transitions each, SQLite files in {tmp}")
         engine = make_engine(f"sqlite:///{engine_file}", busy_timeout_ms=args.busy_timeout_ms)
@@ -427,7 +450,10 @@ def main(argv: list[str] | None = None) -> int:
         rss_after = max_rss_mib()
         engine.dispose()
 
-    pg = run_postgres(args.postgres, args.projects, warmup) if args.postgres else None
+    pg = None
+    if args.postgres:
+        with tempfile.TemporaryDirectory(prefix="grantflow-bench-keys-") as keys, audit_key_in(Path(keys)):
+            pg = run_postgres(args.postgres, args.projects, warmup)
     figures = {
         "bench": "engine",
         "database": "sqlite",

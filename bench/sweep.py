@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import sys
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Engine, func, insert, select
 
-from grantflow.config import Settings
+from grantflow.config import Settings, reset_settings
 from grantflow.db.models import DueItem, Organisation, OutboxMessage, Programme, Project, table
 from grantflow.db.session import make_engine
 from grantflow.flows.sweep import full_sweep
@@ -126,6 +127,10 @@ def main() -> None:
     n, small = args.projects, max(args.projects // 10, 1)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     out = Path(tempfile.mkdtemp(prefix="grantflow-bench-"))
+    # the audit key and anchors stay with the scratch databases, never in the user's GRANTFLOW_HOME
+    os.environ["GRANTFLOW_AUDIT_KEY_FILE"] = str(out / "audit.key")
+    os.environ["GRANTFLOW_AUDIT_ANCHOR_FILE"] = str(out / "audit-anchors.jsonl")
+    reset_settings()
     cases = {
         "A_small": (small, small),
         "B_large": (n, n),
