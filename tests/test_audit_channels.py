@@ -4,6 +4,7 @@ migration. `grantflow fire --as someone` is told apart from that person on the p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
+from grantflow.cli import audit_cmd
 from grantflow.cli.channels import os_user
 from grantflow.cli.main import app
 from grantflow.clock import SimulatedClock
@@ -22,7 +24,15 @@ from tests.conftest import People
 from tests.factories import make_call, make_project
 
 runner = CliRunner()
-WIDE = {"COLUMNS": "250"}  # Rich sizes tables to the terminal: wide enough that no cell wraps
+
+
+@pytest.fixture(autouse=True)
+def wide_console() -> Iterator[None]:
+    """Rich sizes tables to the terminal: make it wide enough that no cell wraps."""
+    saved = (audit_cmd.console._width, audit_cmd.console._height)
+    audit_cmd.console.size = (250, 50)
+    yield
+    audit_cmd.console._width, audit_cmd.console._height = saved
 
 
 def _events(engine: Engine, **where: object) -> list[AuditEvent]:
@@ -65,13 +75,13 @@ def test_the_same_person_on_the_page_the_api_and_the_shell_is_told_apart(engine:
 
 
 def test_audit_list_filters_by_channel_and_subject_in_the_chosen_language(engine: Engine, acted: int) -> None:
-    only_cli = runner.invoke(app, ["audit", "list", "--channel", "cli", "--lang", "en"], env=WIDE)
+    only_cli = runner.invoke(app, ["audit", "list", "--channel", "cli", "--lang", "en"])
     assert only_cli.exit_code == 0, only_cli.output
     out = _flat(only_cli.output)
     assert f"command line ({os_user()})" in out and "suspend" in out
     assert "web page" not in out and "API" not in out
     # the project's whole history, newest first, headings and channel names in Chinese
-    zh = runner.invoke(app, ["audit", "list", "--subject", "project", "--id", str(acted), "--lang", "zh"], env=WIDE)
+    zh = runner.invoke(app, ["audit", "list", "--subject", "project", "--id", str(acted), "--lang", "zh"])
     assert zh.exit_code == 0, zh.output
     out = _flat(zh.output)
     for heading in ("编号", "时间", "操作人", "渠道", "操作", "对象"):
@@ -80,7 +90,7 @@ def test_audit_list_filters_by_channel_and_subject_in_the_chosen_language(engine
     assert out.index("命令行") < out.index("接口") < out.index("网页")  # newest first
     # times in the configured zone (Asia/Shanghai): the clock's 01:00 UTC is 09:00 there
     assert "09:00:00 CST" in out
-    limited = runner.invoke(app, ["audit", "list", "--limit", "1", "--lang", "en"], env=WIDE)
+    limited = runner.invoke(app, ["audit", "list", "--limit", "1", "--lang", "en"])
     assert _flat(limited.output).count("project") == 1
     bad = runner.invoke(app, ["audit", "list", "--channel", "telepathy", "--lang", "en"])
     assert bad.exit_code == 2 and "known: page, api, cli, flow, demo, migration, code" in _flat(bad.output)
@@ -94,7 +104,7 @@ def test_a_flow_run_by_hand_records_the_flow_channel(
     assert done.exit_code == 0, done.output
     (opened,) = _events(engine, subject="call", subject_id=call_id, action="open")
     assert (opened.actor_name, opened.channel, opened.channel_detail) == ("system", "flow", f"flows run by {os_user()}")
-    listed = runner.invoke(app, ["audit", "list", "--channel", "flow", "--lang", "en"], env=WIDE)
+    listed = runner.invoke(app, ["audit", "list", "--channel", "flow", "--lang", "en"])
     assert f"flow (flows run by {os_user()})" in _flat(listed.output)
 
 

@@ -34,7 +34,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 runner = CliRunner()
 
 
-def test_migrations_upgrade_an_empty_database(pg_server: PgServer):
+def test_migrations_upgrade_an_empty_database(pg_server: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("GRANTFLOW_HOME", str(tmp_path / "home"))  # the audit key goes there
+    reset_settings()
     name = pg_server.create_database()
     engine = make_engine(pg_server.url(name))
     try:
@@ -54,6 +56,7 @@ def test_migrations_upgrade_an_empty_database(pg_server: PgServer):
     finally:
         engine.dispose()
         pg_server.drop_database(name)
+        reset_settings()
 
 
 def test_a_project_is_driven_to_closed(pg_engine: Engine, now: datetime):
