@@ -62,10 +62,11 @@ def audit_verify(lang: LangOpt = "") -> None:
         return
     for problem in result.problems:
         err.print(f"[red]{problem.text.get(language)}[/red]", soft_wrap=True)
+    n = len(result.problems)
     err.print(
-        f"审计链未通过校验：{len(result.problems)} 处问题；处理办法见 docs/audit.md"
+        f"审计链未通过校验：{n} 处问题；处理办法见 docs/audit.md"
         if language == "zh"
-        else f"audit chain FAILED verification: {len(result.problems)} problems; see docs/audit.md for what to do",
+        else f"audit chain FAILED verification: {n} problem{'s' if n != 1 else ''}; see docs/audit.md for what to do",
         soft_wrap=True,
     )
     raise typer.Exit(code=1)
