@@ -20,6 +20,13 @@ class Role(StrEnum):
     PUBLIC = "public"
 
 
+class SubmissionStatus(StrEnum):
+    """A stored form submission: a saved draft (older callers) or submitted for the next step."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
 class OrgKind(StrEnum):
     LEADERSHIP_GROUP = "leadership_group"
     OFFICE = "office"

@@ -55,6 +55,11 @@ class Facts(Protocol):
     @property
     def bid_sealed(self) -> bool: ...
 
+    # live review assignments of the project, as (user id, stage): assigned and no conflict declared.
+    # The assignment-bound presets (reviewer, evaluator) read them.
+    @property
+    def assignments(self) -> frozenset[tuple[int, str]]: ...
+
 
 @dataclass
 class StaticFacts:
@@ -80,3 +85,4 @@ class StaticFacts:
     post_evaluation_years_reported: frozenset[int] = field(default_factory=frozenset)
     eligibility: tuple[EligibilityRules, ApplicantFacts] | None = None
     bid_sealed: bool = False
+    assignments: frozenset[tuple[int, str]] = field(default_factory=frozenset)

@@ -20,10 +20,9 @@ from grantflow.services.review.common import RECOMMENDATIONS, STAGES, ItemContex
 from grantflow.services.review.decisions import Decision, RankRow, decide_batch, ranking
 from grantflow.services.review.panels import PanelInfo, create_panel, panel_for, rubric_for, set_rubric
 from grantflow.services.review.parties import parties, profiles, set_partners, set_tags
-from grantflow.services.review.scoring import DECIDED_AFTER, declare_conflict, reviews_for, submit_review
+from grantflow.services.review.scoring import declare_conflict, reviews_for, submit_review
 
 __all__ = [
-    "DECIDED_AFTER",
     "RECOMMENDATIONS",
     "STAGES",
     "AssignmentRow",
