@@ -22,7 +22,7 @@ from grantflow.config import get_settings
 from grantflow.db.session import get_engine
 from grantflow.services.actors import actor_for
 from grantflow.services.calls import create_call, new_project
-from grantflow.services.complaints import answer_complaint, complaint_counts, file_complaint, list_complaints
+from grantflow.services.complaints import answer_complaint, complaints_for, file_complaint
 from grantflow.services.eligibility import check, submit_checked
 from grantflow.services.review import (
     Decision,
@@ -465,32 +465,23 @@ def answer_cmd(as_: AsOpt, complaint_id: int, answer: str, lang: LangOpt = "", n
 
 @review_app.command("complaints")
 def complaints_cmd(as_: AsOpt, lang: LangOpt = "") -> None:
-    """List complaints you may see, with the open and closed counts."""
+    """List complaints you may see, with the open and closed counts (the same as the page)."""
     actor = _who(as_)
     language = _lang(lang, actor)
     with get_engine().connect() as conn:
-        rows = _run(language, lambda: list_complaints(conn, actor=actor))
-        # the office sees the dashboard's figures; anyone else the count of their own
-        counts = (
-            complaint_counts(conn)
-            if actor.has("office")
-            else {
-                "open": sum(r.open for r in rows),
-                "closed": sum(not r.open for r in rows),
-            }
-        )
+        seen = _run(language, lambda: complaints_for(conn, actor=actor))
     table = Table()
-    for col in ("id", "project", "decision", "filed", "open", "grounds", "answer"):
+    for col in ("id", "project", "decision", "filed", "answered", "grounds", "answer"):
         table.add_column(col)
-    for r in rows:
+    for r in seen.rows:
         table.add_row(
             str(r.complaint_id),
             r.project_code,
             r.decision,
             r.filed_at.strftime("%Y-%m-%d"),
-            "yes" if r.open else "no",
+            "no" if r.open else "yes",
             r.grounds,
             r.answer or "",
         )
     console.print(table)
-    console.print(f"open: {counts['open']}  closed: {counts['closed']}")
+    console.print("  ".join(f"{name}: {n}" for name, n in seen.counts.as_dict().items()))

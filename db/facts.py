@@ -115,9 +115,7 @@ _POST_EVAL_YEARS = select(distinct(_s.c.period)).where(
     _s.c.period.is_not(None),
 )
 # an assignment counts until its expert declares a conflict (a submitted review keeps it)
-_ASSIGNMENTS = select(_a.c.reviewer_id, _a.c.stage).where(
-    _a.c.project_id == _SID, _a.c.conflict_declared_at.is_(None)
-)
+_ASSIGNMENTS = select(_a.c.reviewer_id, _a.c.stage).where(_a.c.project_id == _SID, _a.c.conflict_declared_at.is_(None))
 _LAZY: dict[str, Select[Any]] = {
     "assignments": _ASSIGNMENTS,
     "submitted_forms": _SUBMITTED_FORMS,
@@ -181,7 +179,10 @@ class DbFacts:
             return frozenset()
         forms = frozenset(self._column("submitted_forms"))
         # a tender's proposal is its sealed bid: stored encrypted, never as a plain submission
-        if self.selection_mode == SelectionMode.TENDER and self._conn.execute(_HAS_BID, {"sid": self.subject_id}).first():
+        if (
+            self.selection_mode == SelectionMode.TENDER
+            and self._conn.execute(_HAS_BID, {"sid": self.subject_id}).first()
+        ):
             forms |= {"proposal"}
         return forms
 

@@ -7,7 +7,7 @@ answered; the dashboard counts open and closed ones.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -45,10 +45,7 @@ class ComplaintRow:
     filed_at: datetime
     answer: str | None
     answered_at: datetime | None
-    open: bool = field(init=False)  # until answered
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "open", self.answered_at is None)
+    open: bool  # until answered
 
     def as_json(self) -> dict[str, Any]:
         """The row for the JSON API (every field, the project's code as ``code``, times as ISO)."""
@@ -173,7 +170,17 @@ def list_complaints(conn: Connection, *, actor: Actor, project_id: int | None = 
     if scope is ComplaintScope.OWN_UNIT:
         stmt = stmt.where(_p.c.undertaking_unit_id == actor.organisation_id)
     return [
-        ComplaintRow(r.id, r.project_id, r.code, r.decision, r.grounds, r.filed_at, r.answer, r.answered_at)
+        ComplaintRow(
+            r.id,
+            r.project_id,
+            r.code,
+            r.decision,
+            r.grounds,
+            r.filed_at,
+            r.answer,
+            r.answered_at,
+            r.answered_at is None,
+        )
         for r in conn.execute(stmt)
     ]
 

@@ -16,8 +16,8 @@ from sqlalchemy import Connection, Engine, select
 from grantflow.db.applicant_facts import load_for_project
 from grantflow.db.apply import Transitioned, apply_trigger
 from grantflow.db.facts import load_facts
-from grantflow.db.workflows import get_registry
 from grantflow.db.models import Call, Organisation, OrganisationQualification, Project, Submission, table
+from grantflow.db.workflows import get_registry
 from grantflow.states.eligibility import problems as rule_problems
 from grantflow.states.errors import GuardFailed, InvalidTrigger
 from grantflow.states.permissions import Actor
@@ -61,7 +61,7 @@ def submission_trigger(conn: Connection, *, project_id: int) -> str:
     trigger = wf.submit_trigger(facts.state)
     if trigger is None:
         raise InvalidTrigger(
-            trigger=trigger_label("submit").en,
+            trigger="submit",
             state=wf.state_label(facts.state),
             state_name=facts.state,
             allowed=[(t, trigger_label(t)) for t in wf.triggers_from(facts.state)],

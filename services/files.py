@@ -27,7 +27,7 @@ from grantflow.forms import FORMS, Attachments, FormRegistry
 from grantflow.forms.fields import AttachmentRef
 from grantflow.forms.files import Upload, check_upload
 from grantflow.services.queries import editable_facts, project_for
-from grantflow.states.errors import Forbidden, GrantflowError, NotFound, PayloadInvalid
+from grantflow.states.errors import GrantflowError, NotFound, PayloadInvalid
 from grantflow.states.permissions import Actor
 from grantflow.states.text import Text
 

@@ -52,6 +52,7 @@ _s = table(Submission)
 _o = table(Organisation)
 _q = table(QuestionnaireResponse)
 
+
 class Status(StrEnum):
     """Where a form stands for its page: nothing yet, a working copy, submitted, or submitted
     with a working copy of changes not yet submitted."""

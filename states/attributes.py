@@ -19,6 +19,8 @@ interface (see docs/lifecycle.md, "What each state allows"):
 ``applying``       the applicant is preparing the application: the eligibility check is shown
                    with the submit button.
 ``bids``           a tender's sealed bid may be submitted or replaced.
+``ranked``         the project is listed in its call's ranking (default: yes; not while it is
+                   still being drafted, nor once withdrawn).
 ``accepting``      (calls) submissions and bids are accepted.
 
 Pure: names are checked against the vocabularies passed in (presets, forms, stages), so the
@@ -53,6 +55,7 @@ ATTRIBUTE_KEYS = frozenset(
         "active",
         "applying",
         "bids",
+        "ranked",
         "accepting",
     }
 )
@@ -72,6 +75,7 @@ class StateDef:
     active: bool = False
     applying: bool = False
     bids: bool = False
+    ranked: bool = True
     accepting: bool = False
 
     @property
@@ -95,6 +99,7 @@ class StateDef:
             "active": self.active,
             "applying": self.applying,
             "bids": self.bids,
+            "ranked": self.ranked,
             "accepting": self.accepting,
         }
 
@@ -126,6 +131,7 @@ def state_from_row(row: Mapping[str, Any]) -> StateDef:
         active=bool(row.get("active", False)),
         applying=bool(row.get("applying", False)),
         bids=bool(row.get("bids", False)),
+        ranked=bool(row.get("ranked", True)),
         accepting=bool(row.get("accepting", False)),
     )
 
@@ -152,7 +158,9 @@ def problems(
         if not _strings(who):
             out.append(f"{where} makes form '{form_key}' editable by nobody")
         out += [f"{where} lets unknown preset '{p}' edit '{form_key}'" for p in _strings(who) if p not in known_presets]
-    out += [f"{where} names unknown viewer preset '{p}'" for p in _strings(row.get("viewers")) if p not in known_presets]
+    out += [
+        f"{where} names unknown viewer preset '{p}'" for p in _strings(row.get("viewers")) if p not in known_presets
+    ]
     stage_keys = [_strings(row.get("review_stage")), _strings(row.get("assign_stages"))]
     stage_keys.append(_strings(row.get("decided_stages")))
     out += [f"{where} names unknown review stage '{s}'" for group in stage_keys for s in group if s not in known_stages]

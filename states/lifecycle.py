@@ -29,6 +29,7 @@ PROJECT_STATES: list[Row] = [
         "en": "proposal being drafted",
         "editable": {"proposal": APPLICANT},
         "bids": True,
+        "ranked": False,
         **APPLYING,
     },
     {
@@ -47,9 +48,15 @@ PROJECT_STATES: list[Row] = [
         "active": True,
         **APPLYING,
     },
-    {"name": "under_review", "zh": "专家评审中", "en": "under expert review", "review_stage": "proposal", "active": True},
+    {
+        "name": "under_review",
+        "zh": "专家评审中",
+        "en": "under expert review",
+        "review_stage": "proposal",
+        "active": True,
+    },
     {"name": "rejected", "zh": "未立项", "en": "rejected", "terminal": True, "decided_stages": ["proposal"]},
-    {"name": "withdrawn", "zh": "已撤回", "en": "withdrawn", "terminal": True},
+    {"name": "withdrawn", "zh": "已撤回", "en": "withdrawn", "terminal": True, "ranked": False},
     {
         "name": "commissioning",
         "zh": "委托立项（签订任务书）",

@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from grantflow.states.attributes import StateDef
 from grantflow.states.enums import Role
-from grantflow.states.errors import Forbidden
+from grantflow.states.errors import Forbidden, GrantflowError
 from grantflow.states.facts import Facts
 from grantflow.states.text import Text
 
@@ -167,8 +167,8 @@ class FormLocked(Forbidden):
     code = "form_locked"
 
     def __init__(self, message: Text, reasons: list[Text]) -> None:
-        super().__init__(reasons)
-        self.message = message
+        GrantflowError.__init__(self, message, details={"reasons": [r.as_dict() for r in reasons]})
+        self.reasons = reasons
 
 
 def form_refusal(
@@ -221,9 +221,9 @@ def may_read_bids(actor: Actor, *, organising_unit_id: int | None, assigned: boo
     """Reading opened bids: the office, the programme's organising unit, an expert assigned to the item."""
     if actor.has(Role.OFFICE):
         return True
-    if actor.has(Role.ORGANISING_UNIT) and actor.organisation_id is not None:
-        if actor.organisation_id == organising_unit_id:
-            return True
+    own_programme = actor.organisation_id is not None and actor.organisation_id == organising_unit_id
+    if actor.has(Role.ORGANISING_UNIT) and own_programme:
+        return True
     return assigned
 
 
@@ -251,7 +251,9 @@ def may_answer_complaints(actor: Actor) -> bool:
 
 
 def _own_unit(actor: Actor, undertaking_unit_id: int | None) -> bool:
-    return actor.has(Role.APPLICANT) and actor.organisation_id is not None and actor.organisation_id == undertaking_unit_id
+    return (
+        actor.has(Role.APPLICANT) and actor.organisation_id is not None and actor.organisation_id == undertaking_unit_id
+    )
 
 
 def may_appeal(actor: Actor, *, undertaking_unit_id: int | None) -> bool:

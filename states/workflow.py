@@ -28,7 +28,7 @@ from grantflow.states.errors import Forbidden, GuardFailed, InvalidTrigger, Payl
 from grantflow.states.facts import Facts
 from grantflow.states.guards import Guard, form_of, get_guard, known_guard
 from grantflow.states.lifecycle import BUILTIN_WORKFLOWS, REVIEW_STAGES, TRIGGER_LABELS
-from grantflow.states.permissions import PRESETS, Actor, FormLocked, form_refusal, forbidden_reasons, may_view
+from grantflow.states.permissions import PRESETS, Actor, FormLocked, forbidden_reasons, form_refusal, may_view
 from grantflow.states.text import Text
 
 AUDIENCES = frozenset({"applicant", "organiser", "office", "leadership", "evaluator", "reviewers", "public"})
@@ -494,7 +494,9 @@ def _attribute_consistency(wf: Workflow) -> list[str]:
                     f"state '{t.source}': transition '{t.trigger}' needs form '{form}', which is not editable there"
                 )
         if "quorum_reached" in t.guards and here.review_stage is None:
-            problems.append(f"state '{t.source}': transition '{t.trigger}' counts a quorum but the state has no review_stage")
+            problems.append(
+                f"state '{t.source}': transition '{t.trigger}' counts a quorum but the state has no review_stage"
+            )
     return problems
 
 

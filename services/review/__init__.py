@@ -15,6 +15,7 @@ from grantflow.services.review.assignment import (
     assignments_for,
     assignments_of,
     auto_assign,
+    my_assignment,
 )
 from grantflow.services.review.common import RECOMMENDATIONS, STAGES, ItemContext, ItemResult, ReviewError, item
 from grantflow.services.review.decisions import Decision, RankRow, decide_batch, ranking
@@ -42,6 +43,7 @@ __all__ = [
     "decide_batch",
     "declare_conflict",
     "item",
+    "my_assignment",
     "panel_for",
     "parties",
     "profiles",

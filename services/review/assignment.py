@@ -209,6 +209,18 @@ def assignments_of(conn: Connection, *, reviewer_id: int) -> list[AssignmentRow]
     return [AssignmentRow(r.id, r.project_id, r.code, r.title, r.stage, r.state, r.review_id is not None) for r in rows]
 
 
+NOT_ASSIGNED = Text("此项目未分配给您评审", "this item is not assigned to you")
+
+
+def my_assignment(conn: Connection, *, actor: Actor, project_id: int, stage: str) -> AssignmentRow:
+    """The person's live assignment to this item and stage; refused (the same way on the page, the
+    API and the CLI) when there is none."""
+    for row in assignments_of(conn, reviewer_id=actor.user_id or 0):
+        if row.project_id == project_id and row.stage == stage:
+            return row
+    raise Forbidden([NOT_ASSIGNED])
+
+
 @dataclass(frozen=True)
 class ItemAssignment:
     reviewer_id: int
