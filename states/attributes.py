@@ -161,7 +161,7 @@ def problems(
     out += [
         f"{where} names unknown viewer preset '{p}'" for p in _strings(row.get("viewers")) if p not in known_presets
     ]
-    stage_keys = [_strings(row.get("review_stage")), _strings(row.get("assign_stages"))]
+    stage_keys = [_strings(row.get("review_stage") or None), _strings(row.get("assign_stages"))]
     stage_keys.append(_strings(row.get("decided_stages")))
     out += [f"{where} names unknown review stage '{s}'" for group in stage_keys for s in group if s not in known_stages]
     out += [f"{where} names unknown reminder '{r}'" for r in _strings(row.get("reminders")) if r not in REMINDER_KINDS]
