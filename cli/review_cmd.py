@@ -37,6 +37,7 @@ from grantflow.services.review import (
 )
 from grantflow.services.tenders import open_bids, open_due_bids, read_bid, read_bids, require_open, submit_bid
 from grantflow.states.errors import GrantflowError
+from grantflow.states.lifecycle import DEFAULT_QUORUM
 from grantflow.states.permissions import Actor
 from grantflow.states.text import normalise_lang
 
@@ -94,7 +95,7 @@ def call_create(
     support: Annotated[list[str], typer.Option(help="support mode (repeatable)")],
     opens: Annotated[str, typer.Option(help="opening time, ISO (UTC if no offset)")],
     closes: Annotated[str, typer.Option(help="deadline, ISO")],
-    quorum: Annotated[int, typer.Option(help="reviews needed per item")] = 3,
+    quorum: Annotated[int, typer.Option(help="reviews needed per item")] = DEFAULT_QUORUM,
     eligibility: Annotated[str, typer.Option(help="eligibility rules as JSON")] = "{}",
     designated: Annotated[int | None, typer.Option(help="designated unit id (directed commission)")] = None,
     bids_open: Annotated[str | None, typer.Option(help="bid-opening time, ISO (public tender)")] = None,

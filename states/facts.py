@@ -47,7 +47,7 @@ class Facts(Protocol):
     @property
     def post_evaluation_years_reported(self) -> frozenset[int]: ...
 
-    # issue 3: the call's eligibility rules and the applicant's facts (None: no rules apply),
+    # the call's eligibility rules and the applicant's facts (None: no rules apply),
     # and whether the project's tender bid is still sealed
     @property
     def eligibility(self) -> tuple[EligibilityRules, ApplicantFacts] | None: ...

@@ -56,7 +56,7 @@ def _call_open(facts: Facts, now: datetime) -> bool:
 
 
 def _eligibility_reasons(facts: Facts, now: datetime) -> list[Text]:
-    # Facts from before issue 3 may lack the attribute: no rules, nothing to refuse.
+    # Facts that do not carry eligibility (a hand-built snapshot) mean no rules: nothing to refuse.
     found = getattr(facts, "eligibility", None)
     return [] if found is None else eligibility_problems(found[0], found[1], now)
 

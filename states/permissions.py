@@ -42,7 +42,7 @@ SYSTEM = Actor(user_id=None, organisation_id=None, roles=frozenset({"system"}), 
 """The scheduler itself (deadline sweeps). Only rows that name the ``system`` preset admit it."""
 
 
-Admits = Callable[[Actor, Facts, "StateDef"], bool]
+Admits = Callable[[Actor, Facts, "StateDef | None"], bool]
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ SEPARATION_OF_DUTIES = Text(
 
 def admitted(who: Iterable[str], actor: Actor, facts: Facts, here: StateDef | None) -> bool:
     """Whether any of these presets admits the actor (the one test every interface asks)."""
-    return any(PRESETS[name].admits(actor, facts, here) for name in who)  # type: ignore[arg-type]
+    return any(PRESETS[name].admits(actor, facts, here) for name in who)
 
 
 def forbidden_reasons(

@@ -396,3 +396,16 @@ def test_resend_from_the_cli_is_the_office_s_decision_too(engine: Engine, people
     assert refused.exit_code == 2 and "只有领导小组办公室可以重新发送邮件" in refused.output
     nothing = runner.invoke(cli, ["notifications", "resend", "1", "--as", "office@kw.example.cn"])
     assert nothing.exit_code == 1 and "no failed or uncertain delivery" in nothing.output
+
+
+def test_docs_describe_every_state_and_attribute() -> None:
+    """docs/lifecycle.md is the table in words: every state of every shipped workflow, every attribute."""
+    from grantflow.states.attributes import ATTRIBUTE_KEYS
+    from grantflow.states.permissions import PRESETS
+
+    text = (ROOT / "docs" / "lifecycle.md").read_text(encoding="utf-8")
+    registry = registry_from_documents(read_documents(SHIPPED))
+    missing = [s for wf in registry if wf.subject == "project" for s in wf.states if f"`{s}`" not in text]
+    missing += [k for k in ATTRIBUTE_KEYS if f"`{k}`" not in text]
+    missing += [p for p in PRESETS if f"`{p}`" not in text]
+    assert missing == []

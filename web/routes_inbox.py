@@ -18,6 +18,7 @@ from grantflow.web.deps import CurrentActor, EngineDep, LangDep, render
 
 router = APIRouter()
 
+
 @router.get("/inbox")
 def inbox_page(request: Request, actor: CurrentActor, engine: EngineDep, lang: LangDep) -> Response:
     assert actor.user_id is not None
