@@ -250,6 +250,11 @@ def may_answer_complaints(actor: Actor) -> bool:
     return actor.has(Role.OFFICE)
 
 
+def own_unit(actor: Actor, undertaking_unit_id: int | None) -> bool:
+    """An applicant of the project's own undertaking unit (the ``applicant`` preset, without facts)."""
+    return _own_unit(actor, undertaking_unit_id)
+
+
 def _own_unit(actor: Actor, undertaking_unit_id: int | None) -> bool:
     return (
         actor.has(Role.APPLICANT) and actor.organisation_id is not None and actor.organisation_id == undertaking_unit_id

@@ -14,9 +14,8 @@ from grantflow.services.records import record_review
 from grantflow.services.review.assignment import _stage_open, auto_assign
 from grantflow.services.review.common import RECOMMENDATIONS, STAGES, ReviewError, _a, _cs, _r, _score, _u, item
 from grantflow.services.review.panels import panel_for, rubric_for
-from grantflow.states.enums import Role
 from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
-from grantflow.states.permissions import SYSTEM, Actor
+from grantflow.states.permissions import SYSTEM, Actor, own_unit
 from grantflow.states.review_rules import (
     ReviewView,
     VisibleReview,
@@ -175,7 +174,7 @@ def reviews_for(conn: Connection, *, project_id: int, stage: str, actor: Actor) 
         _valid_reviews(conn, project_id, stage),
         actor=actor,
         may_manage_item=may_manage(actor, ctx.organising_unit_id),
-        is_applicant=actor.has(Role.APPLICANT) and actor.organisation_id == ctx.undertaking_unit_id,
+        is_applicant=own_unit(actor, ctx.undertaking_unit_id),
         decided=stage in ctx.here.decided_stages,
         peers_after_submit=panel.peers_after_submit if panel else True,
     )
