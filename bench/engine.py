@@ -136,7 +136,7 @@ def engine_pass(engine: Engine, office: Actor, ids: Sequence[int], trigger: str,
 # The engine's statements, written out by hand (SQLAlchemy renders the same).
 READ_ROW = """
 SELECT p.id, p.state, p.version, p.workflow, p.undertaking_unit_id, g.organising_unit_id, p.category,
-       p.selection_mode, c.opens_at, c.closes_at, c.state, coalesce(c.quorum, 0), p.suspended_from, p.accepted_at
+       p.selection_mode, c.opens_at, c.closes_at, c.state, coalesce(c.quorum, 3), p.suspended_from, p.accepted_at
 FROM projects p JOIN programmes g ON p.programme_id = g.id LEFT OUTER JOIN calls c ON p.call_id = c.id
 WHERE p.id = ?"""
 UPDATE_ROW = (

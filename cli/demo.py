@@ -20,7 +20,8 @@ from sqlalchemy import Engine, select
 from grantflow import clock
 from grantflow.clock import SimulatedClock, use_clock
 from grantflow.db.apply import Transitioned, create, fire
-from grantflow.db.models import AuditEvent, Programme, Project
+from grantflow.db.models import AuditEvent, Call, Programme, Project
+from grantflow.db.workflows import get_registry
 from grantflow.services.actors import actor_for
 from grantflow.services.bootstrap import init_database
 from grantflow.services.records import create_project, next_project_code, record_review, save_submission
@@ -73,6 +74,13 @@ class Story:
             self.on_step(line)
 
 
+def _scheduled_trigger(engine: Engine, call_id: int) -> str:
+    """The row the scheduler fires from the call's current state (its opening, as the table says)."""
+    with engine.connect() as conn:
+        call = conn.execute(select(Call.state, Call.workflow).where(Call.id == call_id)).one()
+    return next(rule.trigger for rule, _ in get_registry().get(call.workflow).scheduled() if rule.source == call.state)
+
+
 def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable[[str], None] | None = None) -> Story:
     init_database(engine, demo=True)
     begin = start or clock.now().replace(microsecond=0)
@@ -87,7 +95,10 @@ def _tell(engine: Engine, story: Story) -> None:
     system = SYSTEM.via(DEMO)
     with engine.connect() as conn:
         story.first_event_id = conn.execute(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)).scalar() or 0
-        programme = conn.execute(select(Programme.id, Programme.state, Programme.code).where(Programme.code == 7)).one()
+        programme = conn.execute(
+            select(Programme.id, Programme.state, Programme.code, Programme.workflow).where(Programme.code == 7)
+        ).one()
+    registry = get_registry()
 
     leader = story.actor("leader@kw.example.cn")
     office = story.actor("office@kw.example.cn")
@@ -104,7 +115,7 @@ def _tell(engine: Engine, story: Story) -> None:
     ]
 
     # 1. the leadership group launches programme 7 when it is ready (成熟一个、启动一个)
-    if programme.state == "planned":
+    if programme.state == registry.get(programme.workflow).initial:
         story.fire(
             programme.id,
             "launch",
@@ -135,7 +146,7 @@ def _tell(engine: Engine, story: Story) -> None:
     story.say(f"call {call_id} created by {organiser.name}")
     story.fire(call_id, "publish", organiser, subject="call")
     story.later(days=1)
-    story.fire(call_id, "open", system, subject="call")
+    story.fire(call_id, _scheduled_trigger(engine, call_id), system, subject="call")
 
     # 3. three applicants draft and submit proposals
     projects: list[int] = []

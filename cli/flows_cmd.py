@@ -159,13 +159,24 @@ def notifications_problems() -> None:
 
 
 @notifications_app.command("resend")
-def notifications_resend(delivery_id: int) -> None:
-    """Send a failed or possibly-sent e-mail again (the office's decision)."""
+def notifications_resend(
+    delivery_id: int,
+    as_: Annotated[str, typer.Option("--as", help="e-mail of the office member deciding to resend")],
+) -> None:
+    """Send a failed or possibly-sent e-mail again (the office's decision, as on the inbox page)."""
     from grantflow import clock
+    from grantflow.cli.channels import cli_channel
     from grantflow.notifications.dispatch import resend
+    from grantflow.services.actors import actor_for
+    from grantflow.states.errors import GrantflowError
 
-    with get_engine().begin() as conn:
-        ok = resend(conn, delivery_id=delivery_id, now=clock.now())
+    try:
+        with get_engine().begin() as conn:
+            actor = actor_for(conn, email=as_).via(cli_channel())
+            ok = resend(conn, delivery_id=delivery_id, actor=actor, now=clock.now())
+    except GrantflowError as exc:
+        Console(stderr=True).print(f"[red]{exc.text(get_settings().language)}[/red]")
+        raise typer.Exit(code=2) from None
     console.print("queued again" if ok else "no failed or uncertain delivery with that id")
     raise typer.Exit(code=0 if ok else 1)
 

@@ -166,6 +166,20 @@ def workflows_list(lang: LangOpt = "") -> None:
     console.print(table)
 
 
+@workflows_app.command("show")
+def workflows_show(name: str, lang: LangOpt = "") -> None:
+    """Print a workflow's effective table: every state with what it allows, every transition with
+    its labels in both languages (a variant as derived from its base, validated)."""
+    from grantflow.cli.workflows_cmd import show
+
+    language = _lang(lang)
+    try:
+        wf = get_registry().get(name)
+    except GrantflowError as exc:
+        _fail(exc, language)
+    show(wf, Console(width=max(console.width, 200)), language)
+
+
 @app.command("fire")
 def fire_cmd(
     project_id: int,

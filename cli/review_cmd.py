@@ -24,7 +24,7 @@ from grantflow.config import get_settings
 from grantflow.db.session import get_engine
 from grantflow.services.actors import actor_for
 from grantflow.services.calls import create_call, new_project
-from grantflow.services.complaints import answer_complaint, complaint_counts, file_complaint, list_complaints
+from grantflow.services.complaints import answer_complaint, complaints_for, file_complaint
 from grantflow.services.eligibility import check, submit_checked
 from grantflow.services.review import (
     Decision,
@@ -39,6 +39,7 @@ from grantflow.services.review import (
 )
 from grantflow.services.tenders import open_bids, open_due_bids, read_bid, read_bids, require_open, submit_bid
 from grantflow.states.errors import GrantflowError
+from grantflow.states.lifecycle import DEFAULT_QUORUM
 from grantflow.states.permissions import Actor
 from grantflow.states.text import normalise_lang
 
@@ -88,7 +89,7 @@ def call_create(
     support: Annotated[list[str], typer.Option(help="support mode (repeatable)")],
     opens: Annotated[str, typer.Option(help="opening time, ISO (UTC if no offset)")],
     closes: Annotated[str, typer.Option(help="deadline, ISO")],
-    quorum: Annotated[int, typer.Option(help="reviews needed per item")] = 3,
+    quorum: Annotated[int, typer.Option(help="reviews needed per item")] = DEFAULT_QUORUM,
     eligibility: Annotated[str, typer.Option(help="eligibility rules as JSON")] = "{}",
     designated: Annotated[int | None, typer.Option(help="designated unit id (directed commission)")] = None,
     bids_open: Annotated[str | None, typer.Option(help="bid-opening time, ISO (public tender)")] = None,
@@ -451,32 +452,23 @@ def answer_cmd(as_: AsOpt, complaint_id: int, answer: str, lang: LangOpt = "") -
 
 @review_app.command("complaints")
 def complaints_cmd(as_: AsOpt, lang: LangOpt = "") -> None:
-    """List complaints you may see, with the open and closed counts."""
+    """List complaints you may see, with the open and closed counts (the same as the page)."""
     actor = _who(as_)
     language = _lang(lang, actor)
     with get_engine().connect() as conn:
-        rows = _run(language, lambda: list_complaints(conn, actor=actor))
-        # the office sees the dashboard's figures; anyone else the count of their own
-        counts = (
-            complaint_counts(conn)
-            if actor.has("office")
-            else {
-                "open": sum(r.open for r in rows),
-                "closed": sum(not r.open for r in rows),
-            }
-        )
+        seen = _run(language, lambda: complaints_for(conn, actor=actor))
     table = Table()
-    for col in ("id", "project", "decision", "filed", "open", "grounds", "answer"):
+    for col in ("id", "project", "decision", "filed", "answered", "grounds", "answer"):
         table.add_column(col)
-    for r in rows:
+    for r in seen.rows:
         table.add_row(
             str(r.complaint_id),
             r.project_code,
             r.decision,
             r.filed_at.strftime("%Y-%m-%d"),
-            "yes" if r.open else "no",
+            "no" if r.open else "yes",
             r.grounds,
             r.answer or "",
         )
     console.print(table)
-    console.print(f"open: {counts['open']}  closed: {counts['closed']}")
+    console.print("  ".join(f"{name}: {n}" for name, n in seen.counts.as_dict().items()))

@@ -6,17 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, and_, false, func, or_, select
 
 from grantflow.db.models import Call, Organisation, OrganisationQualification, Project, Submission, table
+from grantflow.db.workflows import get_registry
 from grantflow.states.eligibility import (
-    ACTIVE_PROJECT_STATES,
     ApplicantFacts,
     EligibilityRules,
     parse_rules,
     post_evaluation_report_due,
 )
-from grantflow.states.enums import SelectionMode
+from grantflow.states.enums import SelectionMode, SubmissionStatus
 from grantflow.states.errors import NotFound
 from grantflow.states.guards import post_evaluation_years
 from grantflow.states.text import Text
@@ -28,15 +28,26 @@ _s = table(Submission)
 _q = table(OrganisationQualification)
 
 
+def active_clause() -> ColumnElement[bool]:
+    """Projects under way: in a state its workflow marks ``active`` (counted by the eligibility limits)."""
+    registry = get_registry()
+    clauses = []
+    for name in registry.names("project"):
+        active = registry.get(name).states_where(lambda s: s.active)
+        if active:
+            clauses.append(and_(_p.c.workflow == name, _p.c.state.in_(active)))
+    return or_(*clauses) if clauses else false()
+
+
 def _active_count(conn: Connection, column: Any, value: int, exclude: int) -> int:
-    stmt = select(func.count()).where(column == value, _p.c.state.in_(ACTIVE_PROJECT_STATES), _p.c.id != exclude)
+    stmt = select(func.count()).where(column == value, active_clause(), _p.c.id != exclude)
     return int(conn.execute(stmt).scalar_one())
 
 
 def _reports_due(conn: Connection, unit_id: int, exclude: int) -> tuple[tuple[Text, datetime], ...]:
     """Annual post-evaluation reports of the unit's earlier projects not yet submitted.
 
-    They are the reports the lifecycle itself schedules (DESIGN rule 7); other report kinds
+    They are the reports the lifecycle itself schedules (docs/lifecycle.md); other report kinds
     join here when they get due dates of their own.
     """
     accepted = conn.execute(
@@ -52,7 +63,7 @@ def _reports_due(conn: Connection, unit_id: int, exclude: int) -> tuple[tuple[Te
                     and_(
                         _s.c.project_id == row.id,
                         _s.c.form_key == "post_evaluation_report",
-                        _s.c.status == "submitted",
+                        _s.c.status == SubmissionStatus.SUBMITTED,
                     )
                 )
             ).scalars()

@@ -108,7 +108,7 @@ def plan(
     registry: Registry,
 ) -> tuple[DbFacts, TransitionDef]:
     """Read and decide; writes nothing. Raises the domain error that explains a refusal."""
-    facts = load_facts(conn, subject, subject_id)
+    facts = load_facts(conn, subject, subject_id, registry)
     workflow = registry.get(facts.workflow)
     _check_not_stranded(workflow, facts)
     rule = workflow.decide(facts=facts, actor=actor, trigger=trigger, payload=payload, now=now)

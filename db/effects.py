@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 from grantflow.config import get_settings
 from grantflow.db.inserts import insert_ignoring_duplicates
 from grantflow.db.models import DueItem, Project, table
-from grantflow.states.deadlines import DueDate, post_evaluation_due_dates, stage_report_dates
+from grantflow.states.deadlines import DueDate, DueStatus, post_evaluation_due_dates, stage_report_dates
 
 if TYPE_CHECKING:
     from grantflow.db.facts import DbFacts
@@ -40,7 +40,7 @@ def report_row(
         "label": d.label.as_dict() if d.label else None,
         "assignee_id": None,
         "due_at": d.due_at,
-        "status": "open",
+        "status": DueStatus.OPEN,
         "overdue_at": None,
         "closed_at": None,
         "created_at": now,

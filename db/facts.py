@@ -15,12 +15,15 @@ from sqlalchemy import BindParameter, Connection, Select, bindparam, distinct, f
 from sqlalchemy.engine import Dialect
 
 from grantflow.db.applicant_facts import load_for_project
-from grantflow.db.models import Bid, Call, Programme, Project, Review, Submission, Tender, table
+from grantflow.db.models import Bid, Call, Programme, Project, Review, ReviewAssignment, Submission, Tender, table
 from grantflow.db.prepared import Prepared, Statements, cursor
+from grantflow.db.workflows import get_registry
 from grantflow.states.eligibility import ApplicantFacts, EligibilityRules
+from grantflow.states.enums import SelectionMode, SubmissionStatus
 from grantflow.states.errors import NotFound
-from grantflow.states.lifecycle import REVIEW_STAGE_BY_STATE
+from grantflow.states.lifecycle import DEFAULT_QUORUM
 from grantflow.states.text import Text
+from grantflow.states.workflow import Registry
 
 _p = table(Project)
 _c = table(Call)
@@ -29,6 +32,7 @@ _s = table(Submission)
 _r = table(Review)
 _b = table(Bid)
 _t = table(Tender)
+_a = table(ReviewAssignment)
 
 TABLES = {"project": _p, "call": _c, "programme": _g}
 SUBJECT_LABELS = {
@@ -52,7 +56,7 @@ _SELECT: dict[str, Select[Any]] = {
         _c.c.opens_at.label("call_opens_at"),
         _c.c.closes_at.label("call_closes_at"),
         _c.c.state.label("call_state"),
-        func.coalesce(_c.c.quorum, 0).label("quorum"),
+        func.coalesce(_c.c.quorum, DEFAULT_QUORUM).label("quorum"),
         _p.c.suspended_from,
         _p.c.accepted_at,
     )
@@ -70,7 +74,7 @@ _SELECT: dict[str, Select[Any]] = {
         _c.c.opens_at.label("call_opens_at"),
         _c.c.closes_at.label("call_closes_at"),
         _c.c.state.label("call_state"),
-        _c.c.quorum,
+        func.coalesce(_c.c.quorum, DEFAULT_QUORUM).label("quorum"),
         null().label("suspended_from"),
         null().label("accepted_at"),
     )
@@ -94,7 +98,9 @@ _SELECT: dict[str, Select[Any]] = {
     ).where(_g.c.id == _SID),
 }
 
-_SUBMITTED_FORMS = select(distinct(_s.c.form_key)).where(_s.c.project_id == _SID, _s.c.status == "submitted")
+_SUBMITTED_FORMS = select(distinct(_s.c.form_key)).where(
+    _s.c.project_id == _SID, _s.c.status == SubmissionStatus.SUBMITTED
+)
 _REVIEWS_SUBMITTED = select(func.count()).where(
     _r.c.project_id == _SID,
     _r.c.stage == bindparam("stage"),
@@ -105,10 +111,13 @@ _SCORERS = select(distinct(_r.c.reviewer_id)).where(_r.c.project_id == _SID, _r.
 _POST_EVAL_YEARS = select(distinct(_s.c.period)).where(
     _s.c.project_id == _SID,
     _s.c.form_key == "post_evaluation_report",
-    _s.c.status == "submitted",
+    _s.c.status == SubmissionStatus.SUBMITTED,
     _s.c.period.is_not(None),
 )
+# an assignment counts until its expert declares a conflict (a submitted review keeps it)
+_ASSIGNMENTS = select(_a.c.reviewer_id, _a.c.stage).where(_a.c.project_id == _SID, _a.c.conflict_declared_at.is_(None))
 _LAZY: dict[str, Select[Any]] = {
+    "assignments": _ASSIGNMENTS,
     "submitted_forms": _SUBMITTED_FORMS,
     "reviews_submitted": _REVIEWS_SUBMITTED,
     "scorer_ids": _SCORERS,
@@ -134,8 +143,9 @@ _BID_SEALED = select(_t.c.opened_at).select_from(_p.join(_t, _p.c.call_id == _t.
 class DbFacts:
     """Implements ``states.facts.Facts`` over one connection."""
 
-    def __init__(self, conn: Connection, subject: str, row: Any) -> None:
+    def __init__(self, conn: Connection, subject: str, row: Any, registry: Registry | None = None) -> None:
         self._conn = conn
+        self._registry = registry
         self.subject = subject
         self.subject_id: int = row.id
         self.state: str = row.state
@@ -148,18 +158,20 @@ class DbFacts:
         self.call_opens_at: datetime | None = row.call_opens_at
         self.call_closes_at: datetime | None = row.call_closes_at
         self.call_state: str | None = row.call_state
-        self.quorum: int = row.quorum or 0
+        self.quorum: int = row.quorum if row.quorum is not None else DEFAULT_QUORUM
         self.suspended_from: str | None = row.suspended_from
         self.accepted_at: datetime | None = row.accepted_at
 
     def _project_only(self) -> bool:
         return self.subject == "project"
 
+    def _rows(self, name: str, **values: Any) -> list[Any]:
+        stmt = STATEMENTS.get(self._conn.dialect, name)
+        return list(stmt.execute(cursor(self._conn), {"sid": self.subject_id, **values}).fetchall())
+
     def _column(self, name: str, **values: Any) -> list[Any]:
         """The first column of a lazy read's rows."""
-        stmt = STATEMENTS.get(self._conn.dialect, name)
-        rows = stmt.execute(cursor(self._conn), {"sid": self.subject_id, **values}).fetchall()
-        return [r[0] for r in rows]
+        return [r[0] for r in self._rows(name, **values)]
 
     @cached_property
     def submitted_forms(self) -> frozenset[str]:
@@ -167,14 +179,21 @@ class DbFacts:
             return frozenset()
         forms = frozenset(self._column("submitted_forms"))
         # a tender's proposal is its sealed bid: stored encrypted, never as a plain submission
-        if self.selection_mode == "tender" and self._conn.execute(_HAS_BID, {"sid": self.subject_id}).first():
+        if (
+            self.selection_mode == SelectionMode.TENDER
+            and self._conn.execute(_HAS_BID, {"sid": self.subject_id}).first()
+        ):
             forms |= {"proposal"}
         return forms
 
     @cached_property
     def reviews_submitted(self) -> int:
-        stage = REVIEW_STAGE_BY_STATE.get(self.state)
-        if not self._project_only() or stage is None:
+        """Valid reviews of the stage in force in the project's state (the workflow table says which)."""
+        if not self._project_only():
+            return 0
+        registry = self._registry or get_registry()
+        stage = registry.get(self.workflow).review_stage(self.state) if self.workflow in registry else None
+        if stage is None:
             return 0
         return int(self._column("reviews_submitted", stage=stage)[0])
 
@@ -199,13 +218,19 @@ class DbFacts:
         return opened is not None and opened.opened_at is None
 
     @cached_property
+    def assignments(self) -> frozenset[tuple[int, str]]:
+        if not self._project_only():
+            return frozenset()
+        return frozenset((int(r[0]), str(r[1])) for r in self._rows("assignments"))
+
+    @cached_property
     def post_evaluation_years_reported(self) -> frozenset[int]:
         if not self._project_only():
             return frozenset()
         return frozenset(self._column("post_evaluation_years"))
 
 
-def load_facts(conn: Connection, subject: str, subject_id: int) -> DbFacts:
+def load_facts(conn: Connection, subject: str, subject_id: int, registry: Registry | None = None) -> DbFacts:
     if subject not in _SELECT:
         raise NotFound(Text(f"未知对象类型：{subject}", f"unknown subject kind: {subject}"))
     stmt = STATEMENTS.get(conn.dialect, subject)
@@ -214,4 +239,4 @@ def load_facts(conn: Connection, subject: str, subject_id: int) -> DbFacts:
     if row is None:
         label = SUBJECT_LABELS[subject]
         raise NotFound(Text(f"{label.zh} {subject_id} 不存在", f"{label.en} {subject_id} does not exist"))
-    return DbFacts(conn, subject, _FactsRow._make(row))
+    return DbFacts(conn, subject, _FactsRow._make(row), registry)

@@ -64,7 +64,9 @@ class FormDefinition:
     title: Text
     sections: tuple[Section, ...]
     checks: tuple[Check, ...] = ()
-    filled_by: tuple[str, ...] = ("applicant",)  # permission presets (states.permissions) that may fill it
+    # who may fill it outside a project (the public questionnaire); a project's forms are edited
+    # where and by whom the workflow table's ``editable`` attribute says
+    filled_by: tuple[str, ...] = ("applicant",)
     periodic: bool = False  # one submission per period (the year of an annual report)
     description: Text | None = None
     _by_name: dict[str, Field] = dc_field(default_factory=dict, init=False, repr=False, compare=False)

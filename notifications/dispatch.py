@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 
+from grantflow.db import audit
 from grantflow.db.models import InboxMessage, NotificationDelivery, NotificationDigest, OutboxMessage, User, table
 from grantflow.notifications import context as message_context
 from grantflow.notifications.catalogue import DIGEST_TEMPLATE, kind_for
@@ -33,6 +34,8 @@ from grantflow.notifications.preferences import mode_of, modes_for
 from grantflow.notifications.recipients import resolve
 from grantflow.notifications.render import render
 from grantflow.services.deadlines import insert_ignoring_duplicates
+from grantflow.states.errors import Forbidden
+from grantflow.states.permissions import RESEND_FORBIDDEN, Actor, may_resend
 from grantflow.states.text import normalise_lang
 
 _outbox = table(OutboxMessage)
@@ -384,9 +387,15 @@ def problems(conn: Connection, *, limit: int = 200) -> list[dict[str, Any]]:
     return out
 
 
-def resend(conn: Connection, *, delivery_id: int, now: datetime) -> bool:
-    """The office's decision to send a failed or possibly-sent e-mail again."""
-    return (
+def resend(conn: Connection, *, delivery_id: int, actor: Actor, now: datetime) -> bool:
+    """The office's decision to send a failed or possibly-sent e-mail again.
+
+    Refused for anyone else (``states.permissions.may_resend``: the page and the CLI ask the same
+    function); recorded in the audit trail on the message's subject, with who decided.
+    """
+    if not may_resend(actor):
+        raise Forbidden([RESEND_FORBIDDEN])
+    queued = (
         conn.execute(
             update(_dlv)
             .where(_dlv.c.id == delivery_id, _dlv.c.status.in_(("failed", "uncertain")))
@@ -394,3 +403,19 @@ def resend(conn: Connection, *, delivery_id: int, now: datetime) -> bool:
         ).rowcount
         == 1
     )
+    about = conn.execute(
+        select(_inbox.c.subject, _inbox.c.subject_id, _dlv.c.user_id)
+        .select_from(_dlv.join(_inbox, _dlv.c.inbox_id == _inbox.c.id))
+        .where(_dlv.c.id == delivery_id)
+    ).one_or_none()
+    if queued and about is not None and about.subject_id is not None:
+        audit.note(
+            conn,
+            subject=about.subject,
+            subject_id=about.subject_id,
+            actor=actor,
+            action="email_resent",
+            payload={"delivery": delivery_id, "recipient": about.user_id},
+            now=now,
+        )
+    return queued

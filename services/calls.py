@@ -19,6 +19,7 @@ from grantflow.services.records import create_project, next_project_code
 from grantflow.services.tenders import set_up_tender
 from grantflow.states.enums import Role, SelectionMode
 from grantflow.states.errors import Forbidden, PayloadInvalid
+from grantflow.states.lifecycle import DEFAULT_QUORUM
 from grantflow.states.permissions import Actor
 from grantflow.states.review_rules import MANAGE_FORBIDDEN, may_manage
 from grantflow.states.selection import CallPlan, call_problems
@@ -51,7 +52,7 @@ def plan_from(conn: Connection, values: Mapping[str, Any], bids_open_at: datetim
         support_modes=tuple(values.get("support_modes") or ()),
         designated_unit_id=unit_id,
         designated_unit_kind=kind,
-        quorum=int(values.get("quorum", 3)),
+        quorum=int(values.get("quorum", DEFAULT_QUORUM)),
         eligibility=values.get("eligibility") or {},
         opens_at=values.get("opens_at"),
         closes_at=values.get("closes_at"),

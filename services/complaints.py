@@ -1,4 +1,4 @@
-"""Complaints about review outcomes (DESIGN rule 10: the office keeps a complaint channel).
+"""Complaints about review outcomes (the office keeps a complaint channel: docs/lifecycle.md).
 
 An applicant appeals the latest review outcome of its own project within the configured
 number of days (``GRANTFLOW_COMPLAINT_DAYS``); the office answers. A complaint is open until
@@ -7,17 +7,26 @@ answered; the dashboard counts open and closed ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, desc, func, insert, select, update
 
 from grantflow.config import get_settings
 from grantflow.db import audit
 from grantflow.db.models import AuditEvent, Complaint, Project, table
-from grantflow.states.enums import Role
 from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
-from grantflow.states.permissions import Actor
+from grantflow.states.permissions import (
+    ANSWER_FORBIDDEN,
+    APPEAL_FORBIDDEN,
+    COMPLAINTS_FORBIDDEN,
+    Actor,
+    ComplaintScope,
+    complaint_scope,
+    may_answer_complaints,
+    may_appeal,
+)
 from grantflow.states.review_rules import APPEALABLE_DECISIONS, complaint_problems
 from grantflow.states.text import Text, join
 
@@ -36,10 +45,32 @@ class ComplaintRow:
     filed_at: datetime
     answer: str | None
     answered_at: datetime | None
+    open: bool  # until answered
 
-    @property
-    def open(self) -> bool:
-        return self.answered_at is None
+    def as_json(self) -> dict[str, Any]:
+        """The row for the JSON API (every field, the project's code as ``code``, times as ISO)."""
+        out = asdict(self)
+        out.update(id=self.complaint_id, code=self.project_code, filed_at=self.filed_at.isoformat())
+        out.update(answered_at=self.answered_at.isoformat() if self.answered_at else None)
+        return out
+
+
+@dataclass(frozen=True)
+class ComplaintCounts:
+    open: int
+    closed: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ComplaintOverview:
+    """What a person's complaint list shows: the rows they may see and the counts (the office's
+    dashboard counts every complaint; anyone else counts their own)."""
+
+    rows: list[ComplaintRow]
+    counts: ComplaintCounts
 
 
 def latest_outcome(conn: Connection, project_id: int) -> tuple[int, str, datetime] | None:
@@ -57,8 +88,8 @@ def file_complaint(conn: Connection, *, project_id: int, actor: Actor, grounds: 
     unit = conn.execute(select(_p.c.undertaking_unit_id).where(_p.c.id == project_id)).scalar_one_or_none()
     if unit is None:
         raise NotFound(Text(f"项目 {project_id} 不存在", f"project {project_id} does not exist"))
-    if not (actor.has(Role.APPLICANT) and actor.organisation_id == unit):
-        raise Forbidden([Text("只有本项目的申报单位可以申诉", "only the project's applicant may appeal")])
+    if not may_appeal(actor, undertaking_unit_id=unit):
+        raise Forbidden([APPEAL_FORBIDDEN])
     outcome = latest_outcome(conn, project_id)
     reasons = complaint_problems(
         decided_at=outcome[2] if outcome else None, now=now, days=get_settings().complaint_days
@@ -100,8 +131,8 @@ def file_complaint(conn: Connection, *, project_id: int, actor: Actor, grounds: 
 
 
 def answer_complaint(conn: Connection, *, complaint_id: int, actor: Actor, answer: str, now: datetime) -> None:
-    if not actor.has(Role.OFFICE):
-        raise Forbidden([Text("只有领导小组办公室可以答复申诉", "only the office answers appeals")])
+    if not may_answer_complaints(actor):
+        raise Forbidden([ANSWER_FORBIDDEN])
     if not answer.strip():
         raise PayloadInvalid(Text("请填写答复内容", "please write the answer"))
     row = conn.execute(select(_cp.c.project_id, _cp.c.answered_at).where(_cp.c.id == complaint_id)).one_or_none()
@@ -133,18 +164,45 @@ def list_complaints(conn: Connection, *, actor: Actor, project_id: int | None = 
     )
     if project_id is not None:
         stmt = stmt.where(_cp.c.project_id == project_id)
-    if not actor.has(Role.OFFICE):
-        if not actor.has(Role.APPLICANT) or actor.organisation_id is None:
-            raise Forbidden([Text("无权查看申诉", "you may not see complaints")])
+    scope = complaint_scope(actor)
+    if scope is None:
+        raise Forbidden([COMPLAINTS_FORBIDDEN])
+    if scope is ComplaintScope.OWN_UNIT:
         stmt = stmt.where(_p.c.undertaking_unit_id == actor.organisation_id)
     return [
-        ComplaintRow(r.id, r.project_id, r.code, r.decision, r.grounds, r.filed_at, r.answer, r.answered_at)
+        ComplaintRow(
+            r.id,
+            r.project_id,
+            r.code,
+            r.decision,
+            r.grounds,
+            r.filed_at,
+            r.answer,
+            r.answered_at,
+            r.answered_at is None,
+        )
         for r in conn.execute(stmt)
     ]
 
 
 def complaint_counts(conn: Connection) -> dict[str, int]:
-    """{"open": n, "closed": m} for the office's dashboard."""
+    """Open and closed complaints, all of them, for the office's dashboard."""
     open_n = conn.execute(select(func.count()).where(_cp.c.answered_at.is_(None))).scalar_one()
     closed_n = conn.execute(select(func.count()).where(_cp.c.answered_at.is_not(None))).scalar_one()
-    return {"open": int(open_n), "closed": int(closed_n)}
+    return ComplaintCounts(int(open_n), int(closed_n)).as_dict()
+
+
+def complaints_for(conn: Connection, *, actor: Actor, project_id: int | None = None) -> ComplaintOverview:
+    """The complaints this person may see, with the counts they may see: one answer for the pages,
+    the API and the CLI (``states.permissions.complaint_scope`` decides)."""
+    rows = list_complaints(conn, actor=actor, project_id=project_id)
+    if complaint_scope(actor) is ComplaintScope.ALL and project_id is None:
+        counts = ComplaintCounts(**complaint_counts(conn))
+    else:
+        counts = ComplaintCounts(sum(r.open for r in rows), sum(not r.open for r in rows))
+    return ComplaintOverview(rows, counts)
+
+
+def may_list_complaints(actor: Actor) -> bool:
+    """Whether a page should show a complaint section to this person at all."""
+    return complaint_scope(actor) is not None

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select, update
 from grantflow.db.effects import report_row
 from grantflow.db.inserts import insert_ignoring_duplicates
 from grantflow.db.models import DueItem, ReportSchedule, table
-from grantflow.states.deadlines import expand_schedule
+from grantflow.states.deadlines import DueStatus, expand_schedule
 
 _due = table(DueItem)
 _sched = table(ReportSchedule)
@@ -73,11 +73,11 @@ def set_report_schedule(
     }
     wanted = {d.seq: d for d in dates}
     for seq, row in items.items():
-        if row.status not in ("open", "overdue"):
+        if row.status not in (DueStatus.OPEN, DueStatus.OVERDUE):
             continue
         d = wanted.get(seq)
         if d is None:
-            conn.execute(update(_due).where(_due.c.id == row.id).values(status="cancelled", closed_at=now))
+            conn.execute(update(_due).where(_due.c.id == row.id).values(status=DueStatus.CANCELLED, closed_at=now))
         elif d.due_at != row.due_at:
             # a moved date is open again until it passes; the sweep marks it overdue if it already has
             conn.execute(
@@ -87,7 +87,7 @@ def set_report_schedule(
                     due_at=d.due_at,
                     period=d.period,
                     label=d.label.as_dict() if d.label else None,
-                    status="open",
+                    status=DueStatus.OPEN,
                     overdue_at=None,
                 )
             )
@@ -124,7 +124,7 @@ def assignment_item(
         "label": None,
         "assignee_id": reviewer_id,
         "due_at": due_at,
-        "status": "open",
+        "status": DueStatus.OPEN,
         "overdue_at": None,
         "closed_at": None,
         "created_at": now,

@@ -16,11 +16,14 @@ from sqlalchemy import Connection, Engine, select
 from grantflow import clock
 from grantflow.db.applicant_facts import load_for_project
 from grantflow.db.apply import Transitioned, apply_trigger
+from grantflow.db.facts import load_facts
 from grantflow.db.models import Call, Organisation, OrganisationQualification, Project, Submission, table
+from grantflow.db.workflows import get_registry
 from grantflow.states.eligibility import problems as rule_problems
-from grantflow.states.errors import GuardFailed
+from grantflow.states.errors import GuardFailed, InvalidTrigger
 from grantflow.states.permissions import Actor
 from grantflow.states.text import Text
+from grantflow.states.workflow import trigger_label
 
 _p = table(Project)
 _c = table(Call)
@@ -50,22 +53,42 @@ def check(conn: Connection, *, project_id: int, now: datetime) -> list[Text]:
     return rule_problems(found[0], found[1], now)
 
 
+def submission_trigger(conn: Connection, *, project_id: int) -> str:
+    """The trigger that submits the application from the project's current state, asked of its
+    workflow table (``submit`` from a draft, ``resubmit`` once returned, ``submit_concept`` from a
+    concept note). Where none leaves the state, the refusal names the state and what is allowed."""
+    facts = load_facts(conn, "project", project_id)
+    wf = get_registry().get(facts.workflow)
+    trigger = wf.submit_trigger(facts.state)
+    if trigger is None:
+        raise InvalidTrigger(
+            trigger="submit",
+            state=wf.state_label(facts.state),
+            state_name=facts.state,
+            allowed=[(t, trigger_label(t)) for t in wf.triggers_from(facts.state)],
+        )
+    return trigger
+
+
 def submit_checked(
     conn: Connection,
     *,
     project_id: int,
     actor: Actor,
-    trigger: str = "submit",
+    trigger: str | None = None,
     payload: Mapping[str, Any] | None = None,
     now: datetime | None = None,
 ) -> Transitioned:
     """Submit (or resubmit) a proposal; a refusal names every eligibility condition not met.
+
+    Without ``trigger`` the workflow table says which one submits from the current state.
 
     The engine's ``eligible`` guard decides and already lists each failed condition; only
     when the engine refuses are the rules run again, to tell an eligibility refusal from
     another one, so an eligible submission costs one evaluation, not two.
     """
     moment = now or clock.now()
+    trigger = trigger or submission_trigger(conn, project_id=project_id)
     try:
         return apply_trigger(conn, subject_id=project_id, trigger=trigger, actor=actor, payload=payload, now=moment)
     except GuardFailed as exc:
@@ -79,7 +102,7 @@ def submit(
     *,
     project_id: int,
     actor: Actor,
-    trigger: str = "submit",
+    trigger: str | None = None,
     now: datetime | None = None,
 ) -> Transitioned:
     with engine.begin() as conn:

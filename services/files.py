@@ -23,13 +23,12 @@ from sqlalchemy import Connection, insert, select
 from grantflow import clock
 from grantflow.config import Settings, get_settings
 from grantflow.db import audit
-from grantflow.db.facts import load_facts
 from grantflow.db.models import Attachment, table
-from grantflow.forms import FORMS, NOT_FILLABLE, Attachments, FormRegistry, may_fill
+from grantflow.forms import FORMS, Attachments, FormRegistry
 from grantflow.forms.fields import AttachmentRef
 from grantflow.forms.files import Upload, check_upload
-from grantflow.services.queries import project_for
-from grantflow.states.errors import Forbidden, GrantflowError, NotFound, PayloadInvalid
+from grantflow.services.queries import editable_facts, project_for
+from grantflow.states.errors import GrantflowError, NotFound, PayloadInvalid
 from grantflow.states.permissions import Actor
 from grantflow.states.text import Text
 
@@ -125,11 +124,9 @@ def store_attachment(
     """
     s = settings or get_settings()
     moment = now or clock.now()
-    project_for(conn, actor, project_id)  # NotFound when the project is not theirs to see
-    facts = load_facts(conn, "project", project_id)
     form = registry.get(form_key)
-    if not may_fill(form, actor, facts):
-        raise Forbidden([NOT_FILLABLE])
+    # NotFound when the project is not theirs to see; FormLocked when its state locks the form
+    editable_facts(conn, actor, project_id, form_key)
     target = form.field(field) if form.has(field) else None
     if not isinstance(target, Attachments):
         raise PayloadInvalid(

@@ -18,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from markupsafe import Markup
 from sqlalchemy import Connection, delete, insert, select, update
 
 from grantflow import clock
 from grantflow.db import audit
-from grantflow.db.facts import load_facts
 from grantflow.db.models import FormDraft, Organisation, QuestionnaireResponse, Submission, table
 from grantflow.forms import (
     FORMS,
@@ -35,15 +35,15 @@ from grantflow.forms import (
     FormRegistry,
     Refs,
     Validated,
-    may_fill,
     render_readonly,
     tidy,
     validate,
 )
 from grantflow.forms.messages import located, where
 from grantflow.services.files import attachment_refs
-from grantflow.services.queries import project_for
+from grantflow.services.queries import editable_facts, project_for
 from grantflow.services.records import save_submission
+from grantflow.states.enums import SubmissionStatus
 from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
 from grantflow.states.permissions import Actor
 from grantflow.states.text import Text
@@ -53,7 +53,15 @@ _s = table(Submission)
 _o = table(Organisation)
 _q = table(QuestionnaireResponse)
 
-Status = Literal["new", "draft", "submitted", "submitted_editing"]
+
+class Status(StrEnum):
+    """Where a form stands for its page: nothing yet, a working copy, submitted, or submitted
+    with a working copy of changes not yet submitted."""
+
+    NEW = "new"
+    DRAFT = SubmissionStatus.DRAFT.value
+    SUBMITTED = SubmissionStatus.SUBMITTED.value
+    SUBMITTED_EDITING = "submitted_editing"
 
 
 @dataclass(frozen=True)
@@ -177,15 +185,17 @@ def load_form(
         return FormState(
             form=form,
             values=dict(draft.data or {}),
-            status="submitted_editing" if submission and submission.status == "submitted" else "draft",
+            status=Status.SUBMITTED_EDITING
+            if submission and submission.status == SubmissionStatus.SUBMITTED
+            else Status.DRAFT,
             errors=[_error_from_dict(e) for e in draft.errors or []],
             submission=submission,
             draft_id=draft.id,
         )
     if submission is not None:
-        status: Status = "submitted" if submission.status == "submitted" else "draft"
+        status = Status.SUBMITTED if submission.status == SubmissionStatus.SUBMITTED else Status.DRAFT
         return FormState(form=submission.form, values=submission.data, status=status, submission=submission)
-    return FormState(form=latest, values={}, status="new")
+    return FormState(form=latest, values={}, status=Status.NEW)
 
 
 def save_form(
@@ -205,13 +215,14 @@ def save_form(
     A draft keeps the version it was started with (what was typed fits its fields); a new
     draft uses the newest version. On a rejected submit the values are kept as typed with the
     errors, and the previous submission, if any, is untouched.
+
+    Refused (``FormLocked``, both languages, naming the state) when the project's state does not
+    let this person edit the form: a form is locked once its stage is submitted, and a returned
+    project unlocks exactly the forms its state lists (docs/lifecycle.md, "Forms lock").
     """
     moment = now or clock.now()
-    project_for(conn, actor, project_id)
-    facts = load_facts(conn, "project", project_id)
     latest = registry.get(form_key)
-    if not may_fill(latest, actor, facts):
-        raise Forbidden([NOT_FILLABLE])
+    editable_facts(conn, actor, project_id, form_key)
     _check_period(latest, period)
     draft = _draft_row(conn, project_id, form_key, period)
     form = (registry.find(form_key, draft.form_version) if draft is not None else None) or latest
@@ -258,10 +269,7 @@ def save_form(
 
 def discard_draft(conn: Connection, *, project_id: int, form_key: str, actor: Actor, period: int | None = None) -> bool:
     """Throw away the working copy (the submission, if any, stays). True if there was one."""
-    project_for(conn, actor, project_id)
-    facts = load_facts(conn, "project", project_id)
-    if not may_fill(FORMS.get(form_key), actor, facts):
-        raise Forbidden([NOT_FILLABLE])
+    editable_facts(conn, actor, project_id, form_key)
     result = conn.execute(
         delete(_d).where(_d.c.project_id == project_id, _d.c.form_key == form_key, _period_clause(_d, period))
     )

@@ -17,6 +17,7 @@ from grantflow import clock
 from grantflow.db import audit
 from grantflow.db.apply import create
 from grantflow.db.models import Project, Review, Submission, table
+from grantflow.states.enums import SubmissionStatus
 from grantflow.states.permissions import Actor
 
 _s = table(Submission)
@@ -61,7 +62,7 @@ def save_submission(
             _s.c.period.is_(None) if period is None else _s.c.period == period,
         )
     ).one_or_none()
-    status = "submitted" if submit else "draft"
+    status = SubmissionStatus.SUBMITTED if submit else SubmissionStatus.DRAFT
     values = {
         "data": stored,
         "form_version": form_version,

@@ -36,9 +36,11 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from grantflow.config import get_settings
 from grantflow.db import audit
 from grantflow.db.models import Bid, Call, Programme, Project, ReviewAssignment, Tender, table
-from grantflow.states.enums import Role, SelectionMode
+from grantflow.db.workflows import get_registry
+from grantflow.states.enums import SelectionMode
 from grantflow.states.errors import Forbidden, GrantflowError, GuardFailed, NotFound, PayloadInvalid
-from grantflow.states.permissions import SYSTEM, Actor
+from grantflow.states.permissions import OPEN_BIDS_FORBIDDEN, SYSTEM, Actor, may_bid, may_open_bids
+from grantflow.states.permissions import may_read_bids as rules_may_read_bids
 from grantflow.states.text import Text
 
 _t = table(Tender)
@@ -154,8 +156,10 @@ def submit_bid(conn: Connection, *, project_id: int, content: bytes, actor: Acto
             _p.c.undertaking_unit_id,
             _p.c.call_id,
             _p.c.state,
+            _p.c.workflow,
             _c.c.selection_mode,
             _c.c.state.label("call_state"),
+            _c.c.workflow.label("call_workflow"),
             _c.c.closes_at,
         )
         .select_from(_p.join(_c, _p.c.call_id == _c.c.id))
@@ -163,13 +167,19 @@ def submit_bid(conn: Connection, *, project_id: int, content: bytes, actor: Acto
     ).one_or_none()
     if row is None or row.selection_mode != SelectionMode.TENDER:
         raise NotFound(Text(f"项目 {project_id} 不是招标项目", f"project {project_id} is not in a tender"))
-    if not (actor.has(Role.APPLICANT) and actor.organisation_id == row.undertaking_unit_id):
+    if not may_bid(actor, undertaking_unit_id=row.undertaking_unit_id):
         raise Forbidden([Text("只有投标单位本身可以递交投标文件", "only the bidding unit itself may submit its bid")])
-    if row.call_state != "open" or (row.closes_at is not None and now > row.closes_at):
+    registry = get_registry()
+    accepting = registry.get(row.call_workflow).state(row.call_state).accepting
+    if not accepting or (row.closes_at is not None and now > row.closes_at):
         raise PayloadInvalid(Text("投标已截止", "bidding is closed"))
-    if row.state not in ("draft", "returned"):
+    here = registry.get(row.workflow).state(row.state)
+    if not here.bids:  # the workflow table says where a bid may still be sealed or replaced
         raise PayloadInvalid(
-            Text("投标文件提交后不能再修改", "the bid cannot be changed once the project is submitted")
+            Text(
+                f"项目处于“{here.label.zh}”，投标文件提交后不能再修改",
+                f"the project is {here.label.en}: the bid cannot be changed once the project is submitted",
+            )
         )
     if not content:
         raise PayloadInvalid(Text("投标文件不能为空", "the bid is empty"))
@@ -231,8 +241,8 @@ def open_bids(conn: Connection, *, call_id: int, actor: Actor, now: datetime) ->
 
     Returns False when they were already open (idempotent); writes one audit event.
     """
-    if not (actor.has(Role.OFFICE) or actor.has("system")):
-        raise Forbidden([Text("只有领导小组办公室可以开标", "only the office may open bids")])
+    if not may_open_bids(actor):
+        raise Forbidden([OPEN_BIDS_FORBIDDEN])
     row = conn.execute(select(_t.c.bids_open_at, _t.c.opened_at).where(_t.c.call_id == call_id)).one_or_none()
     if row is None:
         raise NotFound(Text(f"申报指南 {call_id} 不是招标", f"call {call_id} is not a tender"))
@@ -293,14 +303,12 @@ class BidView:
 
 
 def may_read_bids(conn: Connection, *, actor: Actor, call_id: int, project_id: int | None = None) -> bool:
-    """After opening: the office, the programme's organising unit, reviewers assigned to the item."""
-    if actor.has(Role.OFFICE):
-        return True
+    """After opening: the office, the programme's organising unit, reviewers assigned to the item
+    (decided by ``states.permissions.may_read_bids``; this loads what it reads)."""
     organiser = conn.execute(
         select(_g.c.organising_unit_id).select_from(_c.join(_g, _c.c.programme_id == _g.c.id)).where(_c.c.id == call_id)
     ).scalar_one_or_none()
-    if actor.has(Role.ORGANISING_UNIT) and actor.organisation_id is not None and actor.organisation_id == organiser:
-        return True
+    assigned = False
     if project_id is not None and actor.user_id is not None:
         ra = table(ReviewAssignment)
         hit = conn.execute(
@@ -308,8 +316,8 @@ def may_read_bids(conn: Connection, *, actor: Actor, call_id: int, project_id: i
                 ra.c.project_id == project_id, ra.c.reviewer_id == actor.user_id, ra.c.conflict_declared_at.is_(None)
             )
         ).first()
-        return hit is not None
-    return False
+        assigned = hit is not None
+    return rules_may_read_bids(actor, organising_unit_id=organiser, assigned=assigned)
 
 
 def read_bids(
@@ -332,7 +340,7 @@ def read_bids(
     rows = conn.execute(stmt).all()
     own_only = not may_read_bids(conn, actor=actor, call_id=call_id, project_id=project_id)
     if own_only:
-        rows = [r for r in rows if actor.has(Role.APPLICANT) and r.organisation_id == actor.organisation_id]
+        rows = [r for r in rows if may_bid(actor, undertaking_unit_id=r.organisation_id)]
         if not rows:
             raise Forbidden([Text("无权查看这些投标文件", "you may not see these bids")])
     key, bids_open_at, opened_at = _data_key(conn, call_id)

@@ -12,12 +12,24 @@ import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from grantflow.states.guards import post_evaluation_years
 from grantflow.states.text import Text
 
 # --- what can fall due -------------------------------------------------------------------------
+
+
+class DueStatus(StrEnum):
+    """A due item's life: open until its date, then overdue; done when the work is in, cancelled
+    when the project ends or the date leaves its schedule."""
+
+    OPEN = "open"
+    OVERDUE = "overdue"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
 
 DUE_KIND_LABELS: dict[str, Text] = {
     "report": Text("报告", "report"),
@@ -130,7 +142,7 @@ class DueDate:
 
 
 def post_evaluation_due_dates(accepted_at: datetime, tz: str) -> list[DueDate]:
-    """DESIGN rule 7: the acceptance year and the three after it, each with its own date."""
+    """The acceptance year and the three after it, each with its own date (docs/lifecycle.md)."""
     # the same years the ``post_evaluation_complete`` guard checks, so the tasks and the guard agree
     month, day = POST_EVALUATION_DUE_MONTH_DAY
     return [

@@ -16,7 +16,7 @@ EFFECTS: dict[str, ColumnEffect] = {
     # dynamic adjustment remembers where a project was suspended, so `resume` returns it there
     "remember_source": lambda source, now: {"suspended_from": source},
     "forget_source": lambda source, now: {"suspended_from": None},
-    # the acceptance date starts the post-evaluation years (DESIGN rule 7)
+    # the acceptance date starts the post-evaluation years (docs/domain.md, rule 7)
     "record_acceptance": lambda source, now: {"accepted_at": now},
 }
 
@@ -33,7 +33,7 @@ def column_changes(effects: Iterable[str], *, source: str, now: datetime) -> dic
 # other than the subject's own, e.g. report tasks). Named here so tables can be validated;
 # implemented in ``db.effects``.
 RECORDED_EFFECTS: dict[str, str] = {
-    # issue 4: deadlines become due-item rows that the scheduled flows poll
+    # deadlines become due-item rows that the scheduled flows poll
     "schedule_post_evaluation": "create the post-evaluation report tasks: acceptance year and the three after",
     "schedule_stage_reports": "create the mid-term and acceptance report tasks from the execution period",
 }

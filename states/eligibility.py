@@ -54,23 +54,8 @@ KNOWN_KEYS = frozenset(
     }
 )
 
-# A project "under way" counts against the concurrency limits: from submission until it is
-# closed, rejected, withdrawn or terminated. Drafts do not count (they cost nobody anything).
-ACTIVE_PROJECT_STATES = frozenset(
-    {
-        "submitted",
-        "returned",
-        "under_review",
-        "commissioning",
-        "in_execution",
-        "midterm_review",
-        "midterm_passed",
-        "acceptance_review",
-        "rectification",
-        "suspended",
-        "concept_review",
-    }
-)
+# A project "under way" counts against the concurrency limits: the workflow table marks those
+# states ``active`` (``states.attributes``); drafts do not count (they cost nobody anything).
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,13 @@ class Role(StrEnum):
     PUBLIC = "public"
 
 
+class SubmissionStatus(StrEnum):
+    """A stored form submission: a saved draft (older callers) or submitted for the next step."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
 class OrgKind(StrEnum):
     LEADERSHIP_GROUP = "leadership_group"
     OFFICE = "office"
@@ -29,7 +36,7 @@ class OrgKind(StrEnum):
 
 
 class Category(StrEnum):
-    """政府直接组织开展 / 政府支持开展 / 政府鼓励开展 (DESIGN rule 4)."""
+    """政府直接组织开展 / 政府支持开展 / 政府鼓励开展 (docs/domain.md, rule 4)."""
 
     ORGANISED = "organised"
     SUPPORTED = "supported"
@@ -54,7 +61,7 @@ class SupportMode(StrEnum):
 
 
 class FundingSource(StrEnum):
-    """DESIGN rule 9: the many sources of a project's money."""
+    """The many sources of a project's money (docs/domain.md, rule 9)."""
 
     MUNICIPAL_BUDGET = "municipal_budget"
     DISTRICT_BUDGET = "district_budget"
@@ -95,7 +102,7 @@ LABELS: dict[str, Text] = {
 }
 # SupportMode.TENDER and SelectionMode.TENDER share the value "tender"; one label serves both.
 
-# DESIGN rule 4: the category decides the support modes a project may use.
+# The category decides the support modes a project may use (docs/domain.md, rule 4).
 SUPPORT_MODES_BY_CATEGORY: dict[Category, frozenset[SupportMode]] = {
     Category.ORGANISED: frozenset({SupportMode.DIRECT_COMMISSION, SupportMode.TENDER}),
     Category.SUPPORTED: frozenset({SupportMode.COMPETITIVE, SupportMode.PROCUREMENT, SupportMode.DEMONSTRATION}),

@@ -47,13 +47,18 @@ class Facts(Protocol):
     @property
     def post_evaluation_years_reported(self) -> frozenset[int]: ...
 
-    # issue 3: the call's eligibility rules and the applicant's facts (None: no rules apply),
+    # the call's eligibility rules and the applicant's facts (None: no rules apply),
     # and whether the project's tender bid is still sealed
     @property
     def eligibility(self) -> tuple[EligibilityRules, ApplicantFacts] | None: ...
 
     @property
     def bid_sealed(self) -> bool: ...
+
+    # live review assignments of the project, as (user id, stage): assigned and no conflict declared.
+    # The assignment-bound presets (reviewer, evaluator) read them.
+    @property
+    def assignments(self) -> frozenset[tuple[int, str]]: ...
 
 
 @dataclass
@@ -80,3 +85,4 @@ class StaticFacts:
     post_evaluation_years_reported: frozenset[int] = field(default_factory=frozenset)
     eligibility: tuple[EligibilityRules, ApplicantFacts] | None = None
     bid_sealed: bool = False
+    assignments: frozenset[tuple[int, str]] = field(default_factory=frozenset)

@@ -13,7 +13,7 @@ from grantflow.states.eligibility import problems as eligibility_problems
 from grantflow.states.facts import Facts
 from grantflow.states.text import Text
 
-POST_EVALUATION_YEARS = 4  # DESIGN rule 7: the acceptance year and the three after it
+POST_EVALUATION_YEARS = 4  # the acceptance year and the three after it (docs/lifecycle.md, "Post-evaluation")
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,10 @@ class Guard:
     reason: Text
     # a guard that bundles several conditions lists each failed one instead of its summary
     explain: Callable[[Facts, datetime], list[Text]] | None = None
+    # the form whose submission it needs (``has_*``): the table keeps that form editable where it fires
+    form: str | None = None
+    # the fact holding the moment it waits for: the scheduler fires such rows once the moment has come
+    after: str | None = None
 
     def reasons(self, facts: Facts, now: datetime) -> list[Text]:
         detailed = self.explain(facts, now) if self.explain is not None else []
@@ -52,7 +56,7 @@ def _call_open(facts: Facts, now: datetime) -> bool:
 
 
 def _eligibility_reasons(facts: Facts, now: datetime) -> list[Text]:
-    # Facts from before issue 3 may lack the attribute: no rules, nothing to refuse.
+    # Facts that do not carry eligibility (a hand-built snapshot) mean no rules: nothing to refuse.
     found = getattr(facts, "eligibility", None)
     return [] if found is None else eligibility_problems(found[0], found[1], now)
 
@@ -83,26 +87,31 @@ _GUARD_LIST: list[Guard] = [
         "has_proposal",
         _has_form("proposal"),
         Text("尚未提交申报书", "the proposal form has not been submitted"),
+        form="proposal",
     ),
     Guard(
         "has_task_agreement",
         _has_form("task_agreement"),
         Text("尚未提交任务书", "the task agreement has not been submitted"),
+        form="task_agreement",
     ),
     Guard(
         "has_midterm_report",
         _has_form("midterm_report"),
         Text("尚未提交中期报告", "the mid-term report has not been submitted"),
+        form="midterm_report",
     ),
     Guard(
         "has_acceptance_report",
         _has_form("acceptance_report"),
         Text("尚未提交验收报告", "the acceptance report has not been submitted"),
+        form="acceptance_report",
     ),
     Guard(
         "has_concept_note",
         _has_form("concept_note"),
         Text("尚未提交项目概要", "the concept note has not been submitted"),
+        form="concept_note",
     ),
     Guard(
         "quorum_reached",
@@ -137,11 +146,13 @@ _GUARD_LIST: list[Guard] = [
         "call_deadline_passed",
         _after("call_closes_at"),
         Text("申报截止时间尚未到", "the call's deadline has not passed yet"),
+        after="call_closes_at",
     ),
     Guard(
         "call_opening_reached",
         _after("call_opens_at"),
         Text("尚未到征集开始时间", "the call's opening time has not come yet"),
+        after="call_opens_at",
     ),
 ]
 
@@ -169,6 +180,12 @@ def get_guard(name: str) -> Guard:
     if name.startswith(prefix):
         return resume_guard(name[len(prefix) :])
     raise KeyError(name)
+
+
+def form_of(name: str) -> str | None:
+    """The form a guard needs submitted, if it is a ``has_*`` guard."""
+    guard = GUARDS.get(name)
+    return guard.form if guard is not None else None
 
 
 def known_guard(name: str) -> bool:

@@ -15,22 +15,112 @@ Row = dict[str, Any]
 
 # --- the project lifecycle ------------------------------------------------------------------
 
+# What each state allows besides its transitions (``states.attributes`` explains each key;
+# docs/lifecycle.md says why). A form not listed under ``editable`` is locked in that state.
+APPLICANT = ["applicant"]
+ADJUSTERS = ["applicant", "organiser", "office"]
+APPLYING = {"applying": True, "reminders": ["report", "review", "evaluation", "call_closing"]}
+ADJUSTABLE = {"adjustment_request": ADJUSTERS}
+
 PROJECT_STATES: list[Row] = [
-    {"name": "draft", "zh": "申报书填写中", "en": "proposal being drafted"},
-    {"name": "submitted", "zh": "已提交，待形式审查", "en": "submitted, awaiting formal check"},
-    {"name": "returned", "zh": "退回修改", "en": "returned for correction"},
-    {"name": "under_review", "zh": "专家评审中", "en": "under expert review"},
-    {"name": "rejected", "zh": "未立项", "en": "rejected", "terminal": True},
-    {"name": "withdrawn", "zh": "已撤回", "en": "withdrawn", "terminal": True},
-    {"name": "commissioning", "zh": "委托立项（签订任务书）", "en": "commissioning (task agreement)"},
-    {"name": "in_execution", "zh": "执行中", "en": "in execution"},
-    {"name": "midterm_review", "zh": "中期评估中", "en": "mid-term review"},
-    {"name": "midterm_passed", "zh": "中期评估通过，继续执行", "en": "executing after mid-term review"},
-    {"name": "acceptance_review", "zh": "验收中", "en": "acceptance review"},
-    {"name": "rectification", "zh": "验收整改中", "en": "rectification after acceptance"},
-    {"name": "post_evaluation", "zh": "后评估期", "en": "post-evaluation"},
-    {"name": "closed", "zh": "已结题", "en": "closed", "terminal": True},
-    {"name": "suspended", "zh": "已暂停（动态调整）", "en": "suspended (dynamic adjustment)"},
+    {
+        "name": "draft",
+        "zh": "申报书填写中",
+        "en": "proposal being drafted",
+        "editable": {"proposal": APPLICANT},
+        "bids": True,
+        "ranked": False,
+        **APPLYING,
+    },
+    {
+        "name": "submitted",
+        "zh": "已提交，待形式审查",
+        "en": "submitted, awaiting formal check",
+        "assign_stages": ["proposal"],  # panels are often formed during the formal check
+        "active": True,
+    },
+    {
+        "name": "returned",
+        "zh": "退回修改",
+        "en": "returned for correction",
+        "editable": {"proposal": APPLICANT},
+        "bids": True,
+        "active": True,
+        **APPLYING,
+    },
+    {
+        "name": "under_review",
+        "zh": "专家评审中",
+        "en": "under expert review",
+        "review_stage": "proposal",
+        "active": True,
+    },
+    {"name": "rejected", "zh": "未立项", "en": "rejected", "terminal": True, "decided_stages": ["proposal"]},
+    {"name": "withdrawn", "zh": "已撤回", "en": "withdrawn", "terminal": True, "ranked": False},
+    {
+        "name": "commissioning",
+        "zh": "委托立项（签订任务书）",
+        "en": "commissioning (task agreement)",
+        "editable": {"task_agreement": APPLICANT},
+        "decided_stages": ["proposal"],
+        "active": True,
+    },
+    {
+        "name": "in_execution",
+        "zh": "执行中",
+        "en": "in execution",
+        "editable": {"midterm_report": APPLICANT, **ADJUSTABLE},
+        "decided_stages": ["proposal", "midterm"],
+        "active": True,
+    },
+    {
+        "name": "midterm_review",
+        "zh": "中期评估中",
+        "en": "mid-term review",
+        "editable": ADJUSTABLE,
+        "review_stage": "midterm",
+        "active": True,
+    },
+    {
+        "name": "midterm_passed",
+        "zh": "中期评估通过，继续执行",
+        "en": "executing after mid-term review",
+        "editable": {"acceptance_report": APPLICANT, **ADJUSTABLE},
+        "decided_stages": ["midterm"],
+        "active": True,
+    },
+    {
+        "name": "acceptance_review",
+        "zh": "验收中",
+        "en": "acceptance review",
+        "editable": ADJUSTABLE,
+        "review_stage": "acceptance",
+        "active": True,
+    },
+    {
+        "name": "rectification",
+        "zh": "验收整改中",
+        "en": "rectification after acceptance",
+        "editable": {"acceptance_report": APPLICANT, **ADJUSTABLE},
+        "decided_stages": ["acceptance"],
+        "active": True,
+    },
+    {
+        "name": "post_evaluation",
+        "zh": "后评估期",
+        "en": "post-evaluation",
+        "editable": {"post_evaluation_report": APPLICANT},
+        "decided_stages": ["acceptance"],
+    },
+    {"name": "closed", "zh": "已结题", "en": "closed", "terminal": True, "decided_stages": ["acceptance"]},
+    {
+        "name": "suspended",
+        "zh": "已暂停（动态调整）",
+        "en": "suspended (dynamic adjustment)",
+        "editable": ADJUSTABLE,
+        "reminders": [],  # paused: nothing falls due while the project is suspended
+        "active": True,
+    },
     {"name": "terminated", "zh": "已终止（动态调整）", "en": "terminated (dynamic adjustment)", "terminal": True},
 ]
 
@@ -39,16 +129,14 @@ SUSPENDABLE = ["in_execution", "midterm_review", "midterm_passed", "acceptance_r
 TERMINABLE = ["commissioning", *SUSPENDABLE, "suspended"]
 WITHDRAWABLE = ["draft", "submitted", "returned", "under_review"]
 
-# The review stage whose reviews count towards the quorum while a project is in this state.
-REVIEW_STAGE_BY_STATE = {
-    "concept_review": "concept",
-    "under_review": "proposal",
-    "midterm_review": "midterm",
-    "acceptance_review": "acceptance",
-}
+DEFAULT_QUORUM = 3
+"""Reviews needed per item when a call sets no quorum of its own (one constant for every reader)."""
 
-APPLICANT_NOTICE = ["applicant"]
+REVIEW_STAGES: tuple[str, ...] = ("concept", "proposal", "midterm", "acceptance")
+"""The review stages, in the order a project meets them."""
+
 DECIDERS = ["office", "organiser"]
+APPLICANT_NOTICE = ["applicant"]
 
 PROJECT_TRANSITIONS: list[Row] = [
     # proposal
@@ -268,7 +356,7 @@ CALL_WORKFLOW: Row = {
     "states": [
         {"name": "draft", "zh": "编制中", "en": "being drafted"},
         {"name": "published", "zh": "已发布，待开始", "en": "published, not yet open"},
-        {"name": "open", "zh": "征集中", "en": "open"},
+        {"name": "open", "zh": "征集中", "en": "open", "accepting": True},
         {"name": "closed", "zh": "已截止", "en": "closed", "terminal": True},
         {"name": "cancelled", "zh": "已取消", "en": "cancelled", "terminal": True},
     ],

@@ -2,16 +2,25 @@
 
 A transition row names the presets that may fire it; an actor passes if any preset
 admits them. Separation of duties (the decider did not score the item) is a flag on the
-row, checked here too, because it is about the person, not about the project.
+row, checked here too, because it is about the person, not about the project. Some presets
+need an assignment (an expert reviewer, a third-party evaluator) read from the facts.
+
+Every other "who may" of the system is decided here too (who sees a project, who edits a
+form in a state, who opens and reads bids, who sees and answers complaints, who resends an
+e-mail), so a page, the API, the CLI and the flows refuse the same person for the same reason
+(docs/lifecycle.md, "Who may act").
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
+from grantflow.states.attributes import StateDef
 from grantflow.states.channels import CODE, Channel
 from grantflow.states.enums import Role
+from grantflow.states.errors import Forbidden, GrantflowError
 from grantflow.states.facts import Facts
 from grantflow.states.text import Text
 
@@ -40,14 +49,21 @@ SYSTEM = Actor(user_id=None, organisation_id=None, roles=frozenset({"system"}), 
 """The scheduler itself (deadline sweeps). Only rows that name the ``system`` preset admit it."""
 
 
+Admits = Callable[[Actor, Facts, "StateDef | None"], bool]
+
+
 @dataclass(frozen=True)
 class Preset:
+    """A named kind of person. ``admits`` reads the actor, the subject's facts and the state the
+    subject is in (assignment-bound presets admit only for the stages in force there)."""
+
     name: str
     label: Text
-    admits: Callable[[Actor, Facts], bool]
+    admits: Admits
+    needs_assignment: bool = False
 
 
-def _applicant_own(actor: Actor, facts: Facts) -> bool:
+def _applicant_own(actor: Actor, facts: Facts, here: StateDef | None = None) -> bool:
     return (
         actor.has(Role.APPLICANT)
         and actor.organisation_id is not None
@@ -55,12 +71,28 @@ def _applicant_own(actor: Actor, facts: Facts) -> bool:
     )
 
 
-def _organiser_own(actor: Actor, facts: Facts) -> bool:
+def _organiser_own(actor: Actor, facts: Facts, here: StateDef | None = None) -> bool:
     return (
         actor.has(Role.ORGANISING_UNIT)
         and actor.organisation_id is not None
         and actor.organisation_id == facts.organising_unit_id
     )
+
+
+def _reviewer_assigned(actor: Actor, facts: Facts, here: StateDef | None) -> bool:
+    """An expert with a live assignment to this item for a review stage in force in its state."""
+    if not actor.has(Role.REVIEWER) or actor.user_id is None or here is None or not here.stages_in_force:
+        return False
+    mine = {stage for uid, stage in facts.assignments if uid == actor.user_id}
+    return any(stage in mine for stage in here.stages_in_force)
+
+
+def _evaluator_assigned(actor: Actor, facts: Facts, here: StateDef | None) -> bool:
+    """A third-party evaluator with a live assignment to this project (any stage): being in the
+    evaluator role is not enough, the office engages an evaluator per project."""
+    if not actor.has(Role.EVALUATOR) or actor.user_id is None:
+        return False
+    return any(uid == actor.user_id for uid, _ in facts.assignments)
 
 
 PRESETS: dict[str, Preset] = {
@@ -76,18 +108,25 @@ PRESETS: dict[str, Preset] = {
             Text("本专项组织单位的人员", "a member of the programme's organising unit"),
             _organiser_own,
         ),
-        Preset("office", Text("领导小组办公室", "the office"), lambda a, f: a.has(Role.OFFICE)),
+        Preset("office", Text("领导小组办公室", "the office"), lambda a, f, h: a.has(Role.OFFICE)),
         Preset(
             "leadership",
             Text("领导小组", "the leadership group"),
-            lambda a, f: a.has(Role.LEADERSHIP_GROUP),
+            lambda a, f, h: a.has(Role.LEADERSHIP_GROUP),
         ),
         Preset(
             "evaluator",
-            Text("第三方评估机构", "a third-party evaluator"),
-            lambda a, f: a.has(Role.EVALUATOR),
+            Text("受托评估本项目的第三方评估机构", "a third-party evaluator assigned to the project"),
+            _evaluator_assigned,
+            needs_assignment=True,
         ),
-        Preset("system", Text("系统定时任务", "the scheduler"), lambda a, f: a.has("system")),
+        Preset(
+            "reviewer",
+            Text("分配评审本项目当前阶段的评审专家", "an expert reviewer assigned to the project's current stage"),
+            _reviewer_assigned,
+            needs_assignment=True,
+        ),
+        Preset("system", Text("系统定时任务", "the scheduler"), lambda a, f, h: a.has("system")),
     )
 }
 
@@ -97,10 +136,17 @@ SEPARATION_OF_DUTIES = Text(
 )
 
 
-def forbidden_reasons(*, who: tuple[str, ...], separate_from_scorers: bool, actor: Actor, facts: Facts) -> list[Text]:
+def admitted(who: Iterable[str], actor: Actor, facts: Facts, here: StateDef | None) -> bool:
+    """Whether any of these presets admits the actor (the one test every interface asks)."""
+    return any(PRESETS[name].admits(actor, facts, here) for name in who)
+
+
+def forbidden_reasons(
+    *, who: tuple[str, ...], separate_from_scorers: bool, actor: Actor, facts: Facts, here: StateDef | None = None
+) -> list[Text]:
     """Empty when the actor may fire a row with these settings; otherwise why not."""
     reasons: list[Text] = []
-    if not any(PRESETS[name].admits(actor, facts) for name in who):
+    if not admitted(who, actor, facts, here):
         allowed = "、".join(PRESETS[n].label.zh for n in who)
         allowed_en = ", ".join(PRESETS[n].label.en for n in who)
         reasons.append(Text(f"只有{allowed}可以执行此操作", f"only {allowed_en} may do this"))
@@ -109,16 +155,139 @@ def forbidden_reasons(*, who: tuple[str, ...], separate_from_scorers: bool, acto
     return reasons
 
 
-def may_view(actor: Actor, facts: Facts) -> bool:
-    """Who may see a project at all (its page, its files, its history).
+def may_view(actor: Actor, facts: Facts, here: StateDef) -> bool:
+    """Who may see a project at all (its page, its forms and files, its history).
 
-    Applicants see their own unit's projects only; organising units their programmes'; the
-    office and the leadership group everything. Reviewers and evaluators see what they are
-    assigned to, decided where assignments are stored.
+    The state's ``viewers`` decide: by default the project's own unit, its programme's
+    organising unit, the office, the leadership group, an expert assigned to a review stage in
+    force, and an evaluator assigned to the project (docs/lifecycle.md, "Who sees a project").
     """
-    if actor.has(Role.OFFICE) or actor.has(Role.LEADERSHIP_GROUP):
+    return admitted(here.viewers, actor, facts, here)
+
+
+# --- forms ----------------------------------------------------------------------------------------
+
+
+class FormLocked(Forbidden):
+    """A form the project's state does not let this person edit: says why, and where it could be."""
+
+    code = "form_locked"
+
+    def __init__(self, message: Text, reasons: list[Text]) -> None:
+        GrantflowError.__init__(self, message, details={"reasons": [r.as_dict() for r in reasons]})
+        self.reasons = reasons
+
+
+def form_refusal(
+    *,
+    form_key: str,
+    form_title: Text,
+    actor: Actor,
+    facts: Facts,
+    here: StateDef,
+    editable_in: list[Text],
+) -> FormLocked | None:
+    """None when the actor may edit the form in this state; otherwise the refusal, in both languages.
+
+    ``editable_in`` names the states of the workflow where the form can be edited (for the message).
+    """
+    editors = here.editors(form_key)
+    state = here.label
+    if not editors:
+        where_zh = "、".join(t.zh for t in editable_in) or "无"
+        where_en = ", ".join(t.en for t in editable_in) or "none"
+        reason = Text(
+            f"项目处于“{state.zh}”状态，“{form_title.zh}”已锁定，不能修改（可修改的状态：{where_zh}）",
+            f"the project is {state.en} ({here.name}): the {form_title.en} is locked and cannot be edited "
+            f"(it can be edited while the project is: {where_en})",
+        )
+        return FormLocked(Text("表单已锁定：" + reason.zh, "Form locked: " + reason.en), [reason])
+    if admitted(editors, actor, facts, here):
+        return None
+    who_zh = "、".join(PRESETS[p].label.zh for p in editors)
+    who_en = ", ".join(PRESETS[p].label.en for p in editors)
+    reason = Text(
+        f"项目处于“{state.zh}”状态，只有{who_zh}可以填写“{form_title.zh}”",
+        f"while the project is {state.en} ({here.name}), only {who_en} may fill in the {form_title.en}",
+    )
+    return FormLocked(Text("无权填写此表单：" + reason.zh, "You may not fill in this form: " + reason.en), [reason])
+
+
+# --- bids, complaints, notifications: who may, decided once -------------------------------------------
+
+
+def may_open_bids(actor: Actor) -> bool:
+    """Opening a tender's bids: the office, or the scheduler at the opening time."""
+    return actor.has(Role.OFFICE) or actor.has("system")
+
+
+OPEN_BIDS_FORBIDDEN = Text("只有领导小组办公室可以开标", "only the office may open bids")
+
+
+def may_read_bids(actor: Actor, *, organising_unit_id: int | None, assigned: bool) -> bool:
+    """Reading opened bids: the office, the programme's organising unit, an expert assigned to the item."""
+    if actor.has(Role.OFFICE):
         return True
-    return _applicant_own(actor, facts) or _organiser_own(actor, facts)
+    own_programme = actor.organisation_id is not None and actor.organisation_id == organising_unit_id
+    if actor.has(Role.ORGANISING_UNIT) and own_programme:
+        return True
+    return assigned
+
+
+class ComplaintScope(StrEnum):
+    ALL = "all"  # the office keeps the complaint channel: every complaint, and the counts
+    OWN_UNIT = "own_unit"  # an applicant: its own unit's complaints
+
+
+COMPLAINTS_FORBIDDEN = Text("无权查看申诉", "you may not see complaints")
+ANSWER_FORBIDDEN = Text("只有领导小组办公室可以答复申诉", "only the office answers appeals")
+APPEAL_FORBIDDEN = Text("只有本项目的申报单位可以申诉", "only the project's applicant may appeal")
+
+
+def complaint_scope(actor: Actor) -> ComplaintScope | None:
+    """Which complaints this person may list; None: none at all."""
+    if actor.has(Role.OFFICE):
+        return ComplaintScope.ALL
+    if actor.has(Role.APPLICANT) and actor.organisation_id is not None:
+        return ComplaintScope.OWN_UNIT
+    return None
+
+
+def may_answer_complaints(actor: Actor) -> bool:
+    return actor.has(Role.OFFICE)
+
+
+def own_unit(actor: Actor, undertaking_unit_id: int | None) -> bool:
+    """An applicant of the project's own undertaking unit (the ``applicant`` preset, without facts)."""
+    return _own_unit(actor, undertaking_unit_id)
+
+
+def _own_unit(actor: Actor, undertaking_unit_id: int | None) -> bool:
+    return (
+        actor.has(Role.APPLICANT) and actor.organisation_id is not None and actor.organisation_id == undertaking_unit_id
+    )
+
+
+def may_appeal(actor: Actor, *, undertaking_unit_id: int | None) -> bool:
+    """Appealing a review outcome: the project's own unit."""
+    return _own_unit(actor, undertaking_unit_id)
+
+
+def may_bid(actor: Actor, *, undertaking_unit_id: int | None) -> bool:
+    """Sealing a tender bid: the bidding unit itself (where the state allows bids, ``StateDef.bids``)."""
+    return _own_unit(actor, undertaking_unit_id)
+
+
+RESEND_FORBIDDEN = Text("只有领导小组办公室可以重新发送邮件", "only the office may resend e-mails")
+
+
+def may_resend(actor: Actor) -> bool:
+    """Resending a failed or possibly-sent e-mail is the office's decision (it may reach someone twice)."""
+    return actor.has(Role.OFFICE)
+
+
+def may_see_delivery_problems(actor: Actor) -> bool:
+    return actor.has(Role.OFFICE)
 
 
 # Audit actions whose actor is a reviewer: their names are hidden from applicants.
@@ -127,7 +296,7 @@ ANONYMOUS_REVIEWER = Text("评审专家", "an expert reviewer")
 
 
 def may_see_reviewer_names(actor: Actor) -> bool:
-    """Reviewer names are for those who run the review, never for the reviewed (issue 3)."""
+    """Reviewer names are for those who run the review, never for the reviewed."""
     return actor.has(Role.OFFICE) or actor.has(Role.LEADERSHIP_GROUP) or actor.has(Role.ORGANISING_UNIT)
 
 

@@ -147,7 +147,7 @@ def _c(key: str, zh: str, en: str, weight: int) -> Criterion:
     return Criterion(key, Text(zh, en), Decimal(weight))
 
 
-# DESIGN rule 6: third-party evaluation covers execution, organisation and management, support
+# docs/domain.md, rule 6: third-party evaluation covers execution, organisation and management, support
 # conditions, fund management and expected prospects. They are the default for evaluation stages.
 EVALUATION_CRITERIA = (
     _c("execution", "项目执行情况", "project execution", 30),

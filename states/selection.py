@@ -1,4 +1,4 @@
-"""How undertaking units are chosen (DESIGN rules 3 and 4), pure: what a call may be.
+"""How undertaking units are chosen (docs/domain.md, rules 3 and 4), pure: what a call may be.
 
 A call's category decides its support modes (``states.enums.SUPPORT_MODES_BY_CATEGORY``)
 and, through them, the selection modes it may use:
@@ -22,6 +22,7 @@ from typing import Any
 
 from grantflow.states.eligibility import RulesInvalid, parse_rules
 from grantflow.states.enums import SUPPORT_MODES_BY_CATEGORY, Category, SelectionMode, SupportMode, label
+from grantflow.states.lifecycle import DEFAULT_QUORUM
 from grantflow.states.text import Text
 
 SELECTION_MODES_BY_CATEGORY: dict[Category, frozenset[SelectionMode]] = {
@@ -52,7 +53,7 @@ class CallPlan:
     support_modes: tuple[str, ...]
     designated_unit_id: int | None = None
     designated_unit_kind: str | None = None
-    quorum: int = 3
+    quorum: int = DEFAULT_QUORUM
     eligibility: Mapping[str, Any] | None = None
     opens_at: datetime | None = None
     closes_at: datetime | None = None

@@ -13,31 +13,26 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from transitions import Machine, MachineError
 
-from grantflow.states.deadlines import form_label, stage_label
+from grantflow.states.attributes import StateDef, state_from_row
+from grantflow.states.attributes import problems as attribute_problems
+from grantflow.states.deadlines import FORM_LABELS, form_label, stage_label
 from grantflow.states.effects import known_effect
 from grantflow.states.errors import Forbidden, GuardFailed, InvalidTrigger, PayloadInvalid, WorkflowInvalid
 from grantflow.states.facts import Facts
-from grantflow.states.guards import get_guard, known_guard
-from grantflow.states.lifecycle import BUILTIN_WORKFLOWS, TRIGGER_LABELS
-from grantflow.states.permissions import PRESETS, Actor, forbidden_reasons
+from grantflow.states.guards import Guard, form_of, get_guard, known_guard
+from grantflow.states.lifecycle import BUILTIN_WORKFLOWS, REVIEW_STAGES, TRIGGER_LABELS
+from grantflow.states.permissions import PRESETS, Actor, FormLocked, forbidden_reasons, form_refusal, may_view
 from grantflow.states.text import Text
 
 AUDIENCES = frozenset({"applicant", "organiser", "office", "leadership", "evaluator", "reviewers", "public"})
 SUBJECTS = frozenset({"project", "call", "programme"})
-
-
-@dataclass(frozen=True)
-class StateDef:
-    name: str
-    label: Text
-    terminal: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,6 +122,63 @@ class Workflow:
         s = self.states.get(state)
         return s.label if s else Text(state, state)
 
+    def state(self, name: str) -> StateDef:
+        """A state's definition; a name the table lacks (a stranded row) allows nothing."""
+        found = self.states.get(name)
+        return found if found is not None else StateDef(name, Text(name, name), viewers=(), reminders=())
+
+    def states_where(self, test: Callable[[StateDef], bool]) -> list[str]:
+        """The names of the states with an attribute: ``wf.states_where(lambda s: s.active)``."""
+        return [s.name for s in self.states.values() if test(s)]
+
+    def review_stage(self, state: str) -> str | None:
+        """The review stage whose reviews count (and may be submitted) in this state."""
+        return self.state(state).review_stage
+
+    def submit_trigger(self, state: str, form_key: str | None = None) -> str | None:
+        """The trigger by which the applicant submits a stage's form from this state (the one whose
+        guard needs that form): ``submit`` from a draft, ``resubmit`` once returned, ``submit_concept``
+        from a concept note. None when no such row leaves the state."""
+        for t in self.transitions:
+            if t.source != state or "applicant" not in t.who:
+                continue
+            forms = [f for f in (form_of(g) for g in t.guards) if f is not None]
+            if forms and (form_key is None or form_key in forms):
+                return t.trigger
+        return None
+
+    def scheduled(self) -> list[tuple[TransitionDef, Guard]]:
+        """Rows the scheduler fires once a moment has come: the ``system`` may fire them and a
+        guard waits for a date (the call's opening, its deadline)."""
+        out = []
+        for t in self.transitions:
+            if "system" not in t.who:
+                continue
+            for name in t.guards:
+                guard = get_guard(name)
+                if guard.after is not None:
+                    out.append((t, guard))
+        return out
+
+    def editable_in(self, form_key: str) -> list[str]:
+        return self.states_where(lambda s: form_key in s.editable)
+
+    def may_view(self, facts: Facts, actor: Actor) -> bool:
+        """Whether the actor may see the subject in its current state (``states.permissions.may_view``)."""
+        return may_view(actor, facts, self.state(facts.state))
+
+    def form_refusal(self, facts: Facts, actor: Actor, form_key: str) -> FormLocked | None:
+        """None if the actor may edit the form now; else why not, naming the state (one answer for
+        the engine's form store, the page, the API and the CLI)."""
+        return form_refusal(
+            form_key=form_key,
+            form_title=form_label(form_key),
+            actor=actor,
+            facts=facts,
+            here=self.state(facts.state),
+            editable_in=[self.states[n].label for n in self.editable_in(form_key)],
+        )
+
     def triggers_from(self, state: str) -> list[str]:
         seen: dict[str, None] = {}
         for t in self.transitions:
@@ -196,8 +248,11 @@ class Workflow:
     ) -> Forbidden | GuardFailed:
         forbidden: list[Text] = []
         failed: list[Text] = []
+        here = self.state(facts.state)
         for t in candidates:
-            who = forbidden_reasons(who=t.who, separate_from_scorers=t.separate_from_scorers, actor=actor, facts=facts)
+            who = forbidden_reasons(
+                who=t.who, separate_from_scorers=t.separate_from_scorers, actor=actor, facts=facts, here=here
+            )
             if who:
                 forbidden.extend(r for r in who if r not in forbidden)
                 continue
@@ -208,13 +263,13 @@ class Workflow:
             return GuardFailed(failed)
         return Forbidden(forbidden)
 
-    @staticmethod
-    def _passes(rule: TransitionDef, subject: _Subject) -> bool:
+    def _passes(self, rule: TransitionDef, subject: _Subject) -> bool:
         if forbidden_reasons(
             who=rule.who,
             separate_from_scorers=rule.separate_from_scorers,
             actor=subject.actor,
             facts=subject.facts,
+            here=self.states.get(subject.state),
         ):
             return False
         return all(get_guard(n).check(subject.facts, subject.now) for n in rule.guards)
@@ -227,7 +282,10 @@ class Workflow:
                     "trigger": rule.trigger,
                     "source": rule.source,
                     "dest": rule.dest,
-                    "conditions": [_permission_condition(rule), *(_guard_condition(n) for n in rule.guards)],
+                    "conditions": [
+                        _permission_condition(rule, self.states.get(rule.source)),
+                        *(_guard_condition(n) for n in rule.guards),
+                    ],
                 }
             )
         return Machine(
@@ -249,7 +307,7 @@ def _present(value: object) -> bool:
     return True
 
 
-def _permission_condition(rule: TransitionDef) -> Any:
+def _permission_condition(rule: TransitionDef, here: StateDef | None) -> Any:
     def may_act(event: Any) -> bool:
         subject: _Subject = event.model
         return not forbidden_reasons(
@@ -257,6 +315,7 @@ def _permission_condition(rule: TransitionDef) -> Any:
             separate_from_scorers=rule.separate_from_scorers,
             actor=subject.actor,
             facts=subject.facts,
+            here=here,
         )
 
     return may_act
@@ -288,7 +347,8 @@ def build(doc: Mapping[str, Any]) -> Workflow:
         name = row["name"]
         if name in states:
             problems.append(f"state '{name}' is declared twice")
-        states[name] = StateDef(name, Text(row.get("zh", name), row.get("en", name)), bool(row.get("terminal")))
+        problems += attribute_problems(row, presets=PRESETS, forms=FORM_LABELS, stages=REVIEW_STAGES)
+        states[name] = state_from_row(row)
     transitions = []
     for row in doc.get("transitions", []):
         for source in _listify(row["source"]):
@@ -335,6 +395,13 @@ def derive(doc: Mapping[str, Any], bases: Mapping[str, Mapping[str, Any]]) -> di
         raise WorkflowInvalid(str(name), [f"remove_states names unknown state '{s}'" for s in unknown])
     full["states"] = [s for s in full["states"] if s["name"] not in removed]
     full["states"].extend(doc.get("states", []))
+    # ``[attributes.STATE]`` changes what an inherited (or added) state allows, key by key
+    changes = dict(doc.get("attributes", {}))
+    by_name = {s["name"]: s for s in full["states"]}
+    unknown_states = sorted(set(changes) - set(by_name))
+    if unknown_states:
+        raise WorkflowInvalid(str(name), [f"attributes name unknown state '{s}'" for s in unknown_states])
+    full["states"] = [{**s, **changes.get(s["name"], {})} for s in full["states"]]
     drop = [(r["trigger"], r.get("source")) for r in doc.get("remove_transitions", [])]
     kept = []
     for row in full["transitions"]:
@@ -403,11 +470,33 @@ def validate(wf: Workflow) -> list[str]:
         problems += [f"state '{n}' is unreachable from '{wf.initial}'" for n in wf.states if n not in reached]
     if not any(s.terminal for s in wf.states.values()):
         problems.append("no terminal state")
+    problems += _attribute_consistency(wf)
     for old, new in wf.renamed.items():
         if new not in names:
             problems.append(f"renamed state '{old}' maps to unknown state '{new}'")
         if old in names:
             problems.append(f"renamed state '{old}' still exists")
+    return problems
+
+
+def _attribute_consistency(wf: Workflow) -> list[str]:
+    """The attributes agree with the transitions: a row that needs a form leaves a state where that
+    form can be edited, and a row that counts a quorum leaves a state with a review stage."""
+    problems = []
+    for t in wf.transitions:
+        here = wf.states.get(t.source)
+        if here is None:
+            continue
+        for g in t.guards:
+            form = form_of(g)
+            if form is not None and form not in here.editable:
+                problems.append(
+                    f"state '{t.source}': transition '{t.trigger}' needs form '{form}', which is not editable there"
+                )
+        if "quorum_reached" in t.guards and here.review_stage is None:
+            problems.append(
+                f"state '{t.source}': transition '{t.trigger}' counts a quorum but the state has no review_stage"
+            )
     return problems
 
 

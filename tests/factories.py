@@ -203,9 +203,8 @@ def satisfy(engine: Engine, people: People, project_id: int, rule: TransitionDef
                     now=now,
                 )
         elif guard == "quorum_reached":
-            from grantflow.states.lifecycle import REVIEW_STAGE_BY_STATE
-
-            stage = REVIEW_STAGE_BY_STATE[rule.source]
+            stage = get_registry().get(project.workflow).review_stage(rule.source)
+            assert stage is not None, f"{rule.source} counts a quorum but has no review stage"
             panel = [people[r] for r in REVIEWERS if people[r].organisation_id != project.undertaking_unit_id][:3]
             with engine.begin() as conn:
                 for i, expert in enumerate(panel):

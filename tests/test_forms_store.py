@@ -111,7 +111,7 @@ def test_only_the_undertaking_unit_fills_and_only_viewers_read(engine: Engine, p
 
 
 def test_annual_report_is_filed_per_year_and_its_year_must_match(engine: Engine, people: People, now: datetime) -> None:
-    pid = make_project(engine, people, now)
+    pid = make_project(engine, people, now, state="post_evaluation")  # where the table unlocks the report
     raw = {
         "revenue": "1000000",
         "standards_adopted": "1",
@@ -156,7 +156,7 @@ def test_old_submission_still_renders_after_its_form_gains_and_loses_fields(
             ),
         ),
     )
-    pid = make_project(engine, people, now)
+    pid = make_project(engine, people, now, workflow="concept")  # a concept note is edited in its first state
     v1_raw = {
         "project_title": "旧版建议书",
         "expertise": ["robotics"],

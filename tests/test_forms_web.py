@@ -149,7 +149,7 @@ def test_office_sees_the_form_read_only(client: TestClient, engine: Engine, peop
 def test_api_returns_every_error_keyed_in_both_languages(
     client: TestClient, engine: Engine, people: People, now: datetime
 ) -> None:
-    pid = make_project(engine, people, now)
+    pid = make_project(engine, people, now, workflow="concept")
     login(client, "pi@jinghua.example.com")
     body = {"data": {"estimated_funding": 12.5, "expertise": ["robotics", "nope"]}, "submit": True}
     r = client.post(f"/api/projects/{pid}/forms/concept_note", json=body)

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from grantflow.config import get_settings
 from grantflow.db.apply import fire
 from grantflow.db.models import (
+    AuditEvent,
     DueItem,
     InboxMessage,
     NotificationDelivery,
@@ -33,6 +34,7 @@ from grantflow.notifications.mailer import SmtpConfig, session
 from grantflow.notifications.preferences import set_mode
 from grantflow.services.deadlines import set_report_schedule
 from grantflow.services.records import save_submission
+from grantflow.states.errors import Forbidden
 from tests import test_notifications_smtp as smtp_fixtures
 from tests.conftest import People
 from tests.factories import make_call, make_project
@@ -280,9 +282,13 @@ def test_killed_between_sending_and_recording_is_never_sent_twice(
         [row] = conn.execute(select(NotificationDelivery).where(NotificationDelivery.status != "sent")).all()
         assert row.status == "uncertain"
         assert [p["id"] for p in problems(conn) if p["what"] == "delivery"] == [row.id]
-    # the office decides to send it again: that is a person's choice, recorded
+    # the office decides to send it again: that is a person's choice, recorded; nobody else may
+    with engine.begin() as conn, pytest.raises(Forbidden):
+        resend(conn, delivery_id=row.id, actor=people["applicant"], now=now + timedelta(days=1))
     with engine.begin() as conn:
-        assert resend(conn, delivery_id=row.id, now=now + timedelta(days=1))
+        assert resend(conn, delivery_id=row.id, actor=people["office"], now=now + timedelta(days=1))
+        resent = conn.execute(select(AuditEvent).where(AuditEvent.action == "email_resent")).one()
+        assert resent.actor_id == people["office"].user_id
     run("dispatch", engine, now + timedelta(days=1))
     assert len(smtp_env.inbox.messages) == 2
 

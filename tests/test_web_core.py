@@ -6,13 +6,11 @@ from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 
 from grantflow.db.models import Project
 from grantflow.services.queries import visible_projects
 from grantflow.services.seed import DEMO_PASSWORD
-from grantflow.states.facts import StaticFacts
-from grantflow.states.permissions import may_view
 from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.factories import make_project, state_of
@@ -98,25 +96,41 @@ def test_applicants_never_see_other_units_projects(client: TestClient, engine: E
 
 
 def test_listing_query_agrees_with_may_view(engine: Engine, people: People, now: datetime):
+    """The SQL listing and the rule agree for every kind of person, assignments included."""
+    from grantflow.db.facts import load_facts
+    from grantflow.db.models import ReviewAssignment, table
+    from grantflow.db.workflows import get_registry
+
     make_project(engine, people, now, applicant="applicant")
     make_project(engine, people, now, applicant="applicant2")
+    reviewed = make_project(engine, people, now, applicant="applicant2", state="under_review")
+    evaluated = make_project(engine, people, now, applicant="applicant3", state="midterm_review")
+    decided = make_project(engine, people, now, applicant="applicant3", state="commissioning")
+    with engine.begin() as conn:
+        for pid, who, stage in (
+            (reviewed, "expert1", "proposal"),
+            (decided, "expert1", "proposal"),  # its review is over: no longer in force
+            (reviewed, "expert2", "midterm"),  # a stage not in force
+            (evaluated, "evaluator", "midterm"),
+        ):
+            conn.execute(
+                insert(table(ReviewAssignment)),
+                {"project_id": pid, "stage": stage, "reviewer_id": people[who].user_id, "assigned_at": now},
+            )
+    registry = get_registry()
     with engine.connect() as conn:
         projects = conn.execute(select(Project)).all()
-        from grantflow.db.models import Programme
-
-        org_of = dict(conn.execute(select(Programme.id, Programme.organising_unit_id)).all())
-        for who in ("office", "leader", "organiser", "other_organiser", "applicant", "applicant2", "expert1"):
+        everyone = ("office", "leader", "organiser", "other_organiser", "applicant", "applicant2", "expert1")
+        for who in (*everyone, "expert2", "evaluator"):
             actor = people[who]
             listed = {r.id for r in visible_projects(conn, actor)}
             expected = {
-                p.id
-                for p in projects
-                if may_view(
-                    actor,
-                    StaticFacts(undertaking_unit_id=p.undertaking_unit_id, organising_unit_id=org_of[p.programme_id]),
-                )
+                p.id for p in projects if registry.get(p.workflow).may_view(load_facts(conn, "project", p.id), actor)
             }
             assert listed == expected, who
+        assert {r.id for r in visible_projects(conn, people["expert1"])} == {reviewed}
+        assert {r.id for r in visible_projects(conn, people["expert2"])} == set()
+        assert {r.id for r in visible_projects(conn, people["evaluator"])} == {evaluated}
 
 
 def test_reviewer_names_are_hidden_from_the_applicant_but_not_from_the_office(

@@ -140,6 +140,7 @@ def test_renaming_a_state_maps_stored_projects(
             name = "late_execution"
             zh = "中期后执行"
             en = "executing after mid-term"
+            editable = { acceptance_report = ["applicant"] }
             [[transitions]]
             trigger = "pass_midterm"
             source = "midterm_review"

@@ -1,10 +1,12 @@
 """Form pages and API: fill in, save, submit, view a project's forms; download attachments.
 
 Every form is drawn from its definition (``forms.render``) and stored through
-``db.form_store``. A rejected submit answers 422 with the page drawn again from what was
-posted, errors beside each field, and the working copy saved as typed, so nothing is lost
-even if the person closes the page. Files go to the file store first; a refused file is an
-error on its field like any other.
+``services.forms``. Whether a form can be edited is the workflow table's answer for the
+project's state (``services.queries.form_refusal``), the same one ``save_form`` gives: a
+locked form is shown read-only, with the reason and no save button. A rejected submit answers
+422 with the page drawn again from what was posted, errors beside each field, and the working
+copy saved as typed, so nothing is lost even if the person closes the page. Files go to the
+file store first; a refused file is an error on its field like any other.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from fastapi import APIRouter, Body, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
-from grantflow.db.facts import load_facts
 from grantflow.forms import (
     FORMS,
     UPLOAD_SUFFIX,
@@ -25,13 +26,13 @@ from grantflow.forms import (
     FieldError,
     FormDefinition,
     UnknownForm,
-    may_fill,
     parse_post,
     render_fields,
     render_readonly,
 )
 from grantflow.services.files import open_attachment, store_attachment
 from grantflow.services.forms import (
+    Status,
     load_form,
     organisation_names,
     project_submissions,
@@ -40,7 +41,8 @@ from grantflow.services.forms import (
     save_form,
     submit_questionnaire,
 )
-from grantflow.services.queries import project_for
+from grantflow.services.queries import form_refusal, project_for, viewable_facts
+from grantflow.states.enums import SubmissionStatus
 from grantflow.states.errors import NotFound
 from grantflow.states.permissions import Actor
 from grantflow.states.text import Text
@@ -58,10 +60,10 @@ PROJECT_FORMS = (
     "adjustment_request",
 )
 STATUS_LABELS = {
-    "new": Text("未填写", "not started"),
-    "draft": Text("草稿", "draft"),
-    "submitted": Text("已提交", "submitted"),
-    "submitted_editing": Text("已提交（有未提交的修改）", "submitted (changes not yet submitted)"),
+    Status.NEW: Text("未填写", "not started"),
+    Status.DRAFT: Text("草稿", "saved as a draft"),
+    Status.SUBMITTED: Text("已提交", "handed in"),
+    Status.SUBMITTED_EDITING: Text("已提交（有未提交的修改）", "submitted (changes not yet submitted)"),
 }
 SAVED = Text("草稿已保存。", "Draft saved.")
 SUBMITTED = Text("已提交。", "Submitted.")
@@ -103,8 +105,9 @@ def _page(
 ) -> Response:
     project = project_for(conn, actor, project_id)
     state = load_form(conn, project_id=project_id, form_key=key, actor=actor, period=period)
-    facts = load_facts(conn, "project", project_id)
-    editable = may_fill(FORMS.get(key), actor, facts)
+    # the same answer save_form gives: the project's state decides whether this person may edit
+    locked = form_refusal(viewable_facts(conn, actor, project_id), actor, key)
+    editable = locked is None
     refs = refs_for(conn, project_id=project_id, url=attachment_url)
     shown_values = values if values is not None else state.values
     shown_errors = errors if errors is not None else state.errors
@@ -122,7 +125,7 @@ def _page(
     )
     submitted_html = (
         render_readonly(state.submission.form, state.submission.data, lang=lang, refs=refs)
-        if state.submission is not None and state.submission.status == "submitted"
+        if state.submission is not None and state.submission.status == SubmissionStatus.SUBMITTED
         else None
     )
     ctx = {
@@ -135,6 +138,7 @@ def _page(
         "submitted_html": submitted_html,
         "submission": state.submission,
         "notice": notice,
+        "locked": locked.reasons[0] if locked is not None else None,
         "failed": bool(shown_errors) and status_code >= 400,
         "user": actor,
     }
@@ -174,7 +178,7 @@ def form_page(
     saved: str | None = None,
 ) -> Response:
     _form_or_404(key)
-    notice = {"draft": SAVED, "submitted": SUBMITTED}.get(saved or "")
+    notice = {Status.DRAFT.value: SAVED, Status.SUBMITTED.value: SUBMITTED}.get(saved or "")
     with engine.connect() as conn:
         return _page(
             request, conn, actor=actor, project_id=project_id, key=key, period=_period(period), lang=lang, notice=notice
@@ -240,9 +244,9 @@ async def form_post(
         result = save_form(conn, project_id=project_id, form_key=key, raw=raw, actor=actor, submit=submit, period=per)
     query = f"&period={per}" if per is not None else ""
     if result.submitted:
-        return RedirectResponse(f"/projects/{project_id}/forms/{key}?saved=submitted{query}", status_code=303)
+        return RedirectResponse(f"/projects/{project_id}/forms/{key}?saved={Status.SUBMITTED}{query}", status_code=303)
     if not upload_errors and action != "submit":
-        return RedirectResponse(f"/projects/{project_id}/forms/{key}?saved=draft{query}", status_code=303)
+        return RedirectResponse(f"/projects/{project_id}/forms/{key}?saved={Status.DRAFT}{query}", status_code=303)
     errors = upload_errors + result.errors
     with engine.connect() as conn:
         state = load_form(conn, project_id=project_id, form_key=key, actor=actor, period=per)
@@ -347,11 +351,14 @@ def api_form_get(
     _form_or_404(key)
     with engine.connect() as conn:
         st = load_form(conn, project_id=project_id, form_key=key, actor=actor, period=period)
+        locked = form_refusal(viewable_facts(conn, actor, project_id), actor, key)
     sub = st.submission
     return {
         "form": key,
         "version": st.form.version,
         "status": st.status,
+        "editable": locked is None,
+        "locked": locked.reasons[0].as_dict() if locked is not None else None,
         "values": st.values,
         "errors": [e.as_dict() for e in st.errors],
         "submission": None
@@ -375,13 +382,7 @@ def api_form_save(
     _form_or_404(key)
     with engine.begin() as conn:
         r = save_form(conn, project_id=project_id, form_key=key, raw=data, actor=actor, submit=submit, period=period)
-    body = {
-        "ok": r.ok,
-        "submitted": r.submitted,
-        "version": r.form_version,
-        "submission_id": r.submission_id,
-        "draft_id": r.draft_id,
-        "errors": [e.as_dict() for e in r.errors],
-        "messages": r.messages(lang),
-    }
+    # ok, submitted, submission_id, draft_id as the result has them; the version and errors spelled out
+    body = {k: v for k, v in vars(r).items() if k not in ("errors", "form_version")}
+    body.update(version=r.form_version, errors=[e.as_dict() for e in r.errors], messages=r.messages(lang))
     return JSONResponse(body, status_code=200 if r.ok else 422)

@@ -13,14 +13,10 @@ from grantflow.notifications.catalogue import MODES, preference_kinds
 from grantflow.notifications.dispatch import problems, resend
 from grantflow.notifications.inbox import mark_read, messages_for, unread_count
 from grantflow.notifications.preferences import mode_of, modes_for, set_mode
-from grantflow.states.enums import Role
-from grantflow.states.errors import Forbidden
-from grantflow.states.text import Text
+from grantflow.states.permissions import may_see_delivery_problems
 from grantflow.web.deps import CurrentActor, EngineDep, LangDep, render
 
 router = APIRouter()
-
-OFFICE_ONLY = Text("只有领导小组办公室可以重新发送邮件", "only the office may resend e-mails")
 
 
 @router.get("/inbox")
@@ -30,7 +26,7 @@ def inbox_page(request: Request, actor: CurrentActor, engine: EngineDep, lang: L
         messages = messages_for(conn, user_id=actor.user_id)
         unread = unread_count(conn, user_id=actor.user_id)
         choices = modes_for(conn, [actor.user_id]).get(actor.user_id, {})
-        trouble = problems(conn) if actor.has(Role.OFFICE) else []
+        trouble = problems(conn) if may_see_delivery_problems(actor) else []
     kinds = [{"name": k.name, "label": k.label.get(lang), "mode": mode_of(choices, k.name)} for k in preference_kinds()]
     modes = [{"name": name, "label": label.get(lang)} for name, label in MODES.items()]
     ctx = {"messages": messages, "unread": unread, "kinds": kinds, "modes": modes, "problems": trouble}
@@ -62,10 +58,8 @@ async def inbox_preferences(request: Request, actor: CurrentActor, engine: Engin
 
 @router.post("/inbox/deliveries/{delivery_id}/resend")
 def inbox_resend(delivery_id: int, actor: CurrentActor, engine: EngineDep) -> Response:
-    if not actor.has(Role.OFFICE):
-        raise Forbidden([OFFICE_ONLY])
     with engine.begin() as conn:
-        resend(conn, delivery_id=delivery_id, now=clock.now())
+        resend(conn, delivery_id=delivery_id, actor=actor, now=clock.now())
     return RedirectResponse("/inbox", status_code=303)
 
 

@@ -19,12 +19,13 @@ from sqlalchemy import select
 from grantflow.clock import now as clock_now
 from grantflow.config import get_settings
 from grantflow.db.models import Call, Programme, table
+from grantflow.db.workflows import get_registry
 from grantflow.services.complaints import (
     answer_complaint,
-    complaint_counts,
+    complaints_for,
     file_complaint,
     latest_outcome,
-    list_complaints,
+    may_list_complaints,
 )
 from grantflow.services.eligibility import check, submit_checked
 from grantflow.services.queries import project_for
@@ -38,6 +39,7 @@ from grantflow.services.review import (
     decide_batch,
     declare_conflict,
     item,
+    my_assignment,
     panel_for,
     ranking,
     reviews_for,
@@ -46,7 +48,6 @@ from grantflow.services.review import (
 )
 from grantflow.services.tenders import open_bids, read_bid, read_bids, require_open, submit_bid, tender_status
 from grantflow.states.eligibility import describe, parse_rules
-from grantflow.states.enums import Role
 from grantflow.states.errors import Forbidden, GrantflowError, NotFound
 from grantflow.states.permissions import Actor
 from grantflow.states.review_rules import MANAGE_FORBIDDEN, VisibleReview, may_manage
@@ -227,10 +228,10 @@ def call_bids_export(engine: EngineDep, actor: CurrentActor, now: NowDep, call_i
 def _project_view(engine: Any, actor: Actor, project_id: int, now: datetime) -> dict[str, Any]:
     with engine.connect() as conn:
         project = project_for(conn, actor, project_id)
-        reasons = check(conn, project_id=project_id, now=now) if project.state in ("draft", "returned") else []
-        stage = {"under_review": "proposal", "midterm_review": "midterm", "acceptance_review": "acceptance"}.get(
-            project.state, "proposal"
-        )
+        # what the project's state allows comes from its workflow table
+        here = get_registry().get(project.workflow).state(project.state)
+        reasons = check(conn, project_id=project_id, now=now) if here.applying else []
+        stage = here.review_stage or next(iter(here.decided_stages), "proposal")
         reviews = reviews_for(conn, project_id=project_id, stage=stage, actor=actor)
         tender = tender_status(conn, call_id=project.call_id) if project.call_id else None
         bid = None
@@ -239,14 +240,11 @@ def _project_view(engine: Any, actor: Actor, project_id: int, now: datetime) -> 
                 bid = read_bid(conn, project_id=project_id, actor=actor, now=now)
             except (NotFound, Forbidden):
                 bid = None
-        complaints = (
-            list_complaints(conn, actor=actor, project_id=project_id)
-            if actor.has(Role.APPLICANT) or actor.has(Role.OFFICE)
-            else []
-        )
+        complaints = complaints_for(conn, actor=actor, project_id=project_id).rows if may_list_complaints(actor) else []
         outcome = latest_outcome(conn, project_id)
     return {
         "project": project,
+        "here": here,
         "reasons": reasons,
         "reviews": reviews,
         "stage": stage,
@@ -289,16 +287,11 @@ def project_submit(
     request: Request, engine: EngineDep, actor: CurrentActor, now: NowDep, lang: LangDep, project_id: int
 ) -> Response:
     with engine.connect() as conn:
-        state = project_for(conn, actor, project_id).state
+        project_for(conn, actor, project_id)
     try:
         with engine.begin() as conn:
-            submit_checked(
-                conn,
-                project_id=project_id,
-                actor=actor,
-                trigger="resubmit" if state == "returned" else "submit",
-                now=now,
-            )
+            # the workflow table says which trigger submits from the current state
+            submit_checked(conn, project_id=project_id, actor=actor, now=now)
     except GrantflowError as exc:
         return _project_page(request, engine, actor, project_id, now, error=exc.text(lang), status=status_for(exc))
     return RedirectResponse(f"/projects/{project_id}", status_code=303)
@@ -365,13 +358,7 @@ def my_reviews(request: Request, engine: EngineDep, actor: CurrentActor) -> Resp
 
 def _review_form(engine: Any, actor: Actor, project_id: int, stage: str, now: datetime) -> dict[str, Any]:
     with engine.connect() as conn:
-        mine = [
-            a
-            for a in assignments_of(conn, reviewer_id=actor.user_id or 0)
-            if a.project_id == project_id and a.stage == stage
-        ]
-        if not mine:
-            raise Forbidden([Text("此项目未分配给您评审", "this item is not assigned to you")])
+        mine = my_assignment(conn, actor=actor, project_id=project_id, stage=stage)
         ctx = item(conn, project_id)
         rubric = rubric_for(conn, call_id=ctx.call_id, stage=stage)
         reviews = reviews_for(conn, project_id=project_id, stage=stage, actor=actor)
@@ -383,7 +370,7 @@ def _review_form(engine: Any, actor: Actor, project_id: int, stage: str, now: da
                 bid = None
     return {
         "item": ctx,
-        "assignment": mine[0],
+        "assignment": mine,
         "rubric": rubric,
         "reviews": reviews,
         "stage": stage,
@@ -447,9 +434,8 @@ async def review_post(
 @router.get("/review/complaints")
 def complaints_page(request: Request, engine: EngineDep, actor: CurrentActor) -> Response:
     with engine.connect() as conn:
-        rows = list_complaints(conn, actor=actor)
-        counts = complaint_counts(conn) if actor.has(Role.OFFICE) else None
-    return render(request, "review/complaints.html", {"rows": rows, "counts": counts, "error": None})
+        seen = complaints_for(conn, actor=actor)
+    return render(request, "review/complaints.html", {"rows": seen.rows, "counts": seen.counts, "error": None})
 
 
 @router.post("/review/complaints/{complaint_id}/answer")
@@ -467,12 +453,11 @@ def complaint_answer(
             answer_complaint(conn, complaint_id=complaint_id, actor=actor, answer=answer, now=now)
     except GrantflowError as exc:
         with engine.connect() as conn:
-            rows = list_complaints(conn, actor=actor)
-            counts = complaint_counts(conn) if actor.has(Role.OFFICE) else None
+            seen = complaints_for(conn, actor=actor)
         return render(
             request,
             "review/complaints.html",
-            {"rows": rows, "counts": counts, "error": exc.text(lang)},
+            {"rows": seen.rows, "counts": seen.counts, "error": exc.text(lang)},
             status_code=status_for(exc),
         )
     return RedirectResponse("/review/complaints", status_code=303)
@@ -498,11 +483,9 @@ def api_eligibility(
 @router.post("/api/review/projects/{project_id}/submit")
 def api_submit(engine: EngineDep, actor: CurrentActor, now: NowDep, project_id: int) -> dict[str, Any]:
     with engine.connect() as conn:
-        state = project_for(conn, actor, project_id).state
+        project_for(conn, actor, project_id)
     with engine.begin() as conn:
-        t = submit_checked(
-            conn, project_id=project_id, actor=actor, trigger="resubmit" if state == "returned" else "submit", now=now
-        )
+        t = submit_checked(conn, project_id=project_id, actor=actor, now=now)
     return {"project_id": project_id, "from": t.from_state, "to": t.to_state, "event": t.event_id}
 
 
@@ -648,28 +631,8 @@ def api_open_bids(engine: EngineDep, actor: CurrentActor, now: NowDep, call_id: 
 @router.get("/api/review/complaints")
 def api_complaints(engine: EngineDep, actor: CurrentActor) -> dict[str, Any]:
     with engine.connect() as conn:
-        rows = list_complaints(conn, actor=actor)
-        counts = (
-            complaint_counts(conn)
-            if actor.has(Role.OFFICE)
-            else {"open": sum(r.open for r in rows), "closed": sum(not r.open for r in rows)}
-        )
-    return {
-        "counts": counts,
-        "complaints": [
-            {
-                "id": r.complaint_id,
-                "project_id": r.project_id,
-                "code": r.project_code,
-                "decision": r.decision,
-                "grounds": r.grounds,
-                "filed_at": r.filed_at.isoformat(),
-                "open": r.open,
-                "answer": r.answer,
-            }
-            for r in rows
-        ],
-    }
+        seen = complaints_for(conn, actor=actor)
+    return {"counts": seen.counts.as_dict(), "complaints": [r.as_json() for r in seen.rows]}
 
 
 @router.post("/api/review/projects/{project_id}/complaints")

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grantflow.db.models.base import Base, utcnow
+from grantflow.states.lifecycle import DEFAULT_QUORUM
 
 if TYPE_CHECKING:
     from grantflow.db.models.people import Organisation
@@ -58,7 +59,7 @@ class Call(Base):
     project_workflow: Mapped[str] = mapped_column(String(60), default="standard")
     opens_at: Mapped[datetime | None] = mapped_column()
     closes_at: Mapped[datetime | None] = mapped_column()
-    quorum: Mapped[int] = mapped_column(Integer, default=3)
+    quorum: Mapped[int] = mapped_column(Integer, default=DEFAULT_QUORUM)
     eligibility: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     designated_unit_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     workflow: Mapped[str] = mapped_column(String(60), default="call")

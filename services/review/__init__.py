@@ -15,15 +15,15 @@ from grantflow.services.review.assignment import (
     assignments_for,
     assignments_of,
     auto_assign,
+    my_assignment,
 )
 from grantflow.services.review.common import RECOMMENDATIONS, STAGES, ItemContext, ItemResult, ReviewError, item
 from grantflow.services.review.decisions import Decision, RankRow, decide_batch, ranking
 from grantflow.services.review.panels import PanelInfo, create_panel, panel_for, rubric_for, set_rubric
 from grantflow.services.review.parties import parties, profiles, set_partners, set_tags
-from grantflow.services.review.scoring import DECIDED_AFTER, declare_conflict, reviews_for, submit_review
+from grantflow.services.review.scoring import declare_conflict, reviews_for, submit_review
 
 __all__ = [
-    "DECIDED_AFTER",
     "RECOMMENDATIONS",
     "STAGES",
     "AssignmentRow",
@@ -43,6 +43,7 @@ __all__ = [
     "decide_batch",
     "declare_conflict",
     "item",
+    "my_assignment",
     "panel_for",
     "parties",
     "profiles",

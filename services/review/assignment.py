@@ -25,7 +25,6 @@ from grantflow.services.review.common import (
 from grantflow.services.review.panels import panel_for
 from grantflow.services.review.parties import parties, profiles
 from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
-from grantflow.states.lifecycle import REVIEW_STAGE_BY_STATE
 from grantflow.states.permissions import Actor
 from grantflow.states.review_rules import (
     ReviewerProfile,
@@ -36,10 +35,9 @@ from grantflow.states.text import Text
 
 
 def _stage_open(ctx: ItemContext, stage: str) -> list[Text]:
-    """An item takes reviewers for a stage while it is in (or about to enter) that stage."""
-    if REVIEW_STAGE_BY_STATE.get(ctx.state) == stage:
-        return []
-    if stage == "proposal" and ctx.state == "submitted":  # panels are often formed during the formal check
+    """An item takes reviewers for a stage while it is in (or about to enter) that stage: the
+    stages in force in its state (``review_stage`` and ``assign_stages`` of the workflow table)."""
+    if stage in ctx.here.stages_in_force:
         return []
     return [
         Text(
@@ -209,6 +207,18 @@ def assignments_of(conn: Connection, *, reviewer_id: int) -> list[AssignmentRow]
         .order_by(_a.c.id)
     ).all()
     return [AssignmentRow(r.id, r.project_id, r.code, r.title, r.stage, r.state, r.review_id is not None) for r in rows]
+
+
+NOT_ASSIGNED = Text("此项目未分配给您评审", "this item is not assigned to you")
+
+
+def my_assignment(conn: Connection, *, actor: Actor, project_id: int, stage: str) -> AssignmentRow:
+    """The person's live assignment to this item and stage; refused (the same way on the page, the
+    API and the CLI) when there is none."""
+    for row in assignments_of(conn, reviewer_id=actor.user_id or 0):
+        if row.project_id == project_id and row.stage == stage:
+            return row
+    raise Forbidden([NOT_ASSIGNED])
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,11 @@ from grantflow.db.models import (
     UserRole,
     table,
 )
+from grantflow.db.workflows import get_registry
+from grantflow.states.attributes import StateDef
+from grantflow.states.deadlines import stage_label
 from grantflow.states.errors import Forbidden, GrantflowError, NotFound, PayloadInvalid
+from grantflow.states.lifecycle import DEFAULT_QUORUM, REVIEW_STAGES
 from grantflow.states.permissions import Actor
 from grantflow.states.review_rules import (
     MANAGE_FORBIDDEN,
@@ -79,12 +83,7 @@ _partner = table(ProjectPartner)
 _tag = table(ProjectTag)
 
 
-STAGES: dict[str, Text] = {
-    "concept": Text("项目概要评审", "concept review"),
-    "proposal": Text("立项评审", "proposal review"),
-    "midterm": Text("中期评估", "mid-term review"),
-    "acceptance": Text("验收评审", "acceptance review"),
-}
+STAGES: dict[str, Text] = {stage: stage_label(stage) for stage in REVIEW_STAGES}
 
 
 RECOMMENDATIONS: dict[str, Text] = {
@@ -123,6 +122,12 @@ class ItemContext:
     organising_unit_id: int | None
     undertaking_unit_id: int
     quorum: int
+    workflow: str
+
+    @property
+    def here(self) -> StateDef:
+        """What the item's state allows (its review stage, the stages taking assignments)."""
+        return get_registry().get(self.workflow).state(self.state)
 
 
 def item(conn: Connection, project_id: int) -> ItemContext:
@@ -135,7 +140,8 @@ def item(conn: Connection, project_id: int) -> ItemContext:
             _p.c.call_id,
             _g.c.organising_unit_id,
             _p.c.undertaking_unit_id,
-            func.coalesce(_c.c.quorum, 3).label("quorum"),
+            func.coalesce(_c.c.quorum, DEFAULT_QUORUM).label("quorum"),
+            _p.c.workflow,
         )
         .select_from(_p.join(_g, _p.c.programme_id == _g.c.id).outerjoin(_c, _p.c.call_id == _c.c.id))
         .where(_p.c.id == project_id)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, Engine, and_, select
 
 from grantflow.db.apply import apply_trigger
+from grantflow.db.workflows import get_registry
 from grantflow.services.review.common import ItemResult, _batch, _c, _call_organiser, _p, _r, _require_manager
 from grantflow.services.review.panels import panel_for
 from grantflow.states.permissions import Actor
@@ -34,11 +35,15 @@ def ranking(conn: Connection, *, call_id: int, stage: str, actor: Actor) -> list
     _require_manager(actor, _call_organiser(conn, call_id))
     quorum = conn.execute(select(_c.c.quorum).where(_c.c.id == call_id)).scalar_one()
     panel = panel_for(conn, call_id=call_id, stage=stage)
-    projects = conn.execute(
-        select(_p.c.id, _p.c.code, _p.c.title, _p.c.state).where(
-            _p.c.call_id == call_id, _p.c.state.not_in(("draft", "withdrawn", "concept"))
-        )
-    ).all()
+    # the workflow table says which states are listed (not drafts, not withdrawn projects)
+    registry = get_registry()
+    projects = [
+        p
+        for p in conn.execute(
+            select(_p.c.id, _p.c.code, _p.c.title, _p.c.state, _p.c.workflow).where(_p.c.call_id == call_id)
+        ).all()
+        if p.workflow in registry and registry.get(p.workflow).state(p.state).ranked
+    ]
     info = {p.id: p for p in projects}
     scores: dict[int, list[Decimal]] = {p.id: [] for p in projects}
     for r in conn.execute(

@@ -57,8 +57,11 @@ def profiles(conn: Connection, user_ids: Iterable[int], *, call_id: int | None, 
         .select_from(_u.outerjoin(_o, _u.c.organisation_id == _o.c.id))
         .where(_u.c.id.in_(ids))
     ).all()
+    # third-party evaluators are assigned like experts (their assignments are evaluations)
     reviewers = set(
-        conn.execute(select(_ur.c.user_id).where(_ur.c.user_id.in_(ids), _ur.c.role == Role.REVIEWER)).scalars()
+        conn.execute(
+            select(_ur.c.user_id).where(_ur.c.user_id.in_(ids), _ur.c.role.in_((Role.REVIEWER, Role.EVALUATOR)))
+        ).scalars()
     )
     load_q = (
         select(_a.c.reviewer_id, func.count())

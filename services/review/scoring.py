@@ -12,11 +12,10 @@ from sqlalchemy import Connection, insert, select, update
 from grantflow.db import audit
 from grantflow.services.records import record_review
 from grantflow.services.review.assignment import _stage_open, auto_assign
-from grantflow.services.review.common import RECOMMENDATIONS, ReviewError, _a, _cs, _r, _score, _u, item
+from grantflow.services.review.common import RECOMMENDATIONS, STAGES, ReviewError, _a, _cs, _r, _score, _u, item
 from grantflow.services.review.panels import panel_for, rubric_for
-from grantflow.states.enums import Role
 from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
-from grantflow.states.permissions import SYSTEM, Actor
+from grantflow.states.permissions import SYSTEM, Actor, own_unit
 from grantflow.states.review_rules import (
     ReviewView,
     VisibleReview,
@@ -88,10 +87,22 @@ def submit_review(
     reasons: list[Text] = []
     if row.review_id is not None:
         reasons.append(Text("您已提交过本项目的评审意见", "you have already submitted a review of this item"))
-    if ctx.state == "submitted":
-        reasons.append(Text("形式审查通过后才能评审", "the item can be reviewed once it passes the formal check"))
-    else:
-        reasons += _stage_open(ctx, stage)
+    here = ctx.here
+    if stage != here.review_stage and stage in here.assign_stages:
+        # assigned early (panels are formed during the formal check): reviews wait for the stage
+        reasons.append(
+            Text(
+                f"项目当前处于“{here.label.zh}”，进入评审阶段后才能评审",
+                f"the item is {here.label.en}: it can be reviewed once its review stage starts",
+            )
+        )
+    elif stage != here.review_stage:
+        reasons += _stage_open(ctx, stage) or [
+            Text(
+                f"项目 {ctx.code} 当前不在{STAGES[stage].zh}阶段",
+                f"project {ctx.code} is not at the {STAGES[stage].en} stage",
+            )
+        ]
     if no_conflict is not True:
         reasons.append(
             Text(
@@ -135,14 +146,6 @@ def submit_review(
     return review_id
 
 
-DECIDED_AFTER = {
-    "proposal": {"commissioning", "rejected", "in_execution"},
-    "concept": {"draft", "concept_declined"},
-    "midterm": {"midterm_passed", "in_execution"},
-    "acceptance": {"post_evaluation", "rectification", "closed"},
-}
-
-
 def _valid_reviews(conn: Connection, project_id: int, stage: str) -> list[ReviewView]:
     """Submitted reviews that carry a no-conflict statement: the same ones the quorum counts."""
     rows = conn.execute(
@@ -174,7 +177,7 @@ def reviews_for(conn: Connection, *, project_id: int, stage: str, actor: Actor) 
         _valid_reviews(conn, project_id, stage),
         actor=actor,
         may_manage_item=may_manage(actor, ctx.organising_unit_id),
-        is_applicant=actor.has(Role.APPLICANT) and actor.organisation_id == ctx.undertaking_unit_id,
-        decided=ctx.state in DECIDED_AFTER.get(stage, set()),
+        is_applicant=own_unit(actor, ctx.undertaking_unit_id),
+        decided=stage in ctx.here.decided_stages,
         peers_after_submit=panel.peers_after_submit if panel else True,
     )

@@ -1,4 +1,4 @@
-"""Writing to the outbox from the flows: idempotent by ``dedupe_key``.
+"""Writing to the outbox from the sweeps: idempotent by ``dedupe_key``.
 
 Transition messages are written by ``db.apply`` in the engine's transaction. Deadline
 messages (reminders, escalations) are written here, each with a key naming the item, the
