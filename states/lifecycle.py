@@ -268,7 +268,7 @@ CALL_WORKFLOW: Row = {
     "states": [
         {"name": "draft", "zh": "编制中", "en": "being drafted"},
         {"name": "published", "zh": "已发布，待开始", "en": "published, not yet open"},
-        {"name": "open", "zh": "征集中", "en": "open"},
+        {"name": "open", "zh": "征集中", "en": "open", "accepting": True},
         {"name": "closed", "zh": "已截止", "en": "closed", "terminal": True},
         {"name": "cancelled", "zh": "已取消", "en": "cancelled", "terminal": True},
     ],

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ class StateDef:
     name: str
     label: Text
     terminal: bool = False
+    accepting: bool = False  # (calls) applications may be made and submitted while the call is here
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ def event_label(action: str) -> Text:
     if kind == "submit_form" and detail:
         form = form_label(detail)
         return Text(f"提交表单：{form.zh}", f"form submitted: {form.en}")
+    if kind == "partners" and detail:
+        form = form_label(detail)
+        return Text(f"合作单位按{form.zh}更新", f"partners updated from the {form.en}")
     if kind == "review" and detail:
         stage = stage_label(detail)
         return Text(f"提交评审意见：{stage.zh}", f"review submitted: {stage.en}")
@@ -126,6 +130,15 @@ class Workflow:
     def state_label(self, state: str) -> Text:
         s = self.states.get(state)
         return s.label if s else Text(state, state)
+
+    def state(self, name: str) -> StateDef:
+        """A state's definition; a name the table lacks (a stranded row) allows nothing."""
+        found = self.states.get(name)
+        return found if found is not None else StateDef(name, Text(name, name))
+
+    def states_where(self, test: Callable[[StateDef], bool]) -> list[str]:
+        """The names of the states with an attribute: ``wf.states_where(lambda s: s.accepting)``."""
+        return [s.name for s in self.states.values() if test(s)]
 
     def triggers_from(self, state: str) -> list[str]:
         seen: dict[str, None] = {}
@@ -288,7 +301,12 @@ def build(doc: Mapping[str, Any]) -> Workflow:
         name = row["name"]
         if name in states:
             problems.append(f"state '{name}' is declared twice")
-        states[name] = StateDef(name, Text(row.get("zh", name), row.get("en", name)), bool(row.get("terminal")))
+        states[name] = StateDef(
+            name,
+            Text(row.get("zh", name), row.get("en", name)),
+            bool(row.get("terminal")),
+            accepting=bool(row.get("accepting", False)),
+        )
     transitions = []
     for row in doc.get("transitions", []):
         for source in _listify(row["source"]):

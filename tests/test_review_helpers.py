@@ -39,10 +39,12 @@ def call(
     designated: str | None = None,
     bids_open_at: datetime | None = None,
     closes_in: timedelta = timedelta(days=30),
+    per_unit: int = 1,
 ) -> int:
     """A call of programme 7 by its organiser, published and open since yesterday."""
     values: dict[str, Any] = {
         "programme_id": programme_id(engine),
+        "max_applications_per_unit": per_unit,
         "title": "测试指南",
         "category": category,
         "selection_mode": mode,
