@@ -60,7 +60,7 @@ class Call(Base):
     opens_at: Mapped[datetime | None] = mapped_column()
     closes_at: Mapped[datetime | None] = mapped_column()
     quorum: Mapped[int] = mapped_column(Integer, default=3)
-    # how many applications one undertaking unit may make in this call (withdrawn ones aside)
+    # how many live applications one undertaking unit may have in this call (ended ones do not count)
     max_applications_per_unit: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     eligibility: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     designated_unit_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
