@@ -1,18 +1,29 @@
-"""`grantflow orgs …` and `grantflow users …`: the office registers organisations and people."""
+"""`grantflow orgs …` and `grantflow users …`: the office registers organisations and people,
+and keeps the qualifications units hold (``orgs qualify`` / ``unqualify`` / ``qualifications``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from grantflow import clock
+from grantflow.cli.channels import cli_channel
+from grantflow.config import get_settings
 from grantflow.db.models import Organisation, User, UserRole
 from grantflow.db.session import get_engine, session_scope
+from grantflow.services.actors import actor_for
 from grantflow.services.passwords import hash_password
+from grantflow.services.qualifications import find_unit, grant, qualifications_of, revoke
 from grantflow.states.enums import OrgKind, Role
+from grantflow.states.errors import GrantflowError
+from grantflow.states.permissions import Actor
+from grantflow.states.text import normalise_lang
 
 orgs_app = typer.Typer(help="organisations (units, departments, evaluators)")
 users_app = typer.Typer(help="people and their roles")
@@ -48,6 +59,135 @@ def orgs_list() -> None:
         for o in session.scalars(select(Organisation).order_by(Organisation.id)):
             table.add_row(str(o.id), o.name, o.kind, o.region or "")
     console.print(table)
+
+
+# --- qualifications -----------------------------------------------------------------------------
+
+AsOpt = Annotated[str, typer.Option("--as", help="e-mail of the user acting")]
+LangOpt = Annotated[str, typer.Option("--lang", help="zh or en (default: the user's language)")]
+T = TypeVar("T")
+
+
+def _day(value: str | None, option: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{option} 应为日期，如 2027-12-31 / {option} must be a date like 2027-12-31: {value!r}"
+        ) from None
+
+
+def _acting(as_: str, lang: str, work: Callable[[Actor, str], T]) -> T:
+    """Resolve the actor, run the work, and print a refusal in the person's language."""
+    language = normalise_lang(lang or get_settings().language)
+    try:
+        with get_engine().connect() as conn:
+            actor = actor_for(conn, email=as_).via(cli_channel())
+        language = normalise_lang(lang or actor.lang)
+        return work(actor, language)
+    except GrantflowError as exc:
+        err.print(f"[red]{exc.text(language)}[/red]")
+        raise typer.Exit(code=2) from None
+
+
+@orgs_app.command("qualify")
+def orgs_qualify(
+    org: Annotated[str, typer.Argument(help="organisation id or exact name")],
+    code: Annotated[str, typer.Argument(help="qualification code, e.g. high_tech_enterprise")],
+    as_: AsOpt,
+    until: Annotated[str | None, typer.Option("--until", help="last valid day (YYYY-MM-DD); none: open-ended")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="first valid day (YYYY-MM-DD); none: at once")] = None,
+    note: Annotated[str, typer.Option(help="note, e.g. the certificate number")] = "",
+    lang: LangOpt = "",
+) -> None:
+    """Record (or renew) a qualification a unit holds, from its certificate (the office)."""
+    last = _day(until, "--until")
+    first = _day(from_, "--from")
+
+    def work(actor: Actor, language: str) -> None:
+        with get_engine().begin() as conn:
+            unit = find_unit(conn, org)
+            grant(
+                conn,
+                organisation_id=unit.id,
+                code=code,
+                valid_from=first,
+                valid_until=last,
+                note=note,
+                actor=actor,
+                now=clock.now(),
+            )
+        until_text = last.isoformat() if last else ("长期有效" if language == "zh" else "open-ended")
+        console.print(
+            f"已登记：{unit.name.zh} {code}（有效期至 {until_text}）"
+            if language == "zh"
+            else f"recorded: {unit.name.en} holds {code} (valid until {until_text})"
+        )
+
+    _acting(as_, lang, work)
+
+
+@orgs_app.command("unqualify")
+def orgs_unqualify(
+    org: Annotated[str, typer.Argument(help="organisation id or exact name")],
+    code: Annotated[str, typer.Argument(help="qualification code")],
+    as_: AsOpt,
+    reason: Annotated[str, typer.Option(help="why it is revoked")] = "",
+    lang: LangOpt = "",
+) -> None:
+    """Revoke a unit's qualification at once (the office); it stops counting for eligibility."""
+
+    def work(actor: Actor, language: str) -> None:
+        with get_engine().begin() as conn:
+            unit = find_unit(conn, org)
+            revoke(conn, organisation_id=unit.id, code=code, reason=reason, actor=actor, now=clock.now())
+        console.print(f"已撤销：{unit.name.zh} {code}" if language == "zh" else f"revoked: {code} of {unit.name.en}")
+
+    _acting(as_, lang, work)
+
+
+@orgs_app.command("qualifications")
+def orgs_qualifications(
+    org: Annotated[str, typer.Argument(help="organisation id or exact name")],
+    as_: AsOpt,
+    lang: LangOpt = "",
+) -> None:
+    """List a unit's qualifications, with their validity and whether each counts today."""
+
+    def work(actor: Actor, language: str) -> None:
+        with get_engine().connect() as conn:
+            unit = find_unit(conn, org)
+            rows = qualifications_of(conn, organisation_id=unit.id, actor=actor, now=clock.now())
+        zh = language == "zh"
+        table = Table(title=unit.name.get(language))
+        heads = (
+            ("代码", "资质", "起始日", "截止日", "状态", "备注")
+            if zh
+            else ("code", "qualification", "from", "until", "standing", "note")
+        )
+        for i, col in enumerate(heads):
+            # codes and days stay whole; names and notes wrap in a narrow terminal
+            whole = i in (0, 2, 3, 4)
+            table.add_column(col, no_wrap=whole, overflow="ellipsis" if whole else "fold")
+        for q in rows:
+            note = q.note
+            if q.revoked_at is not None and q.revoked_reason:
+                note = f"{note} ({q.revoked_reason})".strip()
+            table.add_row(
+                q.code,
+                q.label.get(language),
+                q.valid_from.isoformat() if q.valid_from else "—",
+                q.valid_until.isoformat() if q.valid_until else "—",
+                q.standing_label.get(language),
+                note,
+            )
+        console.print(table)
+        if not rows:
+            console.print("尚未登记任何资质" if zh else "no qualifications recorded")
+
+    _acting(as_, lang, work)
 
 
 @users_app.command("add")

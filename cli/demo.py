@@ -24,7 +24,8 @@ from grantflow.db.models import AuditEvent, Call, Programme, Project
 from grantflow.db.workflows import get_registry
 from grantflow.services.actors import actor_for
 from grantflow.services.bootstrap import init_database
-from grantflow.services.records import create_project, next_project_code, record_review, save_submission
+from grantflow.services.calls import new_project
+from grantflow.services.records import record_review, save_submission
 from grantflow.states.channels import DEMO
 from grantflow.states.enums import Category, SelectionMode, SupportMode
 from grantflow.states.permissions import SYSTEM, Actor
@@ -154,21 +155,13 @@ def _tell(engine: Engine, story: Story) -> None:
     for applicant, title in zip(applicants, titles, strict=True):
         story.later(days=3)
         with engine.begin() as conn:
-            pid = create_project(
+            pid = new_project(
                 conn,
+                call_id=call_id,
                 actor=applicant,
+                title=title,
                 now=story.now,
-                values={
-                    "code": next_project_code(conn, programme_code=programme.code, year=story.now.year),
-                    "title": title,
-                    "call_id": call_id,
-                    "programme_id": programme.id,
-                    "undertaking_unit_id": applicant.organisation_id,
-                    "principal_investigator_id": applicant.user_id,
-                    "category": Category.SUPPORTED,
-                    "selection_mode": SelectionMode.MERIT,
-                    "budget_yuan": Decimal("3000000.00"),
-                },
+                budget_yuan=Decimal("3000000.00"),
             )
             save_submission(
                 conn,

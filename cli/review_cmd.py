@@ -90,6 +90,9 @@ def call_create(
     opens: Annotated[str, typer.Option(help="opening time, ISO (UTC if no offset)")],
     closes: Annotated[str, typer.Option(help="deadline, ISO")],
     quorum: Annotated[int, typer.Option(help="reviews needed per item")] = DEFAULT_QUORUM,
+    max_per_unit: Annotated[
+        int, typer.Option("--max-applications-per-unit", help="applications one unit may make in this call")
+    ] = 1,
     eligibility: Annotated[str, typer.Option(help="eligibility rules as JSON")] = "{}",
     designated: Annotated[int | None, typer.Option(help="designated unit id (directed commission)")] = None,
     bids_open: Annotated[str | None, typer.Option(help="bid-opening time, ISO (public tender)")] = None,
@@ -107,6 +110,7 @@ def call_create(
             "selection_mode": mode,
             "support_modes": support,
             "quorum": quorum,
+            "max_applications_per_unit": max_per_unit,
             "eligibility": json.loads(eligibility),
             "opens_at": _dt(opens),
             "closes_at": _dt(closes),
@@ -121,7 +125,8 @@ def call_create(
 
 @review_app.command("apply")
 def apply_cmd(as_: AsOpt, call_id: int, title: str, lang: LangOpt = "") -> None:
-    """Draft a project of your unit in a call."""
+    """Draft a project of your unit in a call: only while the call accepts applications, and no
+    more per unit than the call allows (one unless it says otherwise)."""
     actor = _who(as_)
 
     def work() -> int:

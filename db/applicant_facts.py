@@ -104,10 +104,11 @@ def load_for_project(conn: Connection, project_id: int) -> tuple[EligibilityRule
     designated_name = ""
     if row.designated_unit_id is not None:
         designated_name = conn.execute(select(_o.c.name).where(_o.c.id == row.designated_unit_id)).scalar_one()
-    quals = {
-        q.code: q.valid_until
-        for q in conn.execute(select(_q.c.code, _q.c.valid_until).where(_q.c.organisation_id == unit.id))
-    }
+    held = conn.execute(
+        select(_q.c.code, _q.c.valid_from, _q.c.valid_until).where(
+            _q.c.organisation_id == unit.id, _q.c.revoked_at.is_(None)
+        )
+    ).all()
     pi = row.principal_investigator_id
     applicant = ApplicantFacts(
         unit_id=unit.id,
@@ -115,7 +116,8 @@ def load_for_project(conn: Connection, project_id: int) -> tuple[EligibilityRule
         unit_kind=unit.kind,
         unit_type=unit.unit_type,
         region=unit.region,
-        qualifications=quals,
+        qualifications={q.code: q.valid_until for q in held},
+        qualifications_from={q.code: q.valid_from for q in held},
         active_projects_of_unit=_active_count(conn, _p.c.undertaking_unit_id, unit.id, project_id),
         active_projects_of_pi=_active_count(conn, _p.c.principal_investigator_id, pi, project_id) if pi else 0,
         has_pi=pi is not None,

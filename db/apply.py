@@ -28,8 +28,9 @@ from grantflow.db.models import OutboxMessage, table
 from grantflow.db.prepared import Prepared, Statements, cursor
 from grantflow.db.workflows import get_registry
 from grantflow.states.channels import Channel, ChannelKind
+from grantflow.states.effects import EFFECTS as COLUMN_EFFECTS
 from grantflow.states.effects import column_changes
-from grantflow.states.errors import Conflict, GrantflowError, NotFound
+from grantflow.states.errors import Conflict, GrantflowError, NotFound, WorkflowInvalid
 from grantflow.states.permissions import Actor
 from grantflow.states.text import Text
 from grantflow.states.workflow import Registry, TransitionDef, Workflow
@@ -157,6 +158,9 @@ def write(
         handler = RECORDED_EFFECT_HANDLERS.get(name)
         if handler is not None:
             handler(conn, facts=facts, rule=rule, now=now)
+        elif name not in COLUMN_EFFECTS:
+            # a registry built without ``db.workflows`` (which refuses these on loading)
+            raise WorkflowInvalid(facts.workflow, [f"effect '{name}' has no handler in grantflow.db.effects"])
     if rule.notify:
         STATEMENTS.get(dialect, "outbox").execute(
             cur,

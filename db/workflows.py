@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from grantflow.config import Settings, get_settings
+from grantflow.db.effects import RECORDED_EFFECT_HANDLERS
+from grantflow.states.effects import EFFECTS
 from grantflow.states.errors import WorkflowInvalid
 from grantflow.states.workflow import Registry, registry_from_documents
 
@@ -34,8 +36,31 @@ def get_registry(settings: Settings | None = None) -> Registry:
     key = (str(SHIPPED), str(s.workflows_dir or ""))
     registry = _CACHE.get(key)
     if registry is None:
-        registry = _CACHE[key] = registry_from_documents(read_documents(SHIPPED, s.workflows_dir))
+        registry = registry_from_documents(read_documents(SHIPPED, s.workflows_dir))
+        check_effect_handlers(registry)
+        _CACHE[key] = registry
     return registry
+
+
+def unhandled_effects(registry: Registry) -> dict[str, list[str]]:
+    """Workflow name → effects its rows name that nothing carries out.
+
+    ``states`` knows effect names (so a table naming an unknown one is refused there); an
+    effect that writes rows must also have a handler here, or firing its row would record
+    the transition and silently skip the effect.
+    """
+    found: dict[str, list[str]] = {}
+    for wf in registry:
+        missing = {e for t in wf.transitions for e in t.effects} - set(EFFECTS) - set(RECORDED_EFFECT_HANDLERS)
+        if missing:
+            found[wf.name] = sorted(missing)
+    return found
+
+
+def check_effect_handlers(registry: Registry) -> None:
+    """Refuse to load workflows that name an effect without a handler, naming each one."""
+    for name, effects in unhandled_effects(registry).items():
+        raise WorkflowInvalid(name, [f"effect '{e}' has no handler in grantflow.db.effects" for e in effects])
 
 
 def clear_cache() -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
 
-from grantflow.forms.fields import Field, Table
+from grantflow.forms.fields import Field, OrgRef, Table
 from grantflow.states.text import Text
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
@@ -69,6 +69,9 @@ class FormDefinition:
     filled_by: tuple[str, ...] = ("applicant",)
     periodic: bool = False  # one submission per period (the year of an annual report)
     description: Text | None = None
+    # the organisations its organisation fields name take part in the project: once submitted,
+    # they are the project's partners, whose people never review it (conflict of interest)
+    names_partners: bool = False
     _by_name: dict[str, Field] = dc_field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -97,6 +100,26 @@ class FormDefinition:
 
     def has(self, name: str) -> bool:
         return name in self._by_name
+
+    def organisation_ids(self, data: Mapping[str, Any]) -> set[int]:
+        """Every organisation id the stored values name in organisation fields (table columns too)."""
+        found: set[int] = set()
+
+        def add(value: Any) -> None:
+            if isinstance(value, int) and not isinstance(value, bool):
+                found.add(value)
+            elif isinstance(value, str) and value.strip().isdigit():
+                found.add(int(value.strip()))
+
+        for f in self.fields:
+            if isinstance(f, OrgRef):
+                add(data.get(f.name))
+            elif isinstance(f, Table):
+                columns = [c.name for c in f.columns if isinstance(c, OrgRef)]
+                for row in f.rows_of(data.get(f.name)) if columns else []:
+                    for name in columns:
+                        add(row.get(name))
+        return found
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -1,8 +1,10 @@
-"""Creating a call for proposals as its selection mode and category allow (DESIGN rules 3 and 4).
+"""Creating a call for proposals as its selection mode and category allow, and applications in it.
 
 ``create_call`` checks the plan with ``states.selection.call_problems`` (every problem at
 once), stores the call through ``db.apply.create`` and, for a public tender, sets up the
-sealing of its bids (``db.bids.set_up_tender``).
+sealing of its bids (``services.tenders.set_up_tender``). ``new_project`` starts an
+application only where ``states.applications`` says the call takes one (docs/domain.md,
+docs/review-and-eligibility.md).
 """
 
 from __future__ import annotations
@@ -13,20 +15,32 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from grantflow.config import get_settings
 from grantflow.db.apply import create
-from grantflow.db.models import Call, Organisation, Programme, table
+from grantflow.db.models import Call, Organisation, Programme, Project, table
+from grantflow.db.workflows import get_registry
 from grantflow.services.records import create_project, next_project_code
 from grantflow.services.tenders import set_up_tender
-from grantflow.states.enums import Role, SelectionMode
-from grantflow.states.errors import Forbidden, PayloadInvalid
+from grantflow.states.applications import (
+    ApplicationRefused,
+    CallStanding,
+    ExistingApplication,
+    call_refusals,
+    limit_refusals,
+    max_applications_problems,
+)
+from grantflow.states.enums import SelectionMode
+from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
 from grantflow.states.lifecycle import DEFAULT_QUORUM
-from grantflow.states.permissions import Actor
+from grantflow.states.permissions import APPLY_FORBIDDEN, Actor, may_apply
 from grantflow.states.review_rules import MANAGE_FORBIDDEN, may_manage
 from grantflow.states.selection import CallPlan, call_problems
 from grantflow.states.text import Text, join
 
 _o = table(Organisation)
 _g = table(Programme)
+_c = table(Call)
+_p = table(Project)
 
 
 class CallInvalid(PayloadInvalid):
@@ -75,12 +89,39 @@ def create_call(
     if not may_manage(actor, organiser):
         raise Forbidden([MANAGE_FORBIDDEN])
     problems = call_problems(plan_from(conn, values, bids_open_at))
+    if "max_applications_per_unit" in values:
+        problems += max_applications_problems(values["max_applications_per_unit"])
     if problems:
         raise CallInvalid(problems)
     call_id = create(conn, subject="call", values=dict(values), actor=actor, now=now)
     if values.get("selection_mode") == SelectionMode.TENDER and bids_open_at is not None:
         set_up_tender(conn, call_id=call_id, bids_open_at=bids_open_at)
     return call_id
+
+
+def _standing(row: Any) -> CallStanding:
+    wf = get_registry().get(row.workflow)
+    return CallStanding(
+        title=Text(row.title, row.title_en or row.title),
+        state_label=wf.state_label(row.state),
+        accepting=wf.state(row.state).accepting,
+        accepting_labels=tuple(wf.state_label(s) for s in wf.states_where(lambda s: s.accepting)),
+        closes_at=row.closes_at,
+        max_applications_per_unit=row.max_applications_per_unit,
+    )
+
+
+def _applications_of(conn: Connection, *, call_id: int, unit_id: int) -> list[ExistingApplication]:
+    registry = get_registry()
+    rows = conn.execute(
+        select(_p.c.code, _p.c.workflow, _p.c.state)
+        .where(_p.c.call_id == call_id, _p.c.undertaking_unit_id == unit_id)
+        .order_by(_p.c.id)
+    ).all()
+    return [
+        ExistingApplication(r.code, r.workflow in registry and registry.get(r.workflow).state(r.state).terminal)
+        for r in rows
+    ]
 
 
 def new_project(
@@ -94,25 +135,50 @@ def new_project(
 ) -> int:
     """A draft project of the actor's unit in a call, carrying the call's category and mode.
 
-    Anyone of an undertaking unit may draft; eligibility (including a directed call's
-    designated unit) is checked when the draft is submitted, where every reason is shown.
+    Refused (``ApplicationRefused``, every reason in both languages) unless the call's table
+    says its state accepts applications and its deadline has not passed, and unless the unit
+    has fewer live applications in the call than the call allows (one by default).
+    Eligibility (including a directed call's designated unit) is checked when the draft is
+    submitted, where every reason is shown.
     """
-    c = table(Call)
+    if not may_apply(actor):
+        raise Forbidden([APPLY_FORBIDDEN])
+    assert actor.organisation_id is not None  # may_apply
     row = conn.execute(
-        select(c.c.programme_id, c.c.category, c.c.selection_mode, c.c.project_workflow, _g.c.code)
-        .select_from(c.join(_g, c.c.programme_id == _g.c.id))
-        .where(c.c.id == call_id)
+        select(
+            _c.c.programme_id,
+            _c.c.category,
+            _c.c.selection_mode,
+            _c.c.project_workflow,
+            _c.c.title,
+            _c.c.title_en,
+            _c.c.workflow,
+            _c.c.state,
+            _c.c.closes_at,
+            _c.c.max_applications_per_unit,
+            _g.c.code,
+        )
+        .select_from(_c.join(_g, _c.c.programme_id == _g.c.id))
+        .where(_c.c.id == call_id)
     ).one_or_none()
     if row is None:
-        raise PayloadInvalid(Text(f"申报指南 {call_id} 不存在", f"call {call_id} does not exist"))
-    if actor.organisation_id is None or not actor.has(Role.APPLICANT):
-        raise Forbidden([Text("只有承担单位的申报人可以申报", "only an applicant of an undertaking unit may apply")])
+        raise NotFound(Text(f"申报指南 {call_id} 不存在", f"call {call_id} does not exist"))
+    standing = _standing(row)
+    refused = call_refusals(standing, now=now, tz=get_settings().timezone)
+    if refused:
+        raise ApplicationRefused(refused)
+    # the code's counter row serialises concurrent creators, so the count below sees every
+    # application committed before this one (see services.records.take_number)
+    code = next_project_code(conn, programme_code=row.code, year=now.year)
+    refused = limit_refusals(standing, _applications_of(conn, call_id=call_id, unit_id=actor.organisation_id))
+    if refused:
+        raise ApplicationRefused(refused)
     return create_project(
         conn,
         actor=actor,
         now=now,
         values={
-            "code": next_project_code(conn, programme_code=row.code, year=now.year),
+            "code": code,
             "title": title,
             "call_id": call_id,
             "programme_id": row.programme_id,

@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from grantflow import clock
 from grantflow.db.applicant_facts import load_for_project
 from grantflow.db.apply import Transitioned, apply_trigger
 from grantflow.db.facts import load_facts
-from grantflow.db.models import Call, Organisation, OrganisationQualification, Project, Submission, table
+from grantflow.db.models import Call, Organisation, Project, Submission, table
 from grantflow.db.workflows import get_registry
 from grantflow.states.eligibility import problems as rule_problems
 from grantflow.states.errors import GuardFailed, InvalidTrigger
@@ -29,7 +29,6 @@ _p = table(Project)
 _c = table(Call)
 _o = table(Organisation)
 _s = table(Submission)
-_q = table(OrganisationQualification)
 
 
 class Ineligible(GuardFailed):
@@ -107,24 +106,3 @@ def submit(
 ) -> Transitioned:
     with engine.begin() as conn:
         return submit_checked(conn, project_id=project_id, actor=actor, trigger=trigger, now=now)
-
-
-def grant_qualification(
-    conn: Connection, *, organisation_id: int, code: str, valid_until: datetime | None = None
-) -> None:
-    """Record (or renew) a unit's qualification; the office keeps these from certificates."""
-    existing = conn.execute(
-        select(_q.c.id).where(_q.c.organisation_id == organisation_id, _q.c.code == code)
-    ).scalar_one_or_none()
-    if existing is None:
-        conn.execute(
-            _q.insert(),
-            {
-                "organisation_id": organisation_id,
-                "code": code,
-                "valid_until": valid_until,
-                "created_at": clock.now(),
-            },
-        )
-    else:
-        conn.execute(_q.update().where(_q.c.id == existing).values(valid_until=valid_until))

@@ -242,6 +242,7 @@ def save_form(
             form_version=form.version,
             period=period,
             now=moment,
+            form=form,
         )
         if draft is not None:
             conn.execute(delete(_d).where(_d.c.id == draft.id))

@@ -1,4 +1,4 @@
-"""Writing the documents the guards look at: form submissions and expert reviews.
+"""Writing the documents the guards look at: form submissions and expert reviews; project codes.
 
 These write data, never a subject's state; a state changes only through ``db.apply``.
 The caller owns the transaction.
@@ -11,23 +11,51 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from grantflow import clock
 from grantflow.db import audit
 from grantflow.db.apply import create
-from grantflow.db.models import Project, Review, Submission, table
+from grantflow.db.inserts import insert_ignoring_duplicates
+from grantflow.db.models import CodeCounter, Project, Review, Submission, table
+from grantflow.forms import FORMS, FormDefinition
+from grantflow.services.partners import record_partners_from
 from grantflow.states.enums import SubmissionStatus
 from grantflow.states.permissions import Actor
 
 _s = table(Submission)
 _r = table(Review)
 _p = table(Project)
+_counter = table(CodeCounter)
+
+
+def take_number(conn: Connection, scope: str) -> int:
+    """The next number of a numbering scope, in the caller's transaction.
+
+    One ``UPDATE … RETURNING`` on the scope's counter row: on PostgreSQL a concurrent caller
+    waits on the row lock until this transaction ends and then reads the committed value; on
+    SQLite writers are serialised by the database lock. A rolled-back transaction gives its
+    number back. Take numbers before other writes in the transaction, so that the counter's
+    lock is always taken before the audit log's (one order, no deadlock).
+    """
+    insert_ignoring_duplicates(conn, _counter, [{"scope": scope, "value": 0}])
+    stmt = (
+        update(_counter).where(_counter.c.scope == scope).values(value=_counter.c.value + 1).returning(_counter.c.value)
+    )
+    return int(conn.execute(stmt).scalar_one())
 
 
 def next_project_code(conn: Connection, *, programme_code: int, year: int) -> str:
-    n = conn.execute(select(func.coalesce(func.max(_p.c.id), 0))).scalar_one() + 1
-    return f"ZX{programme_code:02d}-{year}-{n:05d}"
+    """A new project code, ``ZX<programme>-<year>-<n>``, numbered per programme and year.
+
+    Safe under concurrent creation (see ``take_number``); a code already taken by a row the
+    counter did not hand out (imported data) is skipped rather than collided with.
+    """
+    scope = f"project:{programme_code:02d}:{year}"
+    while True:
+        code = f"ZX{programme_code:02d}-{year}-{take_number(conn, scope):05d}"
+        if conn.execute(select(_p.c.id).where(_p.c.code == code)).first() is None:
+            return code
 
 
 def create_project(
@@ -51,8 +79,14 @@ def save_submission(
     form_version: int = 1,
     period: int | None = None,
     now: datetime | None = None,
+    form: FormDefinition | None = None,
 ) -> int:
-    """Create or update the project's current submission of a form (one per form and period)."""
+    """Create or update the project's current submission of a form (one per form and period).
+
+    Submitting a form that names the project's partners (the proposal) makes the organisations
+    it names the project's partners (``services.partners``), in the same transaction. ``form``
+    is the definition the data was made with (default: ``form_key`` at ``form_version``).
+    """
     moment = now or clock.now()
     stored, _ = audit.normalise(data)
     existing = conn.execute(
@@ -96,6 +130,9 @@ def save_submission(
             payload={"form": form_key, "version": form_version, "period": period, "data": stored},
             now=moment,
         )
+        definition = form or FORMS.find(form_key, form_version)
+        if definition is not None:
+            record_partners_from(conn, project_id=project_id, form=definition, data=stored, actor=actor, now=moment)
     return sid
 
 

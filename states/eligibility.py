@@ -91,7 +91,8 @@ class ApplicantFacts:
     """What the rules may know about the applying unit and person, loaded by ``db.eligibility``.
 
     ``active_*`` counts exclude the project being submitted. ``qualifications`` maps each
-    qualification the unit holds to the end of its validity (None: open-ended);
+    qualification the unit holds (revoked ones left out) to the end of its validity (None:
+    open-ended), ``qualifications_from`` to its start (absent or None: valid from the start);
     ``reports_due`` lists each report of an earlier project not yet submitted, named so the
     refusal can say which, with its due time. Validity and lateness are judged against ``now``.
     """
@@ -102,6 +103,7 @@ class ApplicantFacts:
     unit_type: str | None = None
     region: str | None = None
     qualifications: Mapping[str, datetime | None] = field(default_factory=dict)
+    qualifications_from: Mapping[str, datetime | None] = field(default_factory=dict)
     active_projects_of_unit: int = 0
     active_projects_of_pi: int = 0
     has_pi: bool = True
@@ -193,7 +195,15 @@ def post_evaluation_report_due(year: int) -> datetime:
 
 
 def valid_qualifications(applicant: ApplicantFacts, now: datetime) -> frozenset[str]:
-    return frozenset(code for code, until in applicant.qualifications.items() if until is None or until >= now)
+    """The qualifications that count at ``now``: started and not yet ended."""
+
+    def started(code: str) -> bool:
+        since = applicant.qualifications_from.get(code)
+        return since is None or since <= now
+
+    return frozenset(
+        code for code, until in applicant.qualifications.items() if (until is None or until >= now) and started(code)
+    )
 
 
 def overdue_reports(applicant: ApplicantFacts, now: datetime) -> list[Text]:

@@ -304,3 +304,36 @@ def shown_actor(viewer: Actor, *, action: str, name: str) -> Text:
     if action.startswith(REVIEWER_ACTIONS) and not may_see_reviewer_names(viewer):
         return ANONYMOUS_REVIEWER
     return Text(name, name)
+
+
+# --- applications and qualifications -----------------------------------------------------------
+
+APPLY_FORBIDDEN = Text("只有承担单位的申报人可以申报", "only an applicant of an undertaking unit may apply")
+
+
+def may_apply(actor: Actor) -> bool:
+    """Who may start an application (a draft project of their own unit) in a call."""
+    return actor.has(Role.APPLICANT) and actor.organisation_id is not None
+
+
+QUALIFICATIONS_FORBIDDEN = Text(
+    "只有领导小组办公室可以登记或撤销单位资质", "only the office may grant or revoke a unit's qualifications"
+)
+QUALIFICATIONS_HIDDEN = Text(
+    "只有领导小组办公室、组织单位和本单位人员可以查看单位资质",
+    "only the office, organising units and the unit's own people may see its qualifications",
+)
+
+
+def may_manage_qualifications(actor: Actor) -> bool:
+    """Qualifications are recorded from certificates by the office, the system's keeper of record."""
+    return actor.has(Role.OFFICE)
+
+
+def may_view_qualifications(actor: Actor, organisation_id: int) -> bool:
+    """The office, organising units (they write the eligibility rules) and the unit itself."""
+    return (
+        may_manage_qualifications(actor)
+        or actor.has(Role.ORGANISING_UNIT)
+        or (actor.organisation_id is not None and actor.organisation_id == organisation_id)
+    )

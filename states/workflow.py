@@ -67,6 +67,9 @@ def event_label(action: str) -> Text:
     if kind == "submit_form" and detail:
         form = form_label(detail)
         return Text(f"提交表单：{form.zh}", f"form submitted: {form.en}")
+    if kind == "partners" and detail:
+        form = form_label(detail)
+        return Text(f"合作单位按{form.zh}更新", f"partners updated from the {form.en}")
     if kind == "review" and detail:
         stage = stage_label(detail)
         return Text(f"提交评审意见：{stage.zh}", f"review submitted: {stage.en}")

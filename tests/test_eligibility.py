@@ -171,7 +171,11 @@ def test_refused_applicant_sees_every_reason_and_nothing_changes(engine: Engine,
 
 def test_concurrency_limits_count_projects_under_way(engine: Engine, people: People, now: datetime) -> None:
     call_id = call(
-        engine, people, now, eligibility={"max_active_projects_per_pi": 1, "max_active_projects_per_unit": 2}
+        engine,
+        people,
+        now,
+        eligibility={"max_active_projects_per_pi": 1, "max_active_projects_per_unit": 2},
+        per_unit=2,
     )
     first = draft(engine, people, now, call_id, "applicant")
     second = draft(engine, people, now, call_id, "applicant")

@@ -7,7 +7,7 @@ moved through their lifecycle by the engine; projects carry their call's categor
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, update
@@ -15,12 +15,12 @@ from sqlalchemy import Engine, update
 from grantflow.db.apply import fire
 from grantflow.db.models import Organisation, table
 from grantflow.services.calls import create_call, new_project
-from grantflow.services.eligibility import grant_qualification
+from grantflow.services.qualifications import grant
 from grantflow.services.records import save_submission
 from grantflow.services.review import create_panel, set_tags, submit_review
 from grantflow.states.enums import Category, SelectionMode, SupportMode
 from grantflow.states.permissions import SYSTEM
-from tests.conftest import People
+from tests.conftest import T0, People
 from tests.factories import programme_id
 
 GOOD = {"innovation": 90, "feasibility": 85, "team": 80, "outcomes": 88, "budget": 75}
@@ -39,10 +39,12 @@ def call(
     designated: str | None = None,
     bids_open_at: datetime | None = None,
     closes_in: timedelta = timedelta(days=30),
+    per_unit: int = 1,
 ) -> int:
     """A call of programme 7 by its organiser, published and open since yesterday."""
     values: dict[str, Any] = {
         "programme_id": programme_id(engine),
+        "max_applications_per_unit": per_unit,
         "title": "测试指南",
         "category": category,
         "selection_mode": mode,
@@ -75,10 +77,20 @@ def draft(engine: Engine, people: People, now: datetime, call_id: int, who: str,
     return pid
 
 
-def qualify(engine: Engine, people: People, who: str, *codes: str, until: datetime | None = None) -> None:
+def qualify(
+    engine: Engine, people: People, who: str, *codes: str, until: date | None = None, now: datetime = T0
+) -> None:
+    """The office records the unit's qualifications (as it does from certificates)."""
     with engine.begin() as conn:
         for code in codes:
-            grant_qualification(conn, organisation_id=people[who].organisation_id, code=code, valid_until=until)
+            grant(
+                conn,
+                organisation_id=people[who].organisation_id,
+                code=code,
+                valid_until=until,
+                actor=people["office"],
+                now=now,
+            )
 
 
 def move_org(engine: Engine, people: People, who: str, **values: Any) -> None:

@@ -15,7 +15,7 @@ from grantflow.db.models.notifications import (
     NotificationPreference,
 )
 from grantflow.db.models.people import Organisation, OrganisationQualification, User, UserRole
-from grantflow.db.models.programmes import Call, Programme, Project, ProjectPartner, ProjectTag
+from grantflow.db.models.programmes import Call, CodeCounter, Programme, Project, ProjectPartner, ProjectTag
 from grantflow.db.models.review import (
     Complaint,
     ConflictStatement,
@@ -37,6 +37,7 @@ __all__ = [
     "Base",
     "Bid",
     "Call",
+    "CodeCounter",
     "Complaint",
     "ConflictStatement",
     "CriterionScore",

@@ -61,7 +61,12 @@ class UserRole(Base):
 
 
 class OrganisationQualification(Base):
-    """A qualification a unit holds (高新技术企业, GMP, ...), read by eligibility rules."""
+    """A qualification a unit holds (高新技术企业, GMP, ...), read by eligibility rules.
+
+    The office records it from the certificate and may revoke it; a revoked row stays (with
+    who revoked it and why) until the same qualification is granted again. One row per unit
+    and code: a renewal updates it, and the audit log keeps every grant and revocation.
+    """
 
     __tablename__ = "organisation_qualifications"
     __table_args__ = (UniqueConstraint("organisation_id", "code"),)
@@ -69,5 +74,12 @@ class OrganisationQualification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(60))  # states.eligibility.QUALIFICATIONS
+    valid_from: Mapped[datetime | None] = mapped_column()
     valid_until: Mapped[datetime | None] = mapped_column()
+    note: Mapped[str | None] = mapped_column(String(500))
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    granted_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoked_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

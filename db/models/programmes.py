@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     ForeignKey,
     Index,
     Integer,
@@ -60,6 +61,8 @@ class Call(Base):
     opens_at: Mapped[datetime | None] = mapped_column()
     closes_at: Mapped[datetime | None] = mapped_column()
     quorum: Mapped[int] = mapped_column(Integer, default=DEFAULT_QUORUM)
+    # how many live applications one undertaking unit may have in this call (ended ones do not count)
+    max_applications_per_unit: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     eligibility: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     designated_unit_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     workflow: Mapped[str] = mapped_column(String(60), default="call")
@@ -107,6 +110,19 @@ class ProjectPartner(Base):
 
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+
+
+class CodeCounter(Base):
+    """The last number handed out in a numbering scope (``project:07:2026`` → ZX07-2026-00042).
+
+    Taking a number is one ``UPDATE … RETURNING`` on this row: concurrent creators wait for
+    each other's commit on it instead of reading the same maximum and colliding.
+    """
+
+    __tablename__ = "code_counters"
+
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ProjectTag(Base):

@@ -100,6 +100,7 @@ PROPOSAL_V1 = FormDefinition(
             ),
         ),
     ),
+    names_partners=True,  # collaborating units and team members' units: kept out of its review
     checks=(
         date_order(_start, _end),
         total_matches_rows(_budget, "amount", _total),

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, delete, func, insert, select
 
+from grantflow.services.partners import replace_partners
 from grantflow.services.review.common import ItemContext, _a, _o, _p, _partner, _tag, _u, _ur
 from grantflow.states.enums import Role
 from grantflow.states.review_rules import (
@@ -15,11 +16,11 @@ from grantflow.states.review_rules import (
 
 
 def set_partners(conn: Connection, *, project_id: int, organisation_ids: Iterable[int]) -> None:
-    """The project's collaborating units (from its proposal); their people never review it."""
-    conn.execute(delete(_partner).where(_partner.c.project_id == project_id))
-    ids = sorted(set(organisation_ids))
-    if ids:
-        conn.execute(insert(_partner), [{"project_id": project_id, "organisation_id": o} for o in ids])
+    """Set the project's collaborating units directly (set-up and imports; no audit event).
+
+    In use they come from the submitted proposal (``services.partners.record_partners_from``).
+    """
+    replace_partners(conn, project_id=project_id, organisation_ids=organisation_ids)
 
 
 def set_tags(conn: Connection, *, project_id: int, tags: Iterable[str]) -> None:
