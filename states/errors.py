@@ -97,6 +97,16 @@ class WorkflowInvalid(GrantflowError):
         self.problems = problems
 
 
+class TooManyAttempts(GrantflowError):
+    """Too many attempts from one account or address in a window: try again after ``retry_after`` s."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: Text, *, retry_after: int) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
 def _prefixed(prefix: Text, reasons: list[Text]) -> Text:
     body = join(reasons)
     return Text(prefix.zh + body.zh, prefix.en + body.en)

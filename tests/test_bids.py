@@ -32,6 +32,7 @@ from grantflow.web.app import create_app
 from grantflow.web.routes_review import clock
 from tests.conftest import People
 from tests.test_review_helpers import call, panel
+from tests.web import WebClient
 
 SECRET = "报价：壹仟贰佰万元整 TOTAL-PRICE-12000000"
 runner = CliRunner()
@@ -66,7 +67,7 @@ def tender(engine: Engine, people: People, now: datetime) -> Tender_:
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
     web = create_app()
-    yield TestClient(web)
+    yield WebClient(web)
     web.dependency_overrides.clear()
 
 
