@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from grantflow.db.models import Organisation, User, UserRole
 from grantflow.db.session import get_engine, session_scope
 from grantflow.services.passwords import hash_password
+from grantflow.services.signin import set_password
 from grantflow.states.enums import OrgKind, Role
 
 orgs_app = typer.Typer(help="organisations (units, departments, evaluators)")
@@ -86,10 +88,11 @@ def users_passwd(
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
 ) -> None:
     """Set a person's password."""
-    with session_scope(get_engine()) as session:
-        user = session.scalar(select(User).where(User.email == email.lower()))
-        if user is None:
+    with get_engine().begin() as conn:
+        user_id = conn.execute(select(User.id).where(User.email == email.strip().lower())).scalar_one_or_none()
+        if user_id is None:
             err.print(f"[red]用户不存在 / no such user: {email}[/red]")
             raise typer.Exit(2)
-        user.password_hash = hash_password(password)
-    console.print("password changed")
+        # an office reset may be any length; every sign-in of that person ends
+        ended = set_password(conn, user_id=user_id, password=password, now=datetime.now(UTC), check=False)
+    console.print(f"password changed; {ended} sign-in(s) ended")

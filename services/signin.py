@@ -126,3 +126,25 @@ def set_password(
     ended = sessions.end_for_user(conn, user_id=user_id)
     audit.note(conn, subject="user", subject_id=user_id, actor=actor, action="password_changed", payload=None, now=now)
     return ended
+
+
+def needs_policy(settings: Settings) -> throttle.Policy:
+    return throttle.Policy("needs_address", settings.needs_address_limit, timedelta(seconds=settings.needs_window_s))
+
+
+def count_answer(conn: Connection, *, address: str, now: datetime, settings: Settings) -> None:
+    """Count one public questionnaire answer from an address; past the limit, ``TooManyAttempts``
+    (raised inside the caller's transaction, so the answer over the limit is not kept)."""
+    policy = needs_policy(settings)
+    wait = throttle.retry_after(conn, policy, address, now=now)
+    if wait:
+        minutes = max(1, -(-wait // 60))
+        raise TooManyAttempts(
+            Text(
+                f"此网络地址提交过于频繁，请在 {minutes} 分钟后再提交。您填写的内容仍在下方。",
+                f"Too many answers from this network address: please send again in {minutes} minute"
+                f"{'s' if minutes != 1 else ''}. What you typed is still below.",
+            ),
+            retry_after=wait,
+        )
+    throttle.record(conn, policy, address, now=now)

@@ -24,7 +24,6 @@ router = APIRouter()
 
 WRONG_CURRENT = Text("当前密码不正确", "the current password is wrong")
 MISMATCH = Text("两次输入的新密码不一致", "the two new passwords differ")
-CHANGED = Text("密码已更改，所有登录均已退出。请用新密码重新登录。", "Password changed and every sign-in ended. Sign in again.")
 
 
 @router.get("/api/session")

@@ -9,6 +9,7 @@ error on its field like any other.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -41,7 +42,8 @@ from grantflow.services.forms import (
     submit_questionnaire,
 )
 from grantflow.services.queries import project_for
-from grantflow.states.errors import NotFound
+from grantflow.services.signin import count_answer
+from grantflow.states.errors import NotFound, TooManyAttempts
 from grantflow.states.permissions import Actor
 from grantflow.states.text import Text
 from grantflow.web.deps import CurrentActor, EngineDep, LangDep, OptionalActor, render
@@ -309,8 +311,18 @@ async def needs_post(request: Request, engine: EngineDep, actor: OptionalActor, 
     form = FORMS.get("needs_questionnaire")
     posted = await request.form()
     raw = parse_post(form, [(k, v) for k, v in posted.multi_items() if isinstance(v, str)])
-    with engine.begin() as conn:
-        rid, validated = submit_questionnaire(conn, raw=raw, actor=actor)
+    address = request.client.host if request.client else "unknown"
+    try:
+        with engine.begin() as conn:
+            rid, validated = submit_questionnaire(conn, raw=raw, actor=actor)
+            if rid is not None:  # only answers that are kept count towards the limit
+                count_answer(conn, address=address, now=datetime.now(UTC), settings=request.app.state.settings)
+    except TooManyAttempts as exc:  # the answer is not kept; what was typed stays on the page
+        ctx = {"form": form, "fields_html": render_fields(form, raw, lang=lang), "notice": None, "user": actor}
+        ctx["error"] = exc.text(lang)
+        response = render(request, "forms/needs.html", ctx, status_code=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if rid is not None:
         return RedirectResponse("/needs?done=1", status_code=303)
     ctx = {

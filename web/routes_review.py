@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from grantflow.config import get_settings
@@ -43,7 +44,15 @@ from grantflow.services.review import (
     rubric_for,
     submit_review,
 )
-from grantflow.services.tenders import open_bids, read_bid, read_bids, require_open, submit_bid, tender_status
+from grantflow.services.tenders import (
+    BidSealed,
+    open_bids,
+    read_bid,
+    read_bids,
+    require_open,
+    submit_bid,
+    tender_status,
+)
 from grantflow.states.eligibility import describe, parse_rules
 from grantflow.states.enums import Role
 from grantflow.states.errors import Forbidden, GrantflowError, NotFound
@@ -186,9 +195,12 @@ def call_bids_page(request: Request, engine: EngineDep, actor: CurrentActor, now
     now = now
     with engine.connect() as conn:
         call = _call(conn, call_id)
-        views = read_bids(conn, call_id=call_id, actor=actor, now=now)
+        try:
+            views = read_bids(conn, call_id=call_id, actor=actor, now=now)
+        except BidSealed as exc:  # sealed: the page says until when, and nothing about how many
+            return render(request, "review/bids.html", {"call": call, "bids": [], "texts": {}, "sealed": exc.message})
     texts = {v.bid_id: v.content.decode("utf-8", errors="replace") if v.content is not None else None for v in views}
-    return render(request, "review/bids.html", {"call": call, "bids": views, "texts": texts})
+    return render(request, "review/bids.html", {"call": call, "bids": views, "texts": texts, "sealed": None})
 
 
 @router.get("/review/calls/{call_id}/bids.csv")
@@ -236,7 +248,7 @@ def _project_view(engine: Any, actor: Actor, project_id: int, now: datetime) -> 
         if tender is not None:
             try:
                 bid = read_bid(conn, project_id=project_id, actor=actor, now=now)
-            except (NotFound, Forbidden):
+            except (NotFound, Forbidden, BidSealed):
                 bid = None
         complaints = (
             list_complaints(conn, actor=actor, project_id=project_id)
@@ -378,7 +390,7 @@ def _review_form(engine: Any, actor: Actor, project_id: int, stage: str, now: da
         if ctx.call_id is not None and tender_status(conn, call_id=ctx.call_id) is not None:
             try:
                 bid = read_bid(conn, project_id=project_id, actor=actor, now=now)
-            except NotFound:
+            except (NotFound, BidSealed):
                 bid = None
     return {
         "item": ctx,
@@ -520,15 +532,23 @@ def api_assign(
     return _results_json(results, lang)
 
 
+class DecisionIn(BaseModel):
+    """One item of a batch decision; a malformed item is a 422 naming it, not a crash."""
+
+    project_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    trigger: Annotated[str, Field(max_length=80)]
+    reason: Annotated[str | None, Field(max_length=4000)] = None
+
+
 @router.post("/api/review/decisions")
 def api_decide(
     engine: EngineDep,
     actor: CurrentActor,
     now: NowDep,
     lang: LangDep,
-    decisions: Annotated[list[dict[str, Any]], Body(embed=True)],
+    decisions: Annotated[list[DecisionIn], Body(embed=True)],
 ) -> list[dict[str, Any]]:
-    parsed = [Decision(int(d["project_id"]), str(d["trigger"]), d.get("reason")) for d in decisions]
+    parsed = [Decision(d.project_id, d.trigger, d.reason) for d in decisions]
     return _results_json(decide_batch(engine, decisions=parsed, actor=actor, now=now), lang)
 
 

@@ -182,6 +182,19 @@ class SessionMiddleware:
 
 # --- origin checks and request hygiene -------------------------------------------------------------
 
+MAX_ID = 2**63 - 1
+"""The largest id the database stores (64-bit signed); anything beyond names nothing."""
+
+
+def parse_id(value: object) -> int | None:
+    """An id typed into a form, or None when it is not one (letters, signs, beyond 64 bits)."""
+    text = str(value).strip() if value is not None else ""
+    if not text.isascii() or not text.isdigit():
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 JSON_BODY_LIMIT = 4 * 1024 * 1024
 
