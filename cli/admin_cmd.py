@@ -15,6 +15,7 @@ from grantflow.db.session import get_engine, session_scope
 from grantflow.services.passwords import hash_password
 from grantflow.services.signin import set_password
 from grantflow.states.enums import OrgKind, Role
+from grantflow.states.text import clean_line
 
 orgs_app = typer.Typer(help="organisations (units, departments, evaluators)")
 users_app = typer.Typer(help="people and their roles")
@@ -31,6 +32,7 @@ def orgs_add(
     domain: Annotated[list[str] | None, typer.Option(help="e-mail domain (repeatable)")] = None,
 ) -> None:
     """Register an organisation."""
+    name, name_en = clean_line(name), clean_line(name_en) if name_en else None
     with session_scope(get_engine()) as session:
         if session.scalar(select(Organisation.id).where(Organisation.name == name)) is not None:
             err.print(f"[red]组织已存在 / organisation exists: {name}[/red]")
@@ -62,6 +64,7 @@ def users_add(
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
 ) -> None:
     """Register a person with one or more roles in an organisation."""
+    name = clean_line(name)
     with session_scope(get_engine()) as session:
         if session.get(Organisation, org) is None:
             err.print(f"[red]组织 {org} 不存在 / organisation {org} does not exist[/red]")

@@ -22,7 +22,7 @@ from grantflow.states.errors import Forbidden, PayloadInvalid
 from grantflow.states.permissions import Actor
 from grantflow.states.review_rules import MANAGE_FORBIDDEN, may_manage
 from grantflow.states.selection import CallPlan, call_problems
-from grantflow.states.text import Text, join
+from grantflow.states.text import Text, clean_line, join
 
 _o = table(Organisation)
 _g = table(Programme)
@@ -76,7 +76,8 @@ def create_call(
     problems = call_problems(plan_from(conn, values, bids_open_at))
     if problems:
         raise CallInvalid(problems)
-    call_id = create(conn, subject="call", values=dict(values), actor=actor, now=now)
+    cleaned = {**values, "title": clean_line(values["title"])} if isinstance(values.get("title"), str) else values
+    call_id = create(conn, subject="call", values=dict(cleaned), actor=actor, now=now)
     if values.get("selection_mode") == SelectionMode.TENDER and bids_open_at is not None:
         set_up_tender(conn, call_id=call_id, bids_open_at=bids_open_at)
     return call_id
@@ -112,7 +113,7 @@ def new_project(
         now=now,
         values={
             "code": next_project_code(conn, programme_code=row.code, year=now.year),
-            "title": title,
+            "title": clean_line(title),
             "call_id": call_id,
             "programme_id": row.programme_id,
             "undertaking_unit_id": actor.organisation_id,
