@@ -17,11 +17,20 @@ from sqlalchemy import Engine, select
 
 from grantflow.db.apply import Transitioned, create, fire
 from grantflow.db.models import AuditEvent, Programme, Project
+from grantflow.db.workflows import get_registry
 from grantflow.services.actors import actor_for
 from grantflow.services.bootstrap import init_database
 from grantflow.services.records import create_project, next_project_code, record_review, save_submission
 from grantflow.states.enums import Category, SelectionMode, SupportMode
 from grantflow.states.permissions import SYSTEM, Actor
+from grantflow.states.text import Text
+from grantflow.states.workflow import trigger_label
+
+SUBJECTS = {
+    "project": Text("项目", "project"),
+    "call": Text("申报指南", "call"),
+    "programme": Text("专项", "programme"),
+}
 
 TASK_TARGETS = ["形成技术标准2项", "申请发明专利5项", "培养博士3名"]
 
@@ -33,6 +42,7 @@ class Story:
     first_event_id: int = 0
     steps: list[str] = field(default_factory=list)
     on_step: Callable[[str], None] | None = None
+    lang: str = "zh"
 
     def later(self, **delta: float) -> datetime:
         self.now = self.now + timedelta(**delta)
@@ -52,18 +62,42 @@ class Story:
             payload=payload,
             now=self.now,
         )
-        self.say(f"{subject} {subject_id}: {t.from_state} → {t.to_state} ({trigger}, {who.name})")
+        before, after = _state_label(subject, t.from_state), _state_label(subject, t.to_state)
+        what = trigger_label(trigger)
+        noun = SUBJECTS.get(subject, Text(subject, subject))
+        self.say(
+            Text(
+                f"{noun.zh} {subject_id}：{before.zh} → {after.zh}（{what.zh}，{who.name}）",
+                f"{noun.en} {subject_id}: {before.en} → {after.en} ({what.en}, {who.name})",
+            )
+        )
         return t
 
-    def say(self, line: str) -> None:
-        self.steps.append(line)
+    def say(self, line: Text) -> None:
+        text = line.get(self.lang)
+        self.steps.append(text)
         if self.on_step:
-            self.on_step(line)
+            self.on_step(text)
 
 
-def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable[[str], None] | None = None) -> Story:
+def _state_label(subject: str, state: str) -> Text:
+    registry = get_registry()
+    for name in registry.names(subject):
+        wf = registry.get(name)
+        if state in wf.states:
+            return wf.state_label(state)
+    return Text(state, state)
+
+
+def run_demo(
+    engine: Engine,
+    *,
+    start: datetime | None = None,
+    on_step: Callable[[str], None] | None = None,
+    lang: str = "zh",
+) -> Story:
     init_database(engine, demo=True)
-    story = Story(engine, start or datetime.now(UTC).replace(microsecond=0), on_step=on_step)
+    story = Story(engine, start or datetime.now(UTC).replace(microsecond=0), on_step=on_step, lang=lang)
     with engine.connect() as conn:
         story.first_event_id = conn.execute(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)).scalar() or 0
         programme = conn.execute(select(Programme.id, Programme.state, Programme.code).where(Programme.code == 7)).one()
@@ -111,7 +145,7 @@ def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable
                 "closes_at": story.now + timedelta(days=31),
             },
         )
-    story.say(f"call {call_id} created by {organiser.name}")
+    story.say(Text(f"申报指南 {call_id} 由{organiser.name}创建", f"call {call_id} created by {organiser.name}"))
     story.fire(call_id, "publish", organiser, subject="call")
     story.later(days=1)
     story.fire(call_id, "open", SYSTEM, subject="call")
@@ -148,7 +182,9 @@ def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable
                 data={"title": title, "budget_yuan": "3000000.00"},
             )
         projects.append(pid)
-        story.say(f"project {pid} drafted by {applicant.name}: {title}")
+        story.say(
+            Text(f"项目 {pid} 由{applicant.name}起草：{title}", f"project {pid} drafted by {applicant.name}: {title}")
+        )
         story.fire(pid, "submit", applicant)
 
     # 4. formal check: one is returned for correction and comes back
@@ -179,7 +215,8 @@ def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable
                     no_conflict_declared=True,
                     now=story.now,
                 )
-        story.say(f"project {pid}: 3 reviews, mean {sum(marks) / 3:.1f}")
+        mean = f"{sum(marks) / 3:.1f}"
+        story.say(Text(f"项目 {pid}：3 份评审，平均分 {mean}", f"project {pid}: 3 reviews, mean {mean}"))
     story.later(days=5)
     story.fire(projects[0], "approve", office)
     story.fire(projects[1], "approve", office)
@@ -252,7 +289,7 @@ def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable
                     now=story.now,
                     data={"year": year},
                 )
-        story.say(f"post-evaluation reports for {year} submitted")
+        story.say(Text(f"{year} 年度后评估报告已提交", f"post-evaluation reports for {year} submitted"))
     story.later(days=20)
     for pid in projects[:2]:
         story.fire(pid, "close", office)

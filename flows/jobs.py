@@ -16,6 +16,7 @@ from grantflow.config import Settings
 from grantflow.flows import sweep
 from grantflow.notifications import dispatch
 from grantflow.notifications.mailer import SmtpConfig, session
+from grantflow.services import sessions, throttle
 
 Job = Callable[[Engine, datetime, Settings], dict[str, Any]]
 
@@ -67,7 +68,14 @@ def send_digests(engine: Engine, now: datetime, settings: Settings) -> dict[str,
 
 
 def housekeeping(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
-    return {"items_closed": sweep.reconcile(engine, now=now)}
+    lifetimes = sessions.Lifetimes(
+        max_age=timedelta(seconds=settings.session_max_age_s), idle=timedelta(seconds=settings.session_idle_s)
+    )
+    longest_window = timedelta(seconds=max(settings.signin_window_s, settings.needs_window_s))
+    with engine.begin() as conn:
+        ended = sessions.purge_expired(conn, now=now, lifetimes=lifetimes)
+        forgotten = throttle.purge(conn, now=now, older_than=longest_window)
+    return {"items_closed": sweep.reconcile(engine, now=now), "sessions_ended": ended, "attempts_forgotten": forgotten}
 
 
 STEPS: dict[str, list[tuple[str, Job]]] = {

@@ -22,6 +22,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from grantflow.states.text import Text
+
 
 def _config_file() -> Path | None:
     explicit = os.environ.get("GRANTFLOW_CONFIG")
@@ -192,40 +194,55 @@ MIN_SECRET_LENGTH = 32
 
 
 class ConfigurationError(Exception):
-    """The configuration cannot be used as it is; the message says what to set (Chinese, then English)."""
+    """The configuration cannot be used as it is; ``message`` says what to set, in both languages."""
+
+    def __init__(self, message: Text) -> None:
+        super().__init__(f"{message.zh}\n{message.en}")
+        self.message = message
 
 
-def production_problems(settings: Settings) -> list[str]:
-    """What stops this configuration from running in production, one line each (zh / en)."""
+def production_problems(settings: Settings) -> list[Text]:
+    """What stops this configuration from running in production, one line each."""
     if not settings.production:
         return []
-    problems: list[str] = []
+    problems: list[Text] = []
     key = settings.secret_key.get_secret_value().strip() if settings.secret_key else ""
     if not key:
         problems.append(
-            "未设置 GRANTFLOW_SECRET_KEY（生产模式不使用自动生成的密钥文件） / "
-            "GRANTFLOW_SECRET_KEY is not set (production does not use a generated key file)"
+            Text(
+                "未设置 GRANTFLOW_SECRET_KEY（生产模式不使用自动生成的密钥文件）",
+                "GRANTFLOW_SECRET_KEY is not set (production does not use a generated key file)",
+            )
         )
     elif key.lower() in WEAK_SECRETS or len(key) < MIN_SECRET_LENGTH:
         problems.append(
-            f"GRANTFLOW_SECRET_KEY 是默认值或过短（至少 {MIN_SECRET_LENGTH} 个随机字符） / "
-            f"GRANTFLOW_SECRET_KEY is a default or too short (at least {MIN_SECRET_LENGTH} random characters)"
+            Text(
+                f"GRANTFLOW_SECRET_KEY 是默认值或过短（至少 {MIN_SECRET_LENGTH} 个随机字符）",
+                f"GRANTFLOW_SECRET_KEY is a default or too short (at least {MIN_SECRET_LENGTH} random characters)",
+            )
         )
     if settings.smtp_host and settings.smtp_user:
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
         if not password or password.lower() in WEAK_SECRETS:
             problems.append(
-                "设置了 GRANTFLOW_SMTP_USER 但 GRANTFLOW_SMTP_PASSWORD 缺失或为默认值 / "
-                "GRANTFLOW_SMTP_USER is set but GRANTFLOW_SMTP_PASSWORD is missing or a default"
+                Text(
+                    "设置了 GRANTFLOW_SMTP_USER 但 GRANTFLOW_SMTP_PASSWORD 缺失或为默认值",
+                    "GRANTFLOW_SMTP_USER is set but GRANTFLOW_SMTP_PASSWORD is missing or a default",
+                )
             )
         if not (settings.smtp_tls or settings.smtp_starttls):
             problems.append(
-                "SMTP 登录必须使用 TLS（GRANTFLOW_SMTP_TLS 或 GRANTFLOW_SMTP_STARTTLS） / "
-                "an SMTP login needs TLS (GRANTFLOW_SMTP_TLS or GRANTFLOW_SMTP_STARTTLS)"
+                Text(
+                    "SMTP 登录必须使用 TLS（GRANTFLOW_SMTP_TLS 或 GRANTFLOW_SMTP_STARTTLS）",
+                    "an SMTP login needs TLS (GRANTFLOW_SMTP_TLS or GRANTFLOW_SMTP_STARTTLS)",
+                )
             )
     if settings.cookie_secure is False:
         problems.append(
-            "生产模式下 GRANTFLOW_COOKIE_SECURE 不能为 false / GRANTFLOW_COOKIE_SECURE cannot be false in production"
+            Text(
+                "生产模式下 GRANTFLOW_COOKIE_SECURE 不能为 false",
+                "GRANTFLOW_COOKIE_SECURE cannot be false in production",
+            )
         )
     return problems
 
@@ -235,8 +252,11 @@ def check_production(settings: Settings) -> None:
     problems = production_problems(settings)
     if problems:
         raise ConfigurationError(
-            "生产模式（GRANTFLOW_ENV=production）拒绝启动 / production mode refuses to start:\n  - "
-            + "\n  - ".join(problems)
+            Text(
+                "生产模式（GRANTFLOW_ENV=production）拒绝启动：\n  - " + "\n  - ".join(p.zh for p in problems),
+                "production mode (GRANTFLOW_ENV=production) refuses to start:\n  - "
+                + "\n  - ".join(p.en for p in problems),
+            )
         )
 
 
