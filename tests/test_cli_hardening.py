@@ -160,3 +160,27 @@ def test_secrets_are_never_shown(monkeypatch: pytest.MonkeyPatch, caplog: pytest
 def test_settings_accept_the_documented_forms(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRANTFLOW_TRUSTED_ORIGINS", "https://a.example.cn/, https://b.example.cn")
     assert Settings().trusted_origins == ["https://a.example.cn", "https://b.example.cn"]
+
+
+def test_make_run_installs_only_when_the_dependencies_changed_and_takes_a_port(tmp_path: Path) -> None:
+    """`make -n` (what make would run) with a virtual environment already installed."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    stamp = venv / ".installed"
+    stamp.touch()
+    os.utime(stamp, (os.path.getmtime(ROOT / "pyproject.toml") + 60,) * 2)
+    fresh = subprocess.run(
+        ["make", "-n", "-C", str(ROOT), "run", f"VENV={venv}", "PORT=8123"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "pip install" not in fresh and "--port 8123" in fresh
+    os.utime(stamp, (os.path.getmtime(ROOT / "pyproject.toml") - 60,) * 2)
+    stale = subprocess.run(
+        ["make", "-n", "-C", str(ROOT), "run", f"VENV={venv}"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "pip install -q -e ." in stale and "--port 8000" in stale
+
+
+def test_the_readme_says_how_to_run_grantflow_commands() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    assert ".venv/bin/grantflow" in readme and "source .venv/bin/activate" in readme
