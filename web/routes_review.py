@@ -96,7 +96,7 @@ def _results_json(results: list[ItemResult], lang: str) -> list[dict[str, Any]]:
             "ok": r.ok,
             "message": r.message.get(lang),
             "messages": r.message.as_dict(),
-            **{k: v for k, v in r.detail.items() if k in ("reviewers", "to", "event")},
+            **{k: v for k, v in r.detail.items() if k in ("reviewers", "to", "event", "error")},
         }
         for r in results
     ]
@@ -153,6 +153,8 @@ def call_assign(
     project: Annotated[list[int], Form()],
     stage: Annotated[str, Form()] = "proposal",
 ) -> Response:
+    with engine.connect() as conn:
+        _require_manager(conn, actor, _call(conn, call_id))  # refused before anything is tried
     results = assign_batch(engine, project_ids=project, stage=stage, actor=actor, now=now)
     ctx = _call_view(engine, actor, call_id, stage, now)
     return render(request, "review/call.html", {**ctx, "results": results, "error": None})
@@ -169,6 +171,8 @@ def call_decide(
     reject: Annotated[list[int] | None, Form()] = None,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
+    with engine.connect() as conn:
+        _require_manager(conn, actor, _call(conn, call_id))  # refused before anything is tried
     decisions = [Decision(p, "approve") for p in approve or []] + [Decision(p, "reject", reason) for p in reject or []]
     results = decide_batch(engine, decisions=decisions, actor=actor, now=now)
     ctx = _call_view(engine, actor, call_id, "proposal", now)
@@ -528,6 +532,8 @@ def api_assign(
     stage: Annotated[str, Body()] = "proposal",
     reviewer_id: Annotated[int | None, Body()] = None,
 ) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        _require_manager(conn, actor, _call(conn, call_id))  # as the page: the call's desk is its managers'
     results = assign_batch(engine, project_ids=project_ids, stage=stage, actor=actor, now=now, reviewer_id=reviewer_id)
     return _results_json(results, lang)
 
@@ -578,7 +584,13 @@ def api_reviews(
     engine: EngineDep, actor: CurrentActor, now: NowDep, lang: LangDep, project_id: int, stage: str = "proposal"
 ) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        return [_review_json(r, lang) for r in reviews_for(conn, project_id=project_id, stage=stage, actor=actor)]
+        reviews = reviews_for(conn, project_id=project_id, stage=stage, actor=actor)
+        if not reviews and not any(
+            a.project_id == project_id for a in assignments_of(conn, reviewer_id=actor.user_id or 0)
+        ):
+            # nothing to show and no assignment: answer as for a project this person cannot see
+            project_for(conn, actor, project_id)
+        return [_review_json(r, lang) for r in reviews]
 
 
 @router.post("/api/review/projects/{project_id}/reviews")
