@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
@@ -52,7 +51,7 @@ def fail(text: Text | str, *, code: int = 2, lang: str | None = None) -> NoRetur
 class GrantflowGroup(TyperGroup):
     """The top-level group: catches what a command lets through and says it in one line."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click Context
         try:
             return super().invoke(ctx)
         except GrantflowError as exc:

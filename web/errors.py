@@ -100,7 +100,8 @@ def _field(loc: tuple[int | str, ...]) -> str:
 
 
 def _problem(error: dict[str, object]) -> dict[str, object]:
-    loc = tuple(error.get("loc") or ())  # type: ignore[call-overload]
+    raw = error.get("loc")
+    loc: tuple[int | str, ...] = tuple(raw) if isinstance(raw, list | tuple) else ()
     name = _field(loc)
     text = Text(f"“{name}”的值缺失或不正确", f"'{name}' is missing or invalid")
     return {"field": name, "where": str(loc[0]) if loc else "", "type": error.get("type"), "messages": text.as_dict()}
@@ -125,7 +126,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = HTTP_TEXT.get(exc.status_code, OTHER_HTTP)
-        return error_response(request, exc.status_code, message, code=f"http_{exc.status_code}", headers=exc.headers)
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(request, exc.status_code, message, code=f"http_{exc.status_code}", headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
