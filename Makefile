@@ -1,10 +1,16 @@
 # Two commands do everything on a fresh machine:
 #   make run    install, seed demo data (once), then serve the web page and the scheduled flows
-#               on the embedded default (SQLite, a local Prefect server started as a child)
+#               on the embedded default (SQLite, a local Prefect server started as a child);
+#               `make run PORT=8080` for another port; nothing is reinstalled unless pyproject.toml changed
 #   make test   install with the test extras, then ruff, mypy and the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+PORT   ?= 8000
+HOST   ?= 127.0.0.1
+# stamp files: pip runs again only when pyproject.toml (the dependencies) changed since the last install
+STAMP     := $(VENV)/.installed
+STAMP_DEV := $(VENV)/.installed-dev
 
 .PHONY: run test install install-dev system-deps demo lint bench clean
 
@@ -15,16 +21,24 @@ $(BIN)/python:
 system-deps:
 	./scripts/system-deps.sh
 
-install: $(BIN)/python system-deps
+$(STAMP): pyproject.toml | $(BIN)/python
+	./scripts/system-deps.sh
 	$(BIN)/pip install -q -e .
+	touch $@
 
-install-dev: $(BIN)/python system-deps
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	./scripts/system-deps.sh
 	$(BIN)/pip install -q -e ".[dev]"
+	touch $@ $(STAMP)
+
+install: $(STAMP)
+
+install-dev: $(STAMP_DEV)
 
 run: install
 	$(BIN)/grantflow init --demo
 	$(BIN)/grantflow demo --if-empty
-	$(BIN)/grantflow serve
+	$(BIN)/grantflow serve --host $(HOST) --port $(PORT)
 
 test: install-dev
 	$(BIN)/ruff check .

@@ -20,10 +20,11 @@ from grantflow.db.session import get_engine, session_scope
 from grantflow.services.actors import actor_for
 from grantflow.services.passwords import hash_password
 from grantflow.services.qualifications import find_unit, grant, qualifications_of, revoke
+from grantflow.services.signin import set_password
 from grantflow.states.enums import OrgKind, Role
 from grantflow.states.errors import GrantflowError
 from grantflow.states.permissions import Actor
-from grantflow.states.text import normalise_lang
+from grantflow.states.text import clean_line, normalise_lang
 
 orgs_app = typer.Typer(help="organisations (units, departments, evaluators)")
 users_app = typer.Typer(help="people and their roles")
@@ -40,6 +41,7 @@ def orgs_add(
     domain: Annotated[list[str] | None, typer.Option(help="e-mail domain (repeatable)")] = None,
 ) -> None:
     """Register an organisation."""
+    name, name_en = clean_line(name), clean_line(name_en) if name_en else None
     with session_scope(get_engine()) as session:
         if session.scalar(select(Organisation.id).where(Organisation.name == name)) is not None:
             err.print(f"[red]组织已存在 / organisation exists: {name}[/red]")
@@ -200,6 +202,7 @@ def users_add(
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
 ) -> None:
     """Register a person with one or more roles in an organisation."""
+    name = clean_line(name)
     with session_scope(get_engine()) as session:
         if session.get(Organisation, org) is None:
             err.print(f"[red]组织 {org} 不存在 / organisation {org} does not exist[/red]")
@@ -226,10 +229,11 @@ def users_passwd(
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
 ) -> None:
     """Set a person's password."""
-    with session_scope(get_engine()) as session:
-        user = session.scalar(select(User).where(User.email == email.lower()))
-        if user is None:
+    with get_engine().begin() as conn:
+        user_id = conn.execute(select(User.id).where(User.email == email.strip().lower())).scalar_one_or_none()
+        if user_id is None:
             err.print(f"[red]用户不存在 / no such user: {email}[/red]")
             raise typer.Exit(2)
-        user.password_hash = hash_password(password)
-    console.print("password changed")
+        # an office reset may be any length; every sign-in of that person ends
+        ended = set_password(conn, user_id=user_id, password=password, now=clock.now(), check=False)
+    console.print(f"password changed; {ended} sign-in(s) ended")

@@ -29,6 +29,14 @@ from grantflow.services.records import record_review, save_submission
 from grantflow.states.channels import DEMO
 from grantflow.states.enums import Category, SelectionMode, SupportMode
 from grantflow.states.permissions import SYSTEM, Actor
+from grantflow.states.text import Text
+from grantflow.states.workflow import trigger_label
+
+SUBJECTS = {
+    "project": Text("项目", "project"),
+    "call": Text("申报指南", "call"),
+    "programme": Text("专项", "programme"),
+}
 
 TASK_TARGETS = ["形成技术标准2项", "申请发明专利5项", "培养博士3名"]
 
@@ -40,6 +48,7 @@ class Story:
     first_event_id: int = 0
     steps: list[str] = field(default_factory=list)
     on_step: Callable[[str], None] | None = None
+    lang: str = "zh"
 
     @property
     def now(self) -> datetime:
@@ -66,13 +75,22 @@ class Story:
             payload=payload,
             now=self.now,
         )
-        self.say(f"{subject} {subject_id}: {t.from_state} → {t.to_state} ({trigger}, {who.name})")
+        before, after = _state_label(subject, t.from_state), _state_label(subject, t.to_state)
+        what = trigger_label(trigger)
+        noun = SUBJECTS.get(subject, Text(subject, subject))
+        self.say(
+            Text(
+                f"{noun.zh} {subject_id}：{before.zh} → {after.zh}（{what.zh}，{who.name}）",
+                f"{noun.en} {subject_id}: {before.en} → {after.en} ({what.en}, {who.name})",
+            )
+        )
         return t
 
-    def say(self, line: str) -> None:
-        self.steps.append(line)
+    def say(self, line: Text) -> None:
+        text = line.get(self.lang)
+        self.steps.append(text)
         if self.on_step:
-            self.on_step(line)
+            self.on_step(text)
 
 
 def _scheduled_trigger(engine: Engine, call_id: int) -> str:
@@ -82,10 +100,25 @@ def _scheduled_trigger(engine: Engine, call_id: int) -> str:
     return next(rule.trigger for rule, _ in get_registry().get(call.workflow).scheduled() if rule.source == call.state)
 
 
-def run_demo(engine: Engine, *, start: datetime | None = None, on_step: Callable[[str], None] | None = None) -> Story:
+def _state_label(subject: str, state: str) -> Text:
+    registry = get_registry()
+    for name in registry.names(subject):
+        wf = registry.get(name)
+        if state in wf.states:
+            return wf.state_label(state)
+    return Text(state, state)
+
+
+def run_demo(
+    engine: Engine,
+    *,
+    start: datetime | None = None,
+    on_step: Callable[[str], None] | None = None,
+    lang: str = "zh",
+) -> Story:
     init_database(engine, demo=True)
     begin = start or clock.now().replace(microsecond=0)
-    story = Story(engine, SimulatedClock(begin), on_step=on_step)
+    story = Story(engine, SimulatedClock(begin), on_step=on_step, lang=lang)
     with use_clock(story.clock):
         _tell(engine, story)
     return story
@@ -144,7 +177,7 @@ def _tell(engine: Engine, story: Story) -> None:
                 "closes_at": story.now + timedelta(days=31),
             },
         )
-    story.say(f"call {call_id} created by {organiser.name}")
+    story.say(Text(f"申报指南 {call_id} 由{organiser.name}创建", f"call {call_id} created by {organiser.name}"))
     story.fire(call_id, "publish", organiser, subject="call")
     story.later(days=1)
     story.fire(call_id, _scheduled_trigger(engine, call_id), system, subject="call")
@@ -173,7 +206,9 @@ def _tell(engine: Engine, story: Story) -> None:
                 data={"title": title, "budget_yuan": "3000000.00"},
             )
         projects.append(pid)
-        story.say(f"project {pid} drafted by {applicant.name}: {title}")
+        story.say(
+            Text(f"项目 {pid} 由{applicant.name}起草：{title}", f"project {pid} drafted by {applicant.name}: {title}")
+        )
         story.fire(pid, "submit", applicant)
 
     # 4. formal check: one is returned for correction and comes back
@@ -204,7 +239,8 @@ def _tell(engine: Engine, story: Story) -> None:
                     no_conflict_declared=True,
                     now=story.now,
                 )
-        story.say(f"project {pid}: 3 reviews, mean {sum(marks) / 3:.1f}")
+        mean = f"{sum(marks) / 3:.1f}"
+        story.say(Text(f"项目 {pid}：3 份评审，平均分 {mean}", f"project {pid}: 3 reviews, mean {mean}"))
     story.later(days=5)
     story.fire(projects[0], "approve", office)
     story.fire(projects[1], "approve", office)
@@ -277,7 +313,7 @@ def _tell(engine: Engine, story: Story) -> None:
                     now=story.now,
                     data={"year": year},
                 )
-        story.say(f"post-evaluation reports for {year} submitted")
+        story.say(Text(f"{year} 年度后评估报告已提交", f"post-evaluation reports for {year} submitted"))
     story.later(days=20)
     for pid in projects[:2]:
         story.fire(pid, "close", office)

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grantflow.cli.channels import flows_by_hand_channel
+from grantflow.cli.common import fail
 from grantflow.config import get_settings
 from grantflow.db.session import get_engine
 from grantflow.states.errors import GrantflowError
@@ -106,15 +107,22 @@ def flows_run(
 
 def serve_cmd(
     host: Annotated[str, typer.Option(help="web page address")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="web page port")] = 8000,
+    port: Annotated[int, typer.Option(help="web page port", envvar="PORT")] = 8000,
     web: Annotated[bool, typer.Option("--web/--no-web", help="also serve the web page")] = True,
     only: Annotated[list[str] | None, typer.Option("--only", help="serve only these flows")] = None,
 ) -> None:
     """Serve the web page and the scheduled flows (a local Prefect server unless PREFECT_API_URL is set)."""
-    from grantflow.flows.serve import serve
+    from grantflow.config import ConfigurationError, check_production
+    from grantflow.flows.serve import port_problem, serve
     from grantflow.services.bootstrap import init_database
 
     settings = get_settings()
+    try:
+        check_production(settings)
+    except ConfigurationError as exc:
+        fail(exc.message)
+    if web and (problem := port_problem(host, port)):
+        fail(problem)
     init_database(get_engine(settings))
     code = serve(settings, web=web, host=host, port=port, only=only, say=console.print)
     raise typer.Exit(code=code)

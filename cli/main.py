@@ -16,6 +16,7 @@ from grantflow.cli import flows_cmd
 from grantflow.cli.admin_cmd import orgs_app, users_app
 from grantflow.cli.audit_cmd import audit_app
 from grantflow.cli.channels import cli_channel
+from grantflow.cli.common import GrantflowGroup, cli_lang, fail, start_command, use_lang
 from grantflow.cli.review_cmd import review_app
 from grantflow.config import get_settings
 from grantflow.db.apply import fire as fire_trigger
@@ -28,9 +29,11 @@ from grantflow.services.actors import actor_for
 from grantflow.services.bootstrap import init_database
 from grantflow.states.diagram import mermaid, render
 from grantflow.states.errors import GrantflowError
-from grantflow.states.text import normalise_lang
+from grantflow.states.text import Text
 
-app = typer.Typer(help="grantflow: workflow and approval engine for major special programmes (重大专项)")
+app = typer.Typer(
+    help="grantflow: workflow and approval engine for major special programmes (重大专项)", cls=GrantflowGroup
+)
 db_app = typer.Typer(help="database schema")
 workflows_app = typer.Typer(help="workflow definitions and variants")
 app.add_typer(db_app, name="db")
@@ -48,12 +51,12 @@ LangOpt = Annotated[str, typer.Option("--lang", help="zh or en (default: GRANTFL
 
 
 def _lang(value: str | None) -> str:
-    return normalise_lang(value or get_settings().language)
+    use_lang(value)
+    return cli_lang()
 
 
 def _fail(exc: GrantflowError, lang: str) -> None:
-    err.print(f"[red]{exc.text(lang)}[/red]")
-    raise typer.Exit(code=2)
+    fail(exc.message, lang=lang)
 
 
 @app.command()
@@ -82,6 +85,17 @@ def db_status() -> None:
     raise typer.Exit(code=0 if ok else 1)
 
 
+TIMELINE_COLUMNS = (
+    Text("#", "#"),
+    Text("时间（UTC）", "when (UTC)"),
+    Text("操作人", "who"),
+    Text("事项", "what"),
+    Text("对象", "subject"),
+    Text("原状态", "from"),
+    Text("新状态", "to"),
+)
+
+
 @app.command()
 def demo(
     lang: LangOpt = "",
@@ -96,16 +110,18 @@ def demo(
         init_database(engine, demo=True)
         with engine.connect() as conn:
             if conn.execute(select(Project.id).limit(1)).first() is not None:
-                console.print("projects exist already: demo story skipped")
+                console.print(
+                    Text("已有项目：跳过演示故事", "projects exist already: demo story skipped").get(language)
+                )
                 return
     try:
-        story = run_demo(engine, on_step=lambda line: console.print(f"  {line}"))
+        story = run_demo(engine, on_step=lambda line: console.print(f"  {line}"), lang=language)
     except GrantflowError as exc:
         _fail(exc, language)
         return
-    table = Table(title="时间线 timeline" if language == "zh" else "timeline")
-    for col in ("#", "when (UTC)", "who", "what", "subject", "from", "to"):
-        table.add_column(col)
+    table = Table(title=Text("时间线", "timeline").get(language))
+    for col in TIMELINE_COLUMNS:
+        table.add_column(col.get(language))
     with engine.connect() as conn:
         rows = conn.execute(
             select(AuditEvent).where(AuditEvent.id > story.first_event_id).order_by(AuditEvent.id)
@@ -123,7 +139,14 @@ def demo(
     console.print(table)
     with engine.connect() as conn:
         check = verify(conn)
-    console.print(f"audit chain: {'intact' if check.ok else check.problem} ({check.checked} events)")
+    if check.ok:
+        console.print(
+            Text(f"审计链完整，共 {check.checked} 条事件", f"audit chain: intact ({check.checked} events)").get(
+                language
+            )
+        )
+    else:
+        console.print((check.problem_zh if language == "zh" else check.problem) or "")
 
 
 @app.command()
@@ -193,7 +216,17 @@ def fire_cmd(
     """Fire a trigger on a stored subject on behalf of a user, through the engine."""
     language = _lang(lang)
     engine = get_engine()
-    body = json.loads(payload) if payload else {}
+    try:
+        body = json.loads(payload) if payload else {}
+    except ValueError:
+        fail(
+            Text(
+                '--payload 必须是 JSON 对象，例如 \'{"reason": "..."}\'',
+                '--payload must be a JSON object, e.g. \'{"reason": "..."}\'',
+            )
+        )
+    if not isinstance(body, dict):
+        fail(Text("--payload 必须是 JSON 对象", "--payload must be a JSON object"))
     if reason:
         body["reason"] = reason
     try:
@@ -222,8 +255,13 @@ def projects_list(lang: LangOpt = "") -> None:
 
 
 @app.callback()
-def _main() -> None:
+def _main(
+    lang: Annotated[
+        str, typer.Option("--lang", help="language of every message: zh or en (default: GRANTFLOW_LANGUAGE)")
+    ] = "",
+) -> None:
     """grantflow — 重大专项全过程管理."""
+    start_command(lang)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m grantflow`

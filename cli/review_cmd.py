@@ -20,7 +20,7 @@ from rich.table import Table
 
 from grantflow import clock
 from grantflow.cli.channels import cli_channel
-from grantflow.config import get_settings
+from grantflow.cli.common import cli_lang, use_lang
 from grantflow.db.session import get_engine
 from grantflow.services.actors import actor_for
 from grantflow.services.calls import create_call, new_project
@@ -41,7 +41,6 @@ from grantflow.services.tenders import open_bids, open_due_bids, read_bid, read_
 from grantflow.states.errors import GrantflowError
 from grantflow.states.lifecycle import DEFAULT_QUORUM
 from grantflow.states.permissions import Actor
-from grantflow.states.text import normalise_lang
 
 review_app = typer.Typer(help="eligibility, selection modes, sealed bids, expert review, complaints (评审)")
 console = Console()
@@ -58,7 +57,9 @@ def _who(email: str) -> Actor:
 
 
 def _lang(value: str, actor: Actor | None = None) -> str:
-    return normalise_lang(value or (actor.lang if actor else None) or get_settings().language)
+    # one language for every message: this command's --lang, else the global one, else GRANTFLOW_LANGUAGE
+    use_lang(value)
+    return cli_lang()
 
 
 def _run(lang: str, work: Any) -> Any:

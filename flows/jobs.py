@@ -18,6 +18,7 @@ from grantflow.db import audit
 from grantflow.flows import sweep
 from grantflow.notifications import dispatch
 from grantflow.notifications.mailer import SmtpConfig, session
+from grantflow.services import sessions, throttle
 from grantflow.states.permissions import SYSTEM, Actor
 
 Job = Callable[[Engine, datetime, Settings, Actor], dict[str, Any]]
@@ -70,12 +71,25 @@ def send_digests(engine: Engine, now: datetime, settings: Settings, actor: Actor
 
 
 def housekeeping(engine: Engine, now: datetime, settings: Settings, actor: Actor = SYSTEM) -> dict[str, Any]:
-    """Close due items whose work was done, then anchor the audit chain's head outside the
-    database (daily, with the flow's schedule; see docs/audit.md)."""
+    """Close due items whose work was done, forget ended sign-ins and old throttling attempts, then
+    anchor the audit chain's head outside the database (daily, with the flow's schedule; see
+    docs/audit.md)."""
+    lifetimes = sessions.Lifetimes(
+        max_age=timedelta(seconds=settings.session_max_age_s), idle=timedelta(seconds=settings.session_idle_s)
+    )
+    longest_window = timedelta(seconds=max(settings.signin_window_s, settings.needs_window_s))
+    with engine.begin() as conn:
+        ended = sessions.purge_expired(conn, now=now, lifetimes=lifetimes)
+        forgotten = throttle.purge(conn, now=now, older_than=longest_window)
     closed = sweep.reconcile(engine, now=now)
     with engine.connect() as conn:
         head = audit.anchor(conn, now=now, path=settings.audit_anchor_path)
-    return {"items_closed": closed, "anchored": {"event_id": head.event_id, "hash": head.hash}}
+    return {
+        "items_closed": closed,
+        "sessions_ended": ended,
+        "attempts_forgotten": forgotten,
+        "anchored": {"event_id": head.event_id, "hash": head.hash},
+    }
 
 
 STEPS: dict[str, list[tuple[str, Job]]] = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from collections.abc import Callable
 
 from grantflow.config import Settings
 from grantflow.flows.server import LocalPrefectServer
+from grantflow.states.text import Text
 
 
 def _stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
@@ -32,6 +34,28 @@ def _stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=5)
+
+
+def port_problem(host: str, port: int) -> Text | None:
+    """Why the web page cannot listen on host:port, or None."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        return Text(f"无法解析地址 {host}：{exc}", f"cannot resolve {host}: {exc}")
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            other = port + 1
+            return Text(
+                f"端口 {port} 已被占用或不可用（{exc.strerror}）："
+                f"请换一个，例如 --port {other} 或 make run PORT={other}",
+                f"port {port} on {host} is busy or unavailable ({exc.strerror}): choose another, "
+                f"e.g. --port {other} or make run PORT={other}",
+            )
+    return None
 
 
 def serve(

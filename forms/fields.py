@@ -24,7 +24,7 @@ from pydantic import BeforeValidator
 from pydantic import Field as Constraint
 from pydantic_core import PydanticCustomError
 
-from grantflow.states.text import Text
+from grantflow.states.text import Text, clean_line, clean_text
 
 EMPTY = Text("—", "—")
 
@@ -107,8 +107,13 @@ class Refs:
 
 def _strip_text(value: Any) -> Any:
     if isinstance(value, str):
-        stripped = value.strip()
-        return stripped or None
+        return clean_line(value) or None  # no hidden characters (RTL override, zero-width) in a line
+    return value
+
+
+def _strip_long_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value) or None
     return value
 
 
@@ -129,6 +134,10 @@ class LongText(ShortText):
     max_length: int = 20_000
     rows: int = 6
     kind: ClassVar[str] = "long_text"
+
+    def pydantic_type(self) -> Any:
+        constrained = Annotated[str, Constraint(max_length=self.max_length)]
+        return Annotated[constrained | None, BeforeValidator(_strip_long_text)]
 
 
 _INT = re.compile(r"^[+-]?\d{1,18}$")

@@ -116,11 +116,21 @@ def name_kind(filename: str) -> str:
     return _ALIASES.get(suffix, suffix)
 
 
+MAX_NAME = 200
+"""Longest file name kept (the column holds 255)."""
+
+
 def safe_filename(filename: str) -> str:
     """The name to keep and offer for download: no folders, no control characters, not empty."""
     name = PurePath(filename.replace("\\", "/")).name
+    # isprintable() is False for controls and format characters (RTL override, zero-width ...)
     name = "".join(ch for ch in name if ch.isprintable() and ch not in '"<>|:*?').strip()
-    return name[:200] or "file"
+    if len(name) > MAX_NAME:
+        # shorten the stem, never the extension: the kind a name claims is checked against the content
+        suffix = PurePath(name).suffix
+        keep = suffix if 1 < len(suffix) <= 16 else ""
+        name = name[: MAX_NAME - len(keep)].rstrip() + keep
+    return name or "file"
 
 
 def _mib(n: int) -> str:

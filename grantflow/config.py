@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -21,6 +21,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from grantflow.states.text import Text
 
 
 def _config_file() -> Path | None:
@@ -58,7 +60,28 @@ class Settings(BaseSettings):
     bid_master_key_file: Path | None = Field(
         default=None, description="master key wrapping each tender's data key; default HOME/keys/bid-master.key"
     )
-    secret_key: str | None = Field(default=None, description="signs session cookies; default: a key file in home")
+    # security (see docs/security.md)
+    env: str = Field(
+        default="development",
+        description="development or production; production refuses to start without explicit secrets",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="keys the CSRF tokens; default outside production: a key file in home"
+    )
+    cookie_secure: bool | None = Field(
+        default=None, description="Secure session cookie: true, false, or unset (auto: when the request is HTTPS)"
+    )
+    trusted_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="other origins allowed to post (scheme://host[:port]), comma-separated; the page's own is implied",
+    )
+    session_max_age_s: int = Field(default=12 * 3600, description="a sign-in lasts at most this long")
+    session_idle_s: int = Field(default=30 * 60, description="a sign-in ends after this long without a request")
+    signin_account_limit: int = Field(default=5, description="failed sign-ins per account per window before a pause")
+    signin_address_limit: int = Field(default=20, description="failed sign-ins per address per window before a pause")
+    signin_window_s: int = Field(default=15 * 60, description="the sign-in throttling window")
+    needs_address_limit: int = Field(default=10, description="questionnaire answers per address per window")
+    needs_window_s: int = Field(default=3600, description="the questionnaire rate window")
     # the audit chain (docs/audit.md): a key and an anchor log, both outside the database
     audit_key_file: Path | None = Field(
         default=None, description="key of the audit chain's keyed hashes (HMAC); default HOME/keys/audit.key"
@@ -73,7 +96,7 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(default=False, description="upgrade the connection with STARTTLS")
     smtp_tls: bool = Field(default=False, description="implicit TLS from the first byte (SMTPS)")
     smtp_user: str | None = Field(default=None, description="SMTP login, if the server needs one")
-    smtp_password: str | None = Field(default=None, description="SMTP password")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password")
     smtp_sender: str = Field(default="grantflow <noreply@localhost>", description="From: address")
     smtp_timeout_s: float = Field(default=30.0, description="SMTP socket timeout")
     notify_max_attempts: int = Field(default=8, description="e-mail attempts before a delivery is marked failed")
@@ -93,6 +116,20 @@ class Settings(BaseSettings):
     schedule_digest: str = Field(default="0 18 * * *", description="daily digest e-mails")
     schedule_housekeeping: str = Field(default="30 2 * * *", description="close due items whose work was done")
     prefect_port: int = Field(default=4200, description="port of the embedded Prefect server (busy: a free one)")
+
+    @field_validator("trusted_origins", mode="before")
+    @classmethod
+    def _origins_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip().rstrip("/") for part in text.split(",") if part.strip()]
+        return value
+
+    @property
+    def production(self) -> bool:
+        return self.env.strip().lower() in ("production", "prod")
 
     @field_validator("attachment_types", mode="before")
     @classmethod
@@ -153,6 +190,90 @@ class Settings(BaseSettings):
     def ensure_dirs(self) -> None:
         for d in (self.home_dir, self.files_dir, self.publications_dir):
             d.mkdir(parents=True, exist_ok=True)
+
+
+WEAK_SECRETS = frozenset(
+    {
+        "",
+        "change-me",
+        "changeme",
+        "secret",
+        "grantflow",
+        "dev",
+        "development",
+        "test",
+        "replace-with-a-long-random-value",
+    }
+)
+"""Values that are known to everyone (defaults, examples in the docs): never a production secret."""
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigurationError(Exception):
+    """The configuration cannot be used as it is; ``message`` says what to set, in both languages."""
+
+    def __init__(self, message: Text) -> None:
+        super().__init__(f"{message.zh}\n{message.en}")
+        self.message = message
+
+
+def production_problems(settings: Settings) -> list[Text]:
+    """What stops this configuration from running in production, one line each."""
+    if not settings.production:
+        return []
+    problems: list[Text] = []
+    key = settings.secret_key.get_secret_value().strip() if settings.secret_key else ""
+    if not key:
+        problems.append(
+            Text(
+                "未设置 GRANTFLOW_SECRET_KEY（生产模式不使用自动生成的密钥文件）",
+                "GRANTFLOW_SECRET_KEY is not set (production does not use a generated key file)",
+            )
+        )
+    elif key.lower() in WEAK_SECRETS or len(key) < MIN_SECRET_LENGTH:
+        problems.append(
+            Text(
+                f"GRANTFLOW_SECRET_KEY 是默认值或过短（至少 {MIN_SECRET_LENGTH} 个随机字符）",
+                f"GRANTFLOW_SECRET_KEY is a default or too short (at least {MIN_SECRET_LENGTH} random characters)",
+            )
+        )
+    if settings.smtp_host and settings.smtp_user:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+        if not password or password.lower() in WEAK_SECRETS:
+            problems.append(
+                Text(
+                    "设置了 GRANTFLOW_SMTP_USER 但 GRANTFLOW_SMTP_PASSWORD 缺失或为默认值",
+                    "GRANTFLOW_SMTP_USER is set but GRANTFLOW_SMTP_PASSWORD is missing or a default",
+                )
+            )
+        if not (settings.smtp_tls or settings.smtp_starttls):
+            problems.append(
+                Text(
+                    "SMTP 登录必须使用 TLS（GRANTFLOW_SMTP_TLS 或 GRANTFLOW_SMTP_STARTTLS）",
+                    "an SMTP login needs TLS (GRANTFLOW_SMTP_TLS or GRANTFLOW_SMTP_STARTTLS)",
+                )
+            )
+    if settings.cookie_secure is False:
+        problems.append(
+            Text(
+                "生产模式下 GRANTFLOW_COOKIE_SECURE 不能为 false",
+                "GRANTFLOW_COOKIE_SECURE cannot be false in production",
+            )
+        )
+    return problems
+
+
+def check_production(settings: Settings) -> None:
+    """Raise ``ConfigurationError`` listing every problem, when production mode is not ready."""
+    problems = production_problems(settings)
+    if problems:
+        raise ConfigurationError(
+            Text(
+                "生产模式（GRANTFLOW_ENV=production）拒绝启动：\n  - " + "\n  - ".join(p.zh for p in problems),
+                "production mode (GRANTFLOW_ENV=production) refuses to start:\n  - "
+                + "\n  - ".join(p.en for p in problems),
+            )
+        )
 
 
 @lru_cache(maxsize=1)

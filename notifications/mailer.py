@@ -14,9 +14,11 @@ import smtplib
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
+
+from pydantic import SecretStr
 
 from grantflow.config import Settings
 
@@ -40,9 +42,14 @@ class SmtpConfig:
     starttls: bool = False
     tls: bool = False
     user: str | None = None
-    password: str | None = None
+    # a secret: hidden from repr and logs; a plain string given by a caller is wrapped
+    password: SecretStr | None = field(default=None, repr=False)
     sender: str = "grantflow <noreply@localhost>"
     timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.password, str):
+            object.__setattr__(self, "password", SecretStr(self.password))
 
     @classmethod
     def from_settings(cls, s: Settings) -> SmtpConfig | None:
@@ -103,7 +110,7 @@ class SmtpMailer:
                 smtp.starttls(context=context)
                 smtp.ehlo()
             if cfg.user:
-                smtp.login(cfg.user, cfg.password or "")
+                smtp.login(cfg.user, cfg.password.get_secret_value() if cfg.password else "")
         except (smtplib.SMTPException, OSError) as exc:
             raise CannotConnect(f"SMTP {cfg.host}:{cfg.port}: {exc!r}") from exc
         return smtp

@@ -35,7 +35,7 @@ from grantflow.states.lifecycle import DEFAULT_QUORUM
 from grantflow.states.permissions import APPLY_FORBIDDEN, Actor, may_apply
 from grantflow.states.review_rules import MANAGE_FORBIDDEN, may_manage
 from grantflow.states.selection import CallPlan, call_problems
-from grantflow.states.text import Text, join
+from grantflow.states.text import Text, clean_line, join
 
 _o = table(Organisation)
 _g = table(Programme)
@@ -93,7 +93,8 @@ def create_call(
         problems += max_applications_problems(values["max_applications_per_unit"])
     if problems:
         raise CallInvalid(problems)
-    call_id = create(conn, subject="call", values=dict(values), actor=actor, now=now)
+    cleaned = {**values, "title": clean_line(values["title"])} if isinstance(values.get("title"), str) else values
+    call_id = create(conn, subject="call", values=dict(cleaned), actor=actor, now=now)
     if values.get("selection_mode") == SelectionMode.TENDER and bids_open_at is not None:
         set_up_tender(conn, call_id=call_id, bids_open_at=bids_open_at)
     return call_id
@@ -179,7 +180,7 @@ def new_project(
         now=now,
         values={
             "code": code,
-            "title": title,
+            "title": clean_line(title),
             "call_id": call_id,
             "programme_id": row.programme_id,
             "undertaking_unit_id": actor.organisation_id,

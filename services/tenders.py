@@ -325,9 +325,9 @@ def read_bids(
 ) -> list[BidView]:
     """The call's bids (or one project's) as this person may see them now.
 
-    Before opening nobody gets contents, the office included: ``content`` is None and
-    ``sealed_reason`` says why. The bidding unit sees its own receipt only, never contents
-    through here (it has its own copy).
+    Before opening nobody gets contents, the office included, nor the number of bids: those who
+    may read bids after the opening get ``BidSealed`` saying until when. The bidding unit sees
+    its own receipt only, never contents through here (it has its own copy).
     """
     stmt = (
         select(_b, _p.c.code)
@@ -337,8 +337,14 @@ def read_bids(
     )
     if project_id is not None:
         stmt = stmt.where(_b.c.project_id == project_id)
-    rows = conn.execute(stmt).all()
     own_only = not may_read_bids(conn, actor=actor, call_id=call_id, project_id=project_id)
+    if not own_only:
+        status = tender_status(conn, call_id=call_id)
+        early = sealed_reason(*status, now) if status is not None else None
+        if early is not None:
+            # before the opening not even the number of bids is told (nor whether a project bid)
+            raise BidSealed(early)
+    rows = conn.execute(stmt).all()
     if own_only:
         rows = [r for r in rows if may_bid(actor, undertaking_unit_id=r.organisation_id)]
         if not rows:
@@ -367,10 +373,15 @@ def read_bids(
 
 def read_bid(conn: Connection, *, project_id: int, actor: Actor, now: datetime) -> BidView:
     """One project's bid: the contents only after opening, for those who may read them."""
-    call_id = conn.execute(select(_b.c.call_id).where(_b.c.project_id == project_id)).scalar_one_or_none()
-    if call_id is None:
-        raise NotFound(Text(f"项目 {project_id} 没有投标文件", f"project {project_id} has no bid"))
-    return read_bids(conn, call_id=call_id, actor=actor, now=now, project_id=project_id)[0]
+    none = NotFound(Text(f"项目 {project_id} 没有投标文件", f"project {project_id} has no bid"))
+    call_id = conn.execute(select(_p.c.call_id).where(_p.c.id == project_id)).scalar_one_or_none()
+    if call_id is None or tender_status(conn, call_id=call_id) is None:
+        raise none
+    # read_bids refuses a sealed tender before looking, so a refusal does not say whether a bid exists
+    views = read_bids(conn, call_id=call_id, actor=actor, now=now, project_id=project_id)
+    if not views:
+        raise none
+    return views[0]
 
 
 def require_open(view: BidView) -> bytes:

@@ -41,6 +41,25 @@ class InvalidTrigger(GrantflowError):
         self.allowed = [n for n, _ in allowed]
 
 
+class UnknownTrigger(InvalidTrigger):
+    """The trigger is not one of the workflow's at all (a typo): say so and list the valid ones."""
+
+    code = "unknown_trigger"
+
+    def __init__(self, *, trigger: str, workflow: str, known: list[str]) -> None:
+        GrantflowError.__init__(
+            self,
+            Text(
+                f"未知的操作“{trigger}”。流程“{workflow}”的操作有：{'、'.join(known)}",
+                f"unknown trigger '{trigger}'. The triggers of workflow '{workflow}' are: {', '.join(known)}",
+            ),
+            details={"trigger": trigger, "workflow": workflow, "known": known},
+        )
+        self.trigger = trigger
+        self.state = ""
+        self.allowed = known
+
+
 class Forbidden(GrantflowError):
     code = "forbidden"
 
@@ -95,6 +114,31 @@ class WorkflowInvalid(GrantflowError):
             details={"workflow": workflow, "problems": problems},
         )
         self.problems = problems
+
+
+class TooManyAttempts(GrantflowError):
+    """Too many attempts from one account or address in a window: try again after ``retry_after`` s."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: Text, *, retry_after: int) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class UnknownWorkflow(WorkflowInvalid):
+    code = "unknown_workflow"
+
+    def __init__(self, workflow: str, known: list[str]) -> None:
+        GrantflowError.__init__(
+            self,
+            Text(
+                f"未知的流程“{workflow}”。可用的流程：{'、'.join(known)}",
+                f"unknown workflow '{workflow}'. Known workflows: {', '.join(known)}",
+            ),
+            details={"workflow": workflow, "known": known},
+        )
+        self.problems = [f"workflow '{workflow}' is not defined"]
 
 
 def _prefixed(prefix: Text, reasons: list[Text]) -> Text:

@@ -60,6 +60,14 @@ class CallPlan:
     bids_open_at: datetime | None = None
 
 
+def _unknown(what_zh: str, what_en: str, given: object, kind: Any) -> Text:
+    valid = [m.value for m in kind]
+    return Text(
+        f"未知的{what_zh}“{given}”；可选：{'、'.join(valid)}",
+        f"unknown {what_en} '{given}'; valid: {', '.join(valid)}",
+    )
+
+
 def _join(values: Iterable[str], lang: str) -> str:
     sep = "、" if lang == "zh" else ", "
     return sep.join(label(v, lang) for v in sorted(values))
@@ -71,19 +79,19 @@ def call_problems(plan: CallPlan) -> list[Text]:
     try:
         category = Category(plan.category)
     except ValueError:
-        out.append(Text(f"未知的项目类别“{plan.category}”", f"unknown category '{plan.category}'"))
+        out.append(_unknown("项目类别", "category", plan.category, Category))
         category = None
     try:
         mode = SelectionMode(plan.selection_mode)
     except ValueError:
-        out.append(Text(f"未知的遴选方式“{plan.selection_mode}”", f"unknown selection mode '{plan.selection_mode}'"))
+        out.append(_unknown("遴选方式", "selection mode", plan.selection_mode, SelectionMode))
         mode = None
     supports: list[SupportMode] = []
     for s in plan.support_modes:
         try:
             supports.append(SupportMode(s))
         except ValueError:
-            out.append(Text(f"未知的支持方式“{s}”", f"unknown support mode '{s}'"))
+            out.append(_unknown("支持方式", "support mode", s, SupportMode))
     if category is not None and mode is not None and mode not in SELECTION_MODES_BY_CATEGORY[category]:
         allowed = SELECTION_MODES_BY_CATEGORY[category]
         out.append(

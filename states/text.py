@@ -7,6 +7,8 @@ apart. Interface strings of the web page live in its Babel catalogue instead.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Literal, NamedTuple
 
 Lang = Literal["zh", "en"]
@@ -37,3 +39,38 @@ class Text(NamedTuple):
 
 def join(texts: list[Text], sep_zh: str = "；", sep_en: str = "; ") -> Text:
     return Text(sep_zh.join(t.zh for t in texts), sep_en.join(t.en for t in texts))
+
+
+# Characters that change how text is shown without being seen: bidirectional controls (an RTL
+# override turns "exe.pdf" around), zero-width spaces and joiners, the byte-order mark, invisible
+# operators and the soft hyphen. A title or a name carrying them can impersonate another.
+HIDDEN = frozenset(
+    "\u00ad\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"
+)
+_SPACES = re.compile(r"\s+")
+
+
+def _visible(ch: str, *, keep: str) -> bool:
+    if ch in keep:
+        return True
+    if ch in HIDDEN:
+        return False
+    # controls, format characters and lone surrogates (which no encoding can store)
+    return unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
+
+
+def clean_line(value: str) -> str:
+    """A name or a title as stored: NFC, no hidden or control characters, one space between words.
+
+    The one normalisation every form field and service applies to single-line text.
+    """
+    text = unicodedata.normalize("NFC", value.replace("\t", " ").replace("\n", " ").replace("\r", " "))
+    text = "".join(ch for ch in text if _visible(ch, keep=""))
+    return _SPACES.sub(" ", text).strip()
+
+
+def clean_text(value: str) -> str:
+    """Longer text as stored: like ``clean_line`` but keeping line breaks and tabs."""
+    text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
+    return "".join(ch for ch in text if _visible(ch, keep="\n\t")).strip()

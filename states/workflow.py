@@ -24,7 +24,15 @@ from grantflow.states.attributes import StateDef, state_from_row
 from grantflow.states.attributes import problems as attribute_problems
 from grantflow.states.deadlines import FORM_LABELS, form_label, stage_label
 from grantflow.states.effects import known_effect
-from grantflow.states.errors import Forbidden, GuardFailed, InvalidTrigger, PayloadInvalid, WorkflowInvalid
+from grantflow.states.errors import (
+    Forbidden,
+    GuardFailed,
+    InvalidTrigger,
+    PayloadInvalid,
+    UnknownTrigger,
+    UnknownWorkflow,
+    WorkflowInvalid,
+)
 from grantflow.states.facts import Facts
 from grantflow.states.guards import Guard, form_of, get_guard, known_guard
 from grantflow.states.lifecycle import BUILTIN_WORKFLOWS, REVIEW_STAGES, TRIGGER_LABELS
@@ -208,6 +216,8 @@ class Workflow:
         """The row that fires, or a domain error saying why none can. Pure: nothing is stored."""
         state = facts.state
         candidates = self.rules_for(trigger, state)
+        if not candidates and trigger not in self.triggers:
+            raise UnknownTrigger(trigger=trigger, workflow=self.name, known=self.triggers)
         if not candidates:
             raise InvalidTrigger(
                 trigger=trigger,
@@ -518,7 +528,7 @@ class Registry:
         try:
             return self._by_name[name]
         except KeyError:
-            raise WorkflowInvalid(name, [f"workflow '{name}' is not defined"]) from None
+            raise UnknownWorkflow(name, sorted(self._by_name)) from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._by_name

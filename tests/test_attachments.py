@@ -22,6 +22,7 @@ from grantflow.states.errors import NotFound
 from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.factories import make_project
+from tests.web import WebClient
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -169,13 +170,13 @@ def test_download_through_the_app_is_refused_to_someone_who_may_not_see_the_proj
             content=PDF,
             actor=people["applicant"],
         ).ref.id
-    outsider = TestClient(create_app())
+    outsider = WebClient(create_app())
     _login(outsider, "pi@yanyuan.example.edu")
     r = outsider.get(f"/attachments/{aid}")
     assert r.status_code == 404 and PDF not in r.content
-    anonymous = TestClient(create_app())
+    anonymous = WebClient(create_app())
     assert anonymous.get(f"/attachments/{aid}", follow_redirects=False).status_code == 303  # to sign-in
-    owner = TestClient(create_app())
+    owner = WebClient(create_app())
     _login(owner, "pi@jinghua.example.com")
     r = owner.get(f"/attachments/{aid}")
     assert r.status_code == 200 and r.content == PDF

@@ -33,6 +33,7 @@ from grantflow.states.permissions import SYSTEM
 from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.test_review_helpers import call, panel
+from tests.web import WebClient
 
 SECRET = "报价：壹仟贰佰万元整 TOTAL-PRICE-12000000"
 runner = CliRunner()
@@ -67,7 +68,7 @@ def tender(engine: Engine, people: People, now: datetime) -> Tender_:
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
     web = create_app()
-    yield TestClient(web)
+    yield WebClient(web)
     web.dependency_overrides.clear()
 
 
@@ -117,7 +118,10 @@ def test_no_path_shows_a_bid_before_opening_and_every_path_after(
     for name, (_, text) in before.items():
         assert "TOTAL-PRICE" not in text, name
     assert before["web page"][0] == 200 and "前不可查看" in before["web page"][1]  # the office reads zh
-    assert before["api call bids"][0] == 200 and '"sealed":true' in before["api call bids"][1].replace(" ", "")
+    # sealed: not even how many bids there are, nor which project bid
+    assert "<tbody>" not in before["web page"][1] and "投标项目" not in before["web page"][1]
+    assert before["api call bids"][0] == 422 and '"error":"bid_sealed"' in before["api call bids"][1].replace(" ", "")
+    assert before["api project bid"][0] == 422 and "bid_sealed" in before["api project bid"][1]
     assert before["web export"][0] == 422
     assert before["cli bid-show"][0] == 2 and before["cli export"][0] == 2
 

@@ -135,9 +135,9 @@ def test_office_registers_an_organisation_and_a_person_who_can_then_act(fresh_ho
 
 
 def test_demo_if_empty_runs_once(fresh_home: Path):
-    first = runner.invoke(app, ["demo", "--if-empty"])
+    first = runner.invoke(app, ["--lang", "en", "demo", "--if-empty"])
     assert first.exit_code == 0 and "audit chain: intact" in first.output
-    second = runner.invoke(app, ["demo", "--if-empty"])
-    assert second.exit_code == 0 and "demo story skipped" in second.output
+    second = runner.invoke(app, ["demo", "--if-empty"])  # GRANTFLOW_LANGUAGE's default: Chinese
+    assert second.exit_code == 0 and "已有项目：跳过演示故事" in second.output
     with get_engine().connect() as conn:
         assert conn.execute(select(func.count()).select_from(Project)).scalar_one() == 3

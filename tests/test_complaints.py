@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from grantflow.config import reset_settings
@@ -18,6 +17,7 @@ from grantflow.web.app import create_app
 from grantflow.web.routes_review import clock
 from tests.conftest import People
 from tests.factories import make_project, satisfy
+from tests.web import WebClient
 
 
 def _rejected(engine: Engine, people: People, now: datetime) -> int:
@@ -73,7 +73,7 @@ def test_complaints_through_the_web_and_api(engine: Engine, people: People, now:
     pid = _rejected(engine, people, now)
     web = create_app()
     web.dependency_overrides[clock] = lambda: now + timedelta(days=1)
-    client = TestClient(web)
+    client = WebClient(web)
 
     def login(email: str) -> None:
         r = client.post("/login", data={"email": email, "password": DEMO_PASSWORD}, follow_redirects=False)

@@ -220,8 +220,9 @@ def test_cli_lists_every_reason_in_the_chosen_language(
     assert en.exit_code == 1
     said = " ".join(en.output.split())
     assert "type does not qualify" in said and "GMP" in said
-    refused = runner.invoke(app, ["review", "submit", str(pid), "--as", "pi@yanyuan.example.edu"])
-    assert refused.exit_code == 2 and "Not eligible" in refused.output  # Prof. Wu reads English
+    # one language for the whole command line (the global --lang), whoever acts
+    refused = runner.invoke(app, ["--lang", "en", "review", "submit", str(pid), "--as", "pi@yanyuan.example.edu"])
+    assert refused.exit_code == 2 and "Not eligible" in refused.output
     assert state_of(engine, pid) == "draft"
     bad_call = runner.invoke(
         app,

@@ -14,6 +14,7 @@ from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.factories import make_project
 from tests.test_forms_store import proposal
+from tests.web import WebClient
 
 EXE = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 200
 PDF = b"%PDF-1.4\n%%EOF\n"
@@ -21,7 +22,7 @@ PDF = b"%PDF-1.4\n%%EOF\n"
 
 @pytest.fixture
 def client(engine: Engine) -> TestClient:
-    return TestClient(create_app())
+    return WebClient(create_app())
 
 
 def login(client: TestClient, email: str) -> None:

@@ -15,6 +15,7 @@ from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.factories import make_project
+from tests.web import WebClient
 
 
 def login(client: TestClient, email: str) -> None:
@@ -26,11 +27,11 @@ def test_inbox_shows_messages_in_each_language_and_marks_them_read(engine: Engin
     now = datetime.now(UTC)
     make_project(engine, people, now, state="under_review")
     jobs.run("dispatch", engine, now + timedelta(seconds=1), get_settings())
-    client = TestClient(create_app())
+    client = WebClient(create_app())
     login(client, "office@kw.example.cn")
     page = client.get("/inbox").text
     assert "消息" in page and "提交申报" in page and "条未读" in page
-    clerk = TestClient(create_app())
+    clerk = WebClient(create_app())
     login(clerk, "clerk@kw.example.cn")  # an English-speaking member of the office
     clerk.get("/lang/en")
     page = clerk.get("/inbox").text
@@ -50,7 +51,7 @@ def test_inbox_shows_messages_in_each_language_and_marks_them_read(engine: Engin
 
 
 def test_preferences_are_saved_per_kind(engine: Engine, people: People) -> None:
-    client = TestClient(create_app())
+    client = WebClient(create_app())
     login(client, "pi@jinghua.example.com")
     r = client.post(
         "/inbox/preferences",
@@ -83,11 +84,11 @@ def test_office_sees_uncertain_deliveries_and_only_the_office_may_resend(engine:
              "created_at": now, "last_error": "the sender stopped after claiming this e-mail"},
         )  # fmt: skip
         delivery = conn.execute(select(NotificationDelivery.id)).scalar_one()
-    applicant = TestClient(create_app())
+    applicant = WebClient(create_app())
     login(applicant, "pi@jinghua.example.com")
     assert "待处理的投递问题" not in applicant.get("/inbox").text
     assert applicant.post(f"/inbox/deliveries/{delivery}/resend").status_code == 403
-    office = TestClient(create_app())
+    office = WebClient(create_app())
     login(office, "office@kw.example.cn")
     page = office.get("/inbox").text
     assert "待处理的投递问题" in page and "uncertain" in page

@@ -161,7 +161,7 @@ def test_cli_init_demo_and_verify_on_postgres(pg_server: PgServer, tmp_path: Pat
         init = runner.invoke(app, ["init", "--demo"])
         assert init.exit_code == 0, init.output
         assert "postgresql+psycopg" in init.output
-        demo = runner.invoke(app, ["demo"])
+        demo = runner.invoke(app, ["--lang", "en", "demo"])
         assert demo.exit_code == 0, demo.output
         assert "closed" in demo.output
         check = runner.invoke(app, ["audit", "verify", "--lang", "en"])

@@ -45,6 +45,7 @@ from grantflow.web.routes_review import clock
 from tests.conftest import People
 from tests.factories import state_of
 from tests.test_review_helpers import GOOD, call, draft, panel, review
+from tests.web import WebClient
 
 D = Decimal
 
@@ -345,7 +346,7 @@ def test_batch_assignment_reports_each_item_and_audits_each(engine: Engine, peop
 def client(engine: Engine, now: datetime) -> Iterator[TestClient]:
     web = create_app()
     web.dependency_overrides[clock] = lambda: now
-    yield TestClient(web)
+    yield WebClient(web)
     web.dependency_overrides.clear()
 
 

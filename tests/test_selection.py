@@ -262,8 +262,8 @@ def test_tender_story(engine: Engine, people: People, now: datetime) -> None:
         submit(engine, project_id=bidders[who], actor=people[who], now=now)
 
     # sealed: nobody reads contents, the office cannot open early, and the formal check waits
-    with engine.connect() as conn:
-        assert all(v.content is None for v in read_bids(conn, call_id=call_id, actor=people["office"], now=closes))
+    with engine.connect() as conn, pytest.raises(BidSealed, match="sealed"):  # not even how many there are
+        read_bids(conn, call_id=call_id, actor=people["office"], now=closes)
     with engine.begin() as conn, pytest.raises(BidSealed):
         open_bids(conn, call_id=call_id, actor=people["office"], now=closes)
     with pytest.raises(GuardFailed, match="sealed"):

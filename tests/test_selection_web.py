@@ -18,13 +18,14 @@ from grantflow.web.routes_review import clock
 from tests.conftest import People
 from tests.factories import state_of
 from tests.test_review_helpers import call, draft, panel, review
+from tests.web import WebClient
 
 
 @pytest.fixture
 def client(engine: Engine, now: datetime) -> Iterator[TestClient]:
     web = create_app()
     web.dependency_overrides[clock] = lambda: now
-    yield TestClient(web)
+    yield WebClient(web)
     web.dependency_overrides.clear()
 
 

@@ -14,11 +14,12 @@ from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.factories import make_project, state_of
+from tests.web import WebClient
 
 
 @pytest.fixture
 def client(engine: Engine) -> TestClient:
-    return TestClient(create_app())
+    return WebClient(create_app())
 
 
 def login(client: TestClient, email: str, lang: str = "zh") -> None:

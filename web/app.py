@@ -1,6 +1,8 @@
 """The web application: one FastAPI app serving pages and the JSON API for every role.
 
-Stateless apart from the signed session cookie, so several processes can run behind a proxy.
+Sessions live in the database (``web_sessions``), so several processes can run behind a proxy.
+Every request passes the protections in ``web.security`` (headers, sessions, origin check, CSRF
+token) before any route runs; a route added later gets them without asking.
 """
 
 from __future__ import annotations
@@ -8,27 +10,30 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.sessions import SessionMiddleware
 
-from grantflow.config import Settings, get_settings
+from grantflow.config import Settings, check_production, get_settings
 from grantflow.db.session import get_engine
 from grantflow.services.bootstrap import init_database
 from grantflow.web import errors
+from grantflow.web.routes_account import router as account_router
 from grantflow.web.routes_core import router as core_router
 from grantflow.web.routes_forms import router as forms_router
 from grantflow.web.routes_inbox import router as inbox_router
 from grantflow.web.routes_orgs import router as orgs_router
 from grantflow.web.routes_review import router as review_router
+from grantflow.web.security import HeadersMiddleware, OriginMiddleware, SessionMiddleware, require_csrf
 
 STATIC = Path(__file__).parent / "static"
+DOCS_PATH = "/api/docs"
 
 
 def secret_key(settings: Settings) -> str:
-    """GRANTFLOW_SECRET_KEY, or a key generated once and kept in the data directory."""
-    if settings.secret_key:
-        return settings.secret_key
+    """GRANTFLOW_SECRET_KEY, or (outside production) a key generated once and kept in the data directory."""
+    if settings.secret_key is not None and settings.secret_key.get_secret_value().strip():
+        return settings.secret_key.get_secret_value().strip()
+    check_production(settings)  # production never falls back to a generated key
     settings.ensure_dirs()
     path = settings.home_dir / "secret_key"
     if not path.exists():
@@ -39,16 +44,28 @@ def secret_key(settings: Settings) -> str:
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
     s = settings or get_settings()
+    check_production(s)  # refuses to start with a missing or default secret, naming what to set
     engine = get_engine(s)
     if migrate:
         init_database(engine)  # an empty database is upgraded on first start
-    app = FastAPI(title="grantflow", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    docs = None if s.production else DOCS_PATH
+    app = FastAPI(
+        title="grantflow",
+        docs_url=docs,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        dependencies=[Depends(require_csrf)],
+    )
     app.state.engine = engine
     app.state.settings = s
-    app.add_middleware(SessionMiddleware, secret_key=secret_key(s), same_site="lax", session_cookie="grantflow")
+    # added innermost first: a request meets the headers, then the session, then the origin check
+    app.add_middleware(OriginMiddleware, settings=s, refuse=errors.refuse)
+    app.add_middleware(SessionMiddleware, engine=engine, settings=s, secret=secret_key(s))
+    app.add_middleware(HeadersMiddleware, docs_path=docs)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
     app.include_router(core_router)
+    app.include_router(account_router)
     app.include_router(forms_router)
     app.include_router(review_router)
     app.include_router(inbox_router)

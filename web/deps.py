@@ -22,6 +22,7 @@ from grantflow.states.permissions import Actor
 from grantflow.states.text import Lang, Text, normalise_lang
 from grantflow.states.workflow import event_label
 from grantflow.web.i18n import translations
+from grantflow.web.security import ServerSession, inject_csrf
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -118,6 +119,13 @@ def render(
     request: Request, template: str, context: dict[str, Any] | None = None, *, status_code: int = 200
 ) -> HTMLResponse:
     lang = get_lang(request)
-    ctx = {"request": request, "user": getattr(request.state, "actor", None)}
+    session = request.scope.get("session")
+    token = session.csrf_token() if isinstance(session, ServerSession) else None
+    ctx = {"request": request, "user": getattr(request.state, "actor", None), "csrf_token": token}
     ctx.update(context or {})
-    return templates(lang).TemplateResponse(request, template, ctx, status_code=status_code)
+    response = templates(lang).TemplateResponse(request, template, ctx, status_code=status_code)
+    if token is None:
+        return response
+    # every POST form on the page gets this session's CSRF token (see web/security.py)
+    html = inject_csrf(bytes(response.body).decode("utf-8"), token)
+    return HTMLResponse(html, status_code=status_code)

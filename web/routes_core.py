@@ -10,23 +10,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from grantflow import clock
 from grantflow.db.apply import fire
 from grantflow.db.facts import load_facts
-from grantflow.db.models import User
 from grantflow.db.workflows import get_registry
-from grantflow.services.passwords import verify_password
 from grantflow.services.queries import history, project_for, visible_projects
-from grantflow.states.errors import GrantflowError
-from grantflow.states.text import Text, normalise_lang
+from grantflow.services.signin import BadLogin, sign_in
+from grantflow.states.errors import GrantflowError, TooManyAttempts
+from grantflow.states.text import normalise_lang
 from grantflow.web.deps import CurrentActor, EngineDep, LangDep, OptionalActor, render
 from grantflow.web.errors import status_for
 
 router = APIRouter()
-
-BAD_LOGIN = Text("邮箱或密码不正确", "wrong e-mail or password")
 
 
 def _safe_next(value: str | None) -> str:
@@ -48,16 +44,19 @@ def login(
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(User.id, User.password_hash, User.active, User.language).where(User.email == email.strip().lower())
-        ).one_or_none()
-    if row is None or not row.active or not verify_password(password, row.password_hash):
-        ctx = {"next": _safe_next(next), "email": email, "error": BAD_LOGIN.get(lang)}
-        return render(request, "login.html", ctx, status_code=401)
+    settings = request.app.state.settings
+    address = request.client.host if request.client else "unknown"
+    try:
+        who = sign_in(engine, email=email, password=password, address=address, now=clock.now(), settings=settings)
+    except (BadLogin, TooManyAttempts) as exc:
+        ctx = {"next": _safe_next(next), "email": email, "error": exc.text(lang)}
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else {}
+        response = render(request, "login.html", ctx, status_code=status_for(exc) if headers else 401)
+        response.headers.update(headers)
+        return response
     request.session.clear()
-    request.session["uid"] = row.id
-    request.session["lang"] = row.language
+    request.session["uid"] = who.user_id
+    request.session["lang"] = who.language
     return RedirectResponse(_safe_next(next), status_code=303)
 
 

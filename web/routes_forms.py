@@ -18,6 +18,7 @@ from fastapi import APIRouter, Body, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
+from grantflow import clock
 from grantflow.forms import (
     FORMS,
     UPLOAD_SUFFIX,
@@ -42,8 +43,9 @@ from grantflow.services.forms import (
     submit_questionnaire,
 )
 from grantflow.services.queries import form_refusal, project_for, viewable_facts
+from grantflow.services.signin import count_answer
 from grantflow.states.enums import SubmissionStatus
-from grantflow.states.errors import NotFound
+from grantflow.states.errors import NotFound, TooManyAttempts
 from grantflow.states.permissions import Actor
 from grantflow.states.text import Text
 from grantflow.web.deps import CurrentActor, EngineDep, LangDep, OptionalActor, render
@@ -313,8 +315,18 @@ async def needs_post(request: Request, engine: EngineDep, actor: OptionalActor, 
     form = FORMS.get("needs_questionnaire")
     posted = await request.form()
     raw = parse_post(form, [(k, v) for k, v in posted.multi_items() if isinstance(v, str)])
-    with engine.begin() as conn:
-        rid, validated = submit_questionnaire(conn, raw=raw, actor=actor)
+    address = request.client.host if request.client else "unknown"
+    try:
+        with engine.begin() as conn:
+            rid, validated = submit_questionnaire(conn, raw=raw, actor=actor)
+            if rid is not None:  # only answers that are kept count towards the limit
+                count_answer(conn, address=address, now=clock.now(), settings=request.app.state.settings)
+    except TooManyAttempts as exc:  # the answer is not kept; what was typed stays on the page
+        ctx = {"form": form, "fields_html": render_fields(form, raw, lang=lang), "notice": None, "user": actor}
+        ctx["error"] = exc.text(lang)
+        response = render(request, "forms/needs.html", ctx, status_code=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if rid is not None:
         return RedirectResponse("/needs?done=1", status_code=303)
     ctx = {

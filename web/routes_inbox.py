@@ -13,8 +13,11 @@ from grantflow.notifications.catalogue import MODES, preference_kinds
 from grantflow.notifications.dispatch import problems, resend
 from grantflow.notifications.inbox import mark_read, messages_for, unread_count
 from grantflow.notifications.preferences import mode_of, modes_for, set_mode
+from grantflow.states.errors import NotFound
 from grantflow.states.permissions import may_see_delivery_problems
+from grantflow.states.text import Text
 from grantflow.web.deps import CurrentActor, EngineDep, LangDep, render
+from grantflow.web.security import parse_id
 
 router = APIRouter()
 
@@ -37,7 +40,9 @@ def inbox_page(request: Request, actor: CurrentActor, engine: EngineDep, lang: L
 async def inbox_read(request: Request, actor: CurrentActor, engine: EngineDep) -> Response:
     form = await request.form()
     raw = form.get("message_id")
-    message_id = int(str(raw)) if raw else None
+    message_id = parse_id(raw) if raw else None
+    if raw and message_id is None:
+        raise NotFound(Text("消息不存在", "no such message"))
     assert actor.user_id is not None
     with engine.begin() as conn:
         mark_read(conn, user_id=actor.user_id, message_id=message_id, now=clock.now())

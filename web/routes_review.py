@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from grantflow.clock import now as clock_now
@@ -46,7 +47,15 @@ from grantflow.services.review import (
     rubric_for,
     submit_review,
 )
-from grantflow.services.tenders import open_bids, read_bid, read_bids, require_open, submit_bid, tender_status
+from grantflow.services.tenders import (
+    BidSealed,
+    open_bids,
+    read_bid,
+    read_bids,
+    require_open,
+    submit_bid,
+    tender_status,
+)
 from grantflow.states.eligibility import describe, parse_rules
 from grantflow.states.errors import Forbidden, GrantflowError, NotFound
 from grantflow.states.permissions import Actor
@@ -89,7 +98,7 @@ def _results_json(results: list[ItemResult], lang: str) -> list[dict[str, Any]]:
             "ok": r.ok,
             "message": r.message.get(lang),
             "messages": r.message.as_dict(),
-            **{k: v for k, v in r.detail.items() if k in ("reviewers", "to", "event")},
+            **{k: v for k, v in r.detail.items() if k in ("reviewers", "to", "event", "error")},
         }
         for r in results
     ]
@@ -146,6 +155,8 @@ def call_assign(
     project: Annotated[list[int], Form()],
     stage: Annotated[str, Form()] = "proposal",
 ) -> Response:
+    with engine.connect() as conn:
+        _require_manager(conn, actor, _call(conn, call_id))  # refused before anything is tried
     results = assign_batch(engine, project_ids=project, stage=stage, actor=actor, now=now)
     ctx = _call_view(engine, actor, call_id, stage, now)
     return render(request, "review/call.html", {**ctx, "results": results, "error": None})
@@ -162,6 +173,8 @@ def call_decide(
     reject: Annotated[list[int] | None, Form()] = None,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
+    with engine.connect() as conn:
+        _require_manager(conn, actor, _call(conn, call_id))  # refused before anything is tried
     decisions = [Decision(p, "approve") for p in approve or []] + [Decision(p, "reject", reason) for p in reject or []]
     results = decide_batch(engine, decisions=decisions, actor=actor, now=now)
     ctx = _call_view(engine, actor, call_id, "proposal", now)
@@ -188,9 +201,12 @@ def call_bids_page(request: Request, engine: EngineDep, actor: CurrentActor, now
     now = now
     with engine.connect() as conn:
         call = _call(conn, call_id)
-        views = read_bids(conn, call_id=call_id, actor=actor, now=now)
+        try:
+            views = read_bids(conn, call_id=call_id, actor=actor, now=now)
+        except BidSealed as exc:  # sealed: the page says until when, and nothing about how many
+            return render(request, "review/bids.html", {"call": call, "bids": [], "texts": {}, "sealed": exc.message})
     texts = {v.bid_id: v.content.decode("utf-8", errors="replace") if v.content is not None else None for v in views}
-    return render(request, "review/bids.html", {"call": call, "bids": views, "texts": texts})
+    return render(request, "review/bids.html", {"call": call, "bids": views, "texts": texts, "sealed": None})
 
 
 @router.get("/review/calls/{call_id}/bids.csv")
@@ -238,7 +254,7 @@ def _project_view(engine: Any, actor: Actor, project_id: int, now: datetime) -> 
         if tender is not None:
             try:
                 bid = read_bid(conn, project_id=project_id, actor=actor, now=now)
-            except (NotFound, Forbidden):
+            except (NotFound, Forbidden, BidSealed):
                 bid = None
         complaints = complaints_for(conn, actor=actor, project_id=project_id).rows if may_list_complaints(actor) else []
         outcome = latest_outcome(conn, project_id)
@@ -366,7 +382,7 @@ def _review_form(engine: Any, actor: Actor, project_id: int, stage: str, now: da
         if ctx.call_id is not None and tender_status(conn, call_id=ctx.call_id) is not None:
             try:
                 bid = read_bid(conn, project_id=project_id, actor=actor, now=now)
-            except NotFound:
+            except (NotFound, BidSealed):
                 bid = None
     return {
         "item": ctx,
@@ -500,8 +516,18 @@ def api_assign(
     stage: Annotated[str, Body()] = "proposal",
     reviewer_id: Annotated[int | None, Body()] = None,
 ) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        _require_manager(conn, actor, _call(conn, call_id))  # as the page: the call's desk is its managers'
     results = assign_batch(engine, project_ids=project_ids, stage=stage, actor=actor, now=now, reviewer_id=reviewer_id)
     return _results_json(results, lang)
+
+
+class DecisionIn(BaseModel):
+    """One item of a batch decision; a malformed item is a 422 naming it, not a crash."""
+
+    project_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    trigger: Annotated[str, Field(max_length=80)]
+    reason: Annotated[str | None, Field(max_length=4000)] = None
 
 
 @router.post("/api/review/decisions")
@@ -510,9 +536,9 @@ def api_decide(
     actor: CurrentActor,
     now: NowDep,
     lang: LangDep,
-    decisions: Annotated[list[dict[str, Any]], Body(embed=True)],
+    decisions: Annotated[list[DecisionIn], Body(embed=True)],
 ) -> list[dict[str, Any]]:
-    parsed = [Decision(int(d["project_id"]), str(d["trigger"]), d.get("reason")) for d in decisions]
+    parsed = [Decision(d.project_id, d.trigger, d.reason) for d in decisions]
     return _results_json(decide_batch(engine, decisions=parsed, actor=actor, now=now), lang)
 
 
@@ -542,7 +568,13 @@ def api_reviews(
     engine: EngineDep, actor: CurrentActor, now: NowDep, lang: LangDep, project_id: int, stage: str = "proposal"
 ) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        return [_review_json(r, lang) for r in reviews_for(conn, project_id=project_id, stage=stage, actor=actor)]
+        reviews = reviews_for(conn, project_id=project_id, stage=stage, actor=actor)
+        if not reviews and not any(
+            a.project_id == project_id for a in assignments_of(conn, reviewer_id=actor.user_id or 0)
+        ):
+            # nothing to show and no assignment: answer as for a project this person cannot see
+            project_for(conn, actor, project_id)
+        return [_review_json(r, lang) for r in reviews]
 
 
 @router.post("/api/review/projects/{project_id}/reviews")

@@ -26,6 +26,7 @@ from grantflow.db.models.review import (
     ReviewPanel,
     ReviewRubric,
 )
+from grantflow.db.models.security import ThrottleEvent, WebSession
 from grantflow.db.models.tenders import Bid, Tender
 
 __all__ = [
@@ -63,9 +64,11 @@ __all__ = [
     "ReviewRubric",
     "Submission",
     "Tender",
+    "ThrottleEvent",
     "UTCDateTime",
     "User",
     "UserRole",
+    "WebSession",
     "table",
     "utcnow",
 ]

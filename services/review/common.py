@@ -182,5 +182,5 @@ def _batch(engine: Engine, project_ids: Iterable[int], work: Any) -> list[ItemRe
             with engine.begin() as conn:
                 results.append(work(conn, pid))
         except GrantflowError as exc:
-            results.append(ItemResult(pid, False, exc.message, exc.details))
+            results.append(ItemResult(pid, False, exc.message, {**exc.details, "error": exc.code}))
     return results

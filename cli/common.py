@@ -1,0 +1,64 @@
+"""What every `grantflow` command shares: one language for its messages, and one place where a
+domain error or a bad value becomes a clear line instead of a traceback.
+
+The language is ``--lang`` given before the command (``grantflow --lang en demo``), else a
+command's own ``--lang``, else ``GRANTFLOW_LANGUAGE`` (default Chinese).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from grantflow.config import ConfigurationError, get_settings
+from grantflow.states.errors import GrantflowError
+from grantflow.states.text import Lang, Text, normalise_lang
+
+err = Console(stderr=True, highlight=False)
+
+
+class _Chosen:
+    lang: str | None = None
+
+
+def use_lang(value: str | None) -> None:
+    """The language chosen on the command line (before or after the command name)."""
+    if value:
+        _Chosen.lang = normalise_lang(value)
+
+
+def start_command(lang: str | None) -> None:
+    """At the start of each invocation: the global ``--lang``, or none (forget an earlier run's)."""
+    _Chosen.lang = normalise_lang(lang) if lang else None
+
+
+def cli_lang(explicit: str | None = None) -> Lang:
+    return normalise_lang(explicit or _Chosen.lang or get_settings().language)
+
+
+def say_error(text: Text | str, lang: str | None = None) -> None:
+    err.print(f"[red]{text.get(lang or cli_lang()) if isinstance(text, Text) else text}[/red]")
+
+
+def fail(text: Text | str, *, code: int = 2, lang: str | None = None) -> NoReturn:
+    say_error(text, lang)
+    raise typer.Exit(code=code)
+
+
+class GrantflowGroup(TyperGroup):
+    """The top-level group: catches what a command lets through and says it in one line."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click Context
+        try:
+            return super().invoke(ctx)
+        except GrantflowError as exc:
+            fail(exc.message)
+        except ConfigurationError as exc:
+            fail(exc.message)
+        except OverflowError:
+            fail(Text("数字超出范围（编号最大为 2^63-1）", "a number is out of range (ids go up to 2^63-1)"))
+        except (ValueError, UnicodeError) as exc:  # a value the command could not read (a date, JSON, a number)
+            fail(Text(f"输入有误：{exc}", f"invalid input: {exc}"))

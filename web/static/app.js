@@ -1,0 +1,24 @@
+// grantflow's only script (the Content-Security-Policy allows no inline code).
+// 1. Scripted requests (fetch, htmx) send the page's CSRF token as the X-CSRF-Token header;
+//    forms carry it already as a hidden field.
+// 2. While someone is typing into a form, the session is kept alive (one small request at most
+//    every five minutes), so a long proposal is not lost to the idle timeout; an idle tab still
+//    times out.
+(function () {
+  "use strict";
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  var token = meta ? meta.getAttribute("content") : null;
+  if (token) {
+    document.addEventListener("htmx:configRequest", function (event) {
+      event.detail.headers["X-CSRF-Token"] = token;
+    });
+    window.grantflowCsrf = token;
+  }
+  var lastPing = Date.now();
+  var FIVE_MINUTES = 5 * 60 * 1000;
+  document.addEventListener("input", function () {
+    if (Date.now() - lastPing < FIVE_MINUTES) return;
+    lastPing = Date.now();
+    fetch("/api/session", { credentials: "same-origin", headers: { Accept: "application/json" } });
+  });
+})();
