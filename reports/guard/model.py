@@ -139,12 +139,12 @@ class Span:
     score: float
 
 
-def best_span(ratios: list[float], bias: float, skip: set[int] | None = None) -> Span | None:
+def best_span(ratios: list[float], biases: list[float], skip: set[int] | None = None) -> Span | None:
     """The contiguous run with the largest sum of (ratio - bias) (Kadane), avoiding `skip`."""
     best: Span | None = None
     running = 0.0
     start = 0
-    for i, r in enumerate(ratios):
+    for i, (r, bias) in enumerate(zip(ratios, biases, strict=True)):
         if skip and i in skip:
             running, start = 0.0, i + 1
             continue

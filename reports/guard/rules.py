@@ -99,7 +99,8 @@ class ModelRules(_Strict):
     order: int = Field(2, ge=1, le=4)
     prior: float = Field(4.0, gt=0)
     bias: float = 1.0
-    swap_threshold: float = Field(3.5, gt=0)
+    char_bias: float = 2.0
+    swap_threshold: float = Field(4.0, gt=0)
     offtopic_threshold: float = Field(8.0, gt=0)
     min_context: int = Field(6, ge=0)
     context_max_mean: float = 0.0

@@ -410,7 +410,7 @@ class _Scan:
                 scored = self.compiled.model.score(tokenize(normalise(item).text))
                 known = [x.ratio for x in scored if x.ratio != 0.0]
                 hit = self.compiled.lexicon.regex is not None and self.compiled.lexicon.regex.search(item)
-                if hit or (known and statistics.fmean(known) > bias):
+                if hit or (known and statistics.fmean(known) > bias * 2):
                     offtopic += 1
             if offtopic / len(items) >= s.list_offtopic_share:
                 vstart = next((i for i, o in enumerate(self.view.origin) if o >= offset), len(text))
@@ -443,9 +443,11 @@ class _Scan:
                 min(x.ratio, 0.0) if any(a <= x.token.start and x.token.end <= b for a, b in self.allowed) else x.ratio
                 for x in scored
             ]
+            # A Chinese character is about half a word: it pays a larger toll per token.
+            biases = [m.bias if x.token.text.isascii() else m.char_bias for x in scored]
             found: set[int] = set()
             for _ in range(3):
-                span = best_span(ratios, m.bias, skip=found)
+                span = best_span(ratios, biases, skip=found)
                 if span is None or span.score < m.swap_threshold:
                     break
                 inside = set(range(span.first, span.last + 1))
