@@ -94,6 +94,7 @@ class PairModel:
     offtopic: NgramCounts
     prior: float = 4.0
     share: float = field(init=False)
+    _cache: dict[tuple[str, ...], float] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.share = self.offtopic.tokens / max(1, self.offtopic.tokens + self.official.tokens)
@@ -107,6 +108,12 @@ class PairModel:
         )
 
     def log_odds(self, gram: tuple[str, ...]) -> float:
+        cached = self._cache.get(gram)
+        if cached is None:
+            cached = self._cache[gram] = self._log_odds(gram)
+        return cached
+
+    def _log_odds(self, gram: tuple[str, ...]) -> float:
         k_o = self.offtopic.counts.get(gram, 0)
         k_d = self.official.counts.get(gram, 0)
         if k_o + k_d == 0:

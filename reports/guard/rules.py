@@ -47,9 +47,9 @@ def _check_patterns(patterns: list[str]) -> list[str]:
 
 class Category(_Strict):
     label: Label
-    weight: float = Field(1.0, gt=0)
+    weight: float = Field(default=1.0, gt=0)
     terms: list[str] = []
-    weak_weight: float = Field(0.4, gt=0)
+    weak_weight: float = Field(default=0.4, gt=0)
     weak_terms: list[str] = []
     patterns: list[str] = []
 
@@ -57,14 +57,14 @@ class Category(_Strict):
 
 
 class Thresholds(_Strict):
-    passage: float = Field(1.0, gt=0)
-    context: int = Field(28, ge=0)
+    passage: float = Field(default=1.0, gt=0)
+    context: int = Field(default=28, ge=0)
 
 
 class Allow(_Strict):
     phrases: list[str] = []
     negations: list[str] = []
-    negation_window: int = Field(8, ge=0)
+    negation_window: int = Field(default=8, ge=0)
     domains: list[str] = []
 
 
@@ -73,38 +73,38 @@ class Links(_Strict):
     bare_tlds: list[str] = []
     spam_host_fragments: list[str] = []
     spam_host_short: list[str] = []
-    min_digits: int = Field(4, ge=1)
-    weight_suspicious: float = Field(1.0, gt=0)
-    weight_ip: float = Field(0.8, gt=0)
-    weight_unknown: float = Field(0.4, ge=0)
+    min_digits: int = Field(default=4, ge=1)
+    weight_suspicious: float = Field(default=1.0, gt=0)
+    weight_ip: float = Field(default=0.8, gt=0)
+    weight_unknown: float = Field(default=0.4, ge=0)
 
 
 class Stuffing(_Strict):
-    min_repeats: int = Field(3, ge=2)
-    max_unit: int = Field(12, ge=2)
-    repeat_weight: float = Field(1.0, gt=0)
-    density: float = Field(0.45, gt=0, le=1)
-    density_min_count: int = Field(3, ge=2)
-    density_min_len: int = Field(3, ge=1)
-    density_weight: float = Field(1.0, gt=0)
-    list_min_items: int = Field(6, ge=2)
-    list_max_item: int = Field(10, ge=1)
-    list_offtopic_share: float = Field(0.5, gt=0, le=1)
-    list_weight: float = Field(1.0, gt=0)
+    min_repeats: int = Field(default=3, ge=2)
+    max_unit: int = Field(default=12, ge=2)
+    repeat_weight: float = Field(default=1.0, gt=0)
+    density: float = Field(default=0.45, gt=0, le=1)
+    density_min_count: int = Field(default=3, ge=2)
+    density_min_len: int = Field(default=3, ge=1)
+    density_weight: float = Field(default=1.0, gt=0)
+    list_min_items: int = Field(default=6, ge=2)
+    list_max_item: int = Field(default=10, ge=1)
+    list_offtopic_share: float = Field(default=0.5, gt=0, le=1)
+    list_weight: float = Field(default=1.0, gt=0)
 
 
 class ModelRules(_Strict):
     domain: list[str]
     offtopic: list[str]
-    order: int = Field(2, ge=1, le=4)
-    prior: float = Field(4.0, gt=0)
+    order: int = Field(default=2, ge=1, le=4)
+    prior: float = Field(default=4.0, gt=0)
     bias: float = 1.0
     char_bias: float = 2.0
-    swap_threshold: float = Field(4.0, gt=0)
-    offtopic_threshold: float = Field(8.0, gt=0)
-    min_context: int = Field(6, ge=0)
+    swap_threshold: float = Field(default=4.0, gt=0)
+    offtopic_threshold: float = Field(default=8.0, gt=0)
+    min_context: int = Field(default=6, ge=0)
     context_max_mean: float = 0.0
-    weight: float = Field(1.0, gt=0)
+    weight: float = Field(default=1.0, gt=0)
 
 
 class GuardRules(_Strict):

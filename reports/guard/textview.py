@@ -19,7 +19,8 @@ from pathlib import Path
 ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e")
 # Dropped when they sit between two Chinese characters (at most three in a row).
 FILLERS = frozenset(" \t\u3000*·•._-~|/\\+=")
-SENTENCE_END = frozenset("。!?;")  # after NFKC: ！？； have become ASCII
+BLOCK_BREAK = "\u2029"  # paragraph separator: ends a passage without starting a new line number
+SENTENCE_END = frozenset("。!?;" + BLOCK_BREAK)  # after NFKC: ！？； have become ASCII
 WRAPPED_LINE = 40  # a line at least this long that ends mid-sentence continues on the next
 LIST_START = re.compile(r"\s*(?:[|>#*+-]|\d+[.)]\s)")
 
@@ -172,7 +173,7 @@ def html_to_text(markup: str) -> str:
         for attr, value in _ATTR.findall(match.group(3) or ""):
             if attr.lower() in _SHOWN_ATTRS:
                 shown.append(html.unescape(value.strip("\"'")))
-        separator = " " if name not in _BLOCK_TAGS else "\n"
+        separator = " " if name not in _BLOCK_TAGS else BLOCK_BREAK
         out.append(separator + " ".join(shown) + (" " if shown else "") + newlines)
         pos = match.end()
     out.append(html.unescape(markup[pos:]))
