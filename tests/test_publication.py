@@ -1,0 +1,115 @@
+"""Disclosures end to end: data → PDF → content guard → publication directory, exactly once."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from grantflow.config import get_settings
+from grantflow.db.audit import verify
+from grantflow.db.models import AuditEvent, Publication, PublicationDocument
+from grantflow.reports.publish import publish_disclosure
+from grantflow.services.publications import override
+from grantflow.states.errors import Forbidden, PayloadInvalid
+from tests.conftest import People
+from tests.factories import make_call, make_project
+from tests.publishing import FakeScanner, doc_info, embedded_fonts, first_page_png, text_of
+
+TITLES = ["面向城市轨道交通的智能运维关键技术研究", "金属增材制造装备研制与示范应用", "工业机器人精密减速器攻关"]
+
+
+@pytest.fixture
+def established(engine: Engine, people: People, now: datetime) -> list[int]:
+    """Three projects of programme 7 approved at ``now`` (March 2026, Beijing time)."""
+    call = make_call(engine, people, now)
+    return [make_project(engine, people, now, call_id=call, title=t, state="commissioning") for t in TITLES]
+
+
+def _publish(engine: Engine, now: datetime, scanner: FakeScanner | None = None, **kw: object):
+    return publish_disclosure(
+        engine,
+        get_settings(),
+        kind=str(kw.pop("kind", "establishment")),
+        programme=7,
+        period=str(kw.pop("period", "2026-03")),
+        now=now,
+        scanner=scanner or FakeScanner(),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_establishment_results_are_published_as_a_chinese_pdf(
+    engine: Engine, established: list[int], now: datetime
+) -> None:
+    scanner = FakeScanner()
+    out = _publish(engine, now, scanner)
+    assert out.status == "published", out
+    root = get_settings().publications_dir
+    [doc] = out.documents
+    pdf = (root / doc.name).read_bytes()
+    text = text_of(pdf)
+    for title in TITLES:
+        assert title in text.replace("\n", "")
+    assert "300.00" in text  # three budgets of 100 万元 each, the total in the overview
+    assert "立项结果" in text and "第 1 页" not in text.split("目")[0]  # the cover has no page number
+    fonts = embedded_fonts(pdf)
+    cjk = {name: size for name, size in fonts.items() if "CJK" in name or "WenQuanYi" in name}
+    assert cjk and all(size > 0 for size in cjk.values()), fonts
+    assert max(cjk.values()) < 4_000_000, "the CJK font must be subset, not embedded whole"
+    info = doc_info(pdf)
+    assert "立项结果" in info["/Title"] and info["/Author"] and info["lang"] == "zh-CN"
+    assert info["/CreationDate"].startswith("D:2026")
+    assert scanner.seen and TITLES[0] in scanner.seen[0].replace("\n", "")  # the guard read the text
+    png = first_page_png(root / doc.name, "establishment-page1")
+    assert png.stat().st_size > 1000
+    manifest = json.loads((root / "manifest.json").read_text())
+    [item] = manifest["publications"]
+    assert item["documents"][0]["sha256"] == doc.sha256
+    assert item["audit"]["head_hash"] and item["audit"]["head_event_id"] >= item["audit"]["event_id"]
+    assert doc.name in (root / "index.html").read_text() and doc.sha256 in (root / "feed.atom").read_text()
+
+
+def test_publishing_twice_publishes_once(engine: Engine, established: list[int], now: datetime) -> None:
+    first = _publish(engine, now)
+    again = _publish(engine, now + timedelta(hours=1))
+    assert (first.status, again.status) == ("published", "already")
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Publication)).scalar_one() == 1
+        assert conn.execute(select(func.count()).select_from(PublicationDocument)).scalar_one() == 1
+    pdfs = [p for p in get_settings().publications_dir.rglob("*.pdf") if ".staging" not in p.parts]
+    assert len(pdfs) == 1
+
+
+def test_the_guard_blocks_until_the_office_overrides_with_a_reason(
+    engine: Engine, established: list[int], now: datetime, people: People
+) -> None:
+    scanner = FakeScanner("精密减速器")
+    out = _publish(engine, now, scanner)
+    assert out.status == "blocked" and out.findings[0]["passage"] == "精密减速器"
+    root = get_settings().publications_dir
+    assert not list(root.rglob("*.pdf"))
+    assert _publish(engine, now + timedelta(hours=1), scanner).status == "blocked"  # still blocked
+    with engine.begin() as conn, pytest.raises(Forbidden):
+        override(conn, publication_id=out.publication_id, actor=people["applicant"], reason="x", now=now)
+    with engine.begin() as conn, pytest.raises(PayloadInvalid):
+        override(conn, publication_id=out.publication_id, actor=people["office"], reason="  ", now=now)
+    with engine.begin() as conn:
+        override(conn, publication_id=out.publication_id, actor=people["office"], reason="专业术语，非篡改", now=now)
+    again = _publish(engine, now + timedelta(hours=2), scanner)
+    assert again.status == "published" and again.findings
+    with engine.connect() as conn:
+        actions = [r.action for r in conn.execute(select(AuditEvent.action).where(AuditEvent.subject == "publication"))]
+        assert actions == ["publication_blocked", "publication_override", "publish:establishment"]
+        assert verify(conn).ok
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["publications"][0]["guard"] == {"overridden": True, "reason": "专业术语，非篡改"}
+
+
+def test_an_empty_period_still_publishes_a_document(engine: Engine, now: datetime) -> None:
+    out = _publish(engine, now, period="2026-01")
+    assert out.status == "published"
+    text = text_of(get_settings().publications_dir / out.documents[0].name)
+    assert "本期无相关项目" in text
