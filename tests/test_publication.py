@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -113,3 +116,69 @@ def test_an_empty_period_still_publishes_a_document(engine: Engine, now: datetim
     assert out.status == "published"
     text = text_of(get_settings().publications_dir / out.documents[0].name)
     assert "本期无相关项目" in text
+
+
+CRASH = """
+import os, sys
+from datetime import datetime
+from grantflow.config import get_settings
+from grantflow.db.session import get_engine
+from grantflow.reports.publish import publish_disclosure
+from tests.publishing import FakeScanner
+
+def die():
+    os._exit(9)  # killed between rendering and recording: no cleanup, no finally
+
+publish_disclosure(get_engine(), get_settings(), kind="establishment", programme=7, period="2026-03",
+                   now=datetime.fromisoformat(sys.argv[1]), scanner=FakeScanner(), after_render=die)
+"""
+
+
+def test_a_run_killed_between_rendering_and_recording_leaves_nothing_half_done(
+    engine: Engine, established: list[int], now: datetime
+) -> None:
+
+    root = get_settings().publications_dir
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", CRASH, now.isoformat()], cwd=repo, capture_output=True, timeout=300)
+    assert done.returncode == 9, done.stderr.decode()[-2000:]
+    public = [p for p in root.rglob("*") if p.is_file() and ".staging" not in p.relative_to(root).parts]
+    assert public == [], "nothing is visible before the publication is recorded"
+    with engine.connect() as conn:
+        row = conn.execute(select(Publication)).one()
+        assert row.status == "claimed" and conn.execute(select(func.count()).select_from(PublicationDocument)).scalar() == 0
+    # while the dead run's lease lasts, a rerun leaves it alone; afterwards it takes over
+    assert _publish(engine, now + timedelta(minutes=1)).status == "busy"
+    out = _publish(engine, now + timedelta(hours=1))
+    assert out.status == "published"
+    pdfs = [p for p in root.rglob("*.pdf")]
+    assert [p.relative_to(root).as_posix() for p in pdfs] == [out.documents[0].name]
+    assert not (root / ".staging").exists() or not any((root / ".staging").iterdir())
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(PublicationDocument)).scalar_one() == 1
+        assert conn.execute(select(Publication.attempts)).scalar_one() == 2
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert [d["name"] for p in manifest["publications"] for d in p["documents"]] == [out.documents[0].name]
+
+
+def test_a_run_killed_after_recording_is_finished_by_the_next(
+    engine: Engine, established: list[int], now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grantflow.reports import outputs
+
+    def crash(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt  # the process is stopped after the record, before any file moved
+
+    monkeypatch.setattr(outputs, "move_into_place", crash)
+    with pytest.raises(KeyboardInterrupt):
+        _publish(engine, now)
+    monkeypatch.undo()
+    root = get_settings().publications_dir
+    assert not [p for p in root.rglob("*.pdf") if ".staging" not in p.relative_to(root).parts]
+    out = _publish(engine, now + timedelta(hours=1))
+    assert out.status == "published"
+    assert (root / out.documents[0].name).is_file()
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(PublicationDocument)).scalar_one() == 1
+        events = conn.execute(select(func.count()).where(AuditEvent.action == "publish:establishment")).scalar_one()
+        assert events == 1
