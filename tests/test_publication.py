@@ -146,7 +146,10 @@ def test_a_run_killed_between_rendering_and_recording_leaves_nothing_half_done(
     assert public == [], "nothing is visible before the publication is recorded"
     with engine.connect() as conn:
         row = conn.execute(select(Publication)).one()
-        assert row.status == "claimed" and conn.execute(select(func.count()).select_from(PublicationDocument)).scalar() == 0
+        assert (
+            row.status == "claimed"
+            and conn.execute(select(func.count()).select_from(PublicationDocument)).scalar() == 0
+        )
     # while the dead run's lease lasts, a rerun leaves it alone; afterwards it takes over
     assert _publish(engine, now + timedelta(minutes=1)).status == "busy"
     out = _publish(engine, now + timedelta(hours=1))
@@ -182,3 +185,51 @@ def test_a_run_killed_after_recording_is_finished_by_the_next(
         assert conn.execute(select(func.count()).select_from(PublicationDocument)).scalar_one() == 1
         events = conn.execute(select(func.count()).where(AuditEvent.action == "publish:establishment")).scalar_one()
         assert events == 1
+
+
+def test_adjustments_evaluations_and_progress_read_what_the_engine_recorded(
+    engine: Engine, people: People, now: datetime
+) -> None:
+    from decimal import Decimal
+
+    from grantflow.db.apply import fire
+    from grantflow.services.records import record_review
+    from tests.factories import drive
+
+    call = make_call(engine, people, now)
+    suspended = make_project(engine, people, now, call_id=call, title="城市应急指挥平台", state="in_execution")
+    reviewed = make_project(engine, people, now, call_id=call, title="高端医疗影像装备")
+    drive(engine, people, reviewed, "midterm_review", now)
+    with engine.begin() as conn:
+        for expert, score in (("expert1", 80), ("expert2", 82)):
+            record_review(
+                conn,
+                project_id=reviewed,
+                stage="midterm",
+                reviewer=people[expert],
+                score=Decimal(score),
+                recommendation="pass",
+                comments="",
+                no_conflict_declared=True,
+                now=now,
+            )
+    fire(engine, subject_id=reviewed, trigger="pass_midterm", actor=people["organiser"], now=now)
+    fire(
+        engine,
+        subject_id=suspended,
+        trigger="suspend",
+        actor=people["office"],
+        payload={"reason": "关键设备进口受限，暂停执行"},
+        now=now,
+    )
+    adjustments = _publish(engine, now, kind="adjustments", period="2026-03")
+    text = text_of(get_settings().publications_dir / adjustments.documents[0].name).replace("\n", "")
+    assert "城市应急指挥平台" in text and "关键设备进口受限，暂停执行" in text and "暂停" in text
+    assert "高端医疗影像装备" not in text
+    evaluations = _publish(engine, now, kind="evaluations", period="2026-Q1")
+    text = text_of(get_settings().publications_dir / evaluations.documents[0].name).replace("\n", "")
+    assert "高端医疗影像装备" in text and "中期评估通过" in text and "专家平均分 81.0" in text
+    progress = _publish(engine, now, kind="progress", period="2026-Q1")
+    text = text_of(get_settings().publications_dir / progress.documents[0].name).replace("\n", "")
+    assert "城市应急指挥平台" in text and "高端医疗影像装备" in text
+    assert "已暂停（动态调整）" in text  # the state at the end of the period, from the audit chain

@@ -72,7 +72,7 @@ def test_titles_with_markup_render_as_text_and_fetch_nothing(
         f'<img src="{server}/track.png">遥感监测项目',
         '<img src="file:///etc/passwd"><a rel="attachment" href="file:///etc/hostname">附件</a>',
         f'<style>*{{display:none}}</style><link rel="stylesheet" href="{server}/evil.css">标题',
-        "</td></tr></table><h1 style=\"color:red\">伪造公告</h1>",
+        '</td></tr></table><h1 style="color:red">伪造公告</h1>',
     ]
     call = make_call(engine, people, now)
     for t in titles:
