@@ -70,7 +70,7 @@ def test_compliance_problems_name_every_missing_part() -> None:
     assert any("摘要" in p for p in problems) and any("正文章节" in p for p in problems)
     late = compliance_problems(report(release_scope="deferred", release_date="2032-03-01", deferral_reason="专利"))
     assert [p.en for p in late] == ["deferral may not exceed 5 years (latest 2031-02-20)"]
-    assert [p.en for p in compliance_problems(report(org_code="12345"))][0].startswith("organisation code '12345'")
+    assert next(p.en for p in compliance_problems(report(org_code="12345"))).startswith("organisation code '12345'")
 
 
 def test_a_failing_report_is_returned_with_its_reasons_then_published_when_fixed(
