@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -66,13 +67,13 @@ def default_scanner() -> Scanner:
 
 def finding_dict(finding: Any) -> dict[str, Any]:
     """A finding as stored and shown: whatever the guard reports, kept as plain JSON."""
-    if isinstance(finding, dict):
-        return {str(k): v if isinstance(v, str | int | float | bool | None) else str(v) for k, v in finding.items()}
     if hasattr(finding, "as_dict"):
-        return finding_dict(finding.as_dict())
-    if hasattr(finding, "__dataclass_fields__"):
-        return finding_dict({k: getattr(finding, k) for k in finding.__dataclass_fields__})
-    return {"text": str(finding)}
+        finding = finding.as_dict()
+    elif hasattr(finding, "__dataclass_fields__"):
+        finding = {k: getattr(finding, k) for k in finding.__dataclass_fields__}
+    if not isinstance(finding, dict):
+        finding = {"passage": str(finding)}
+    return dict(json.loads(json.dumps(finding, ensure_ascii=False, default=str)))
 
 
 def pdf_text(pdf: bytes) -> str:

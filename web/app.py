@@ -19,6 +19,7 @@ from grantflow.web import errors
 from grantflow.web.routes_core import router as core_router
 from grantflow.web.routes_forms import router as forms_router
 from grantflow.web.routes_inbox import router as inbox_router
+from grantflow.web.routes_publications import router as publications_router
 from grantflow.web.routes_review import router as review_router
 
 STATIC = Path(__file__).parent / "static"
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app = FastAPI(title="grantflow", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.engine = engine
     app.state.settings = s
+    app.state.scanner = None  # the content guard used by "publish now"; None: the shipped guard
     app.add_middleware(SessionMiddleware, secret_key=secret_key(s), same_site="lax", session_cookie="grantflow")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
@@ -51,4 +53,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(forms_router)
     app.include_router(review_router)
     app.include_router(inbox_router)
+    app.include_router(publications_router)
     return app
