@@ -18,6 +18,7 @@ from grantflow.services.disclosures import Disclosure, Line
 from grantflow.services.st_reports import StReport
 from grantflow.states.disclosure import KIND_LABELS
 from grantflow.states.enums import LABELS, Category
+from grantflow.states.text import Text
 
 SINGLE_PART_PAGES = 12
 """Documents up to this many planned pages are laid out in one piece (a pool would only add overhead)."""
@@ -117,7 +118,7 @@ def disclosure_pdf(
         "meta": meta,
         "number": number,
         "kind_label": KIND_LABELS[d.kind],
-        "extra_heading": d.columns.get("event", d.columns.get("event_at")).zh if d.columns else "日期",
+        "extra_heading": (d.columns.get("event") or d.columns.get("event_at") or Text("日期", "Date")).zh,
         "period_last_day": d.period.next_first_day - timedelta(days=1),
         "budget_chart": Markup(
             charts.bar_chart([(s.zh, float(a) / 10_000) for s, a in d.budget_by_source()], unit=" 万元")

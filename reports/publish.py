@@ -364,7 +364,7 @@ def publish_due(
     period = last_completed(now, DEFAULT_GRANULARITY[kind], settings.timezone)
     with engine.connect() as conn:
         programmes = publications.launched_programmes(conn)
-    executor = layout.pool(settings.publish_workers) if settings.publish_workers > 1 else None
+    executor = layout.pool(settings.publish_workers) if programmes and settings.publish_workers > 1 else None
     out = []
     for prog, _launched in programmes:
         outcome = publish_disclosure(

@@ -229,7 +229,7 @@ def mean_scores(conn: Connection, project_ids: Sequence[int], stage: str) -> dic
         ):
             if r.score is not None:
                 sums[r.project_id].append(Decimal(r.score))
-    return {pid: (sum(v) / len(v)).quantize(Decimal("0.1")) for pid, v in sums.items() if v}
+    return {pid: (sum(v, Decimal(0)) / len(v)).quantize(Decimal("0.1")) for pid, v in sums.items() if v}
 
 
 def project_lines(
