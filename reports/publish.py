@@ -47,7 +47,7 @@ from grantflow.states.disclosure import (
     Period,
     may_publish,
 )
-from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
+from grantflow.states.errors import Forbidden, GrantflowError, NotFound, PayloadInvalid
 from grantflow.states.permissions import SYSTEM, Actor
 from grantflow.states.text import Text
 
@@ -58,10 +58,23 @@ Scanner = Callable[[str], Any]
 """The content guard's ``scan(text) -> report`` (``report.ok``, ``report.findings``)."""
 
 
+class GuardMissing(GrantflowError):
+    """Nothing is published unchecked: without the content guard, publication refuses to run."""
+
+    code = "guard_missing"
+
+
 def default_scanner() -> Scanner:
     """The content guard shipped with grantflow."""
-    from grantflow.reports.guard import scan
-
+    try:
+        from grantflow.reports.guard import scan
+    except ImportError as exc:
+        raise GuardMissing(
+            Text(
+                "内容安全检查模块（grantflow.reports.guard）未安装，不能发布",
+                "the content guard (grantflow.reports.guard) is not installed: nothing is published unchecked",
+            )
+        ) from exc
     return scan
 
 

@@ -233,3 +233,38 @@ def test_adjustments_evaluations_and_progress_read_what_the_engine_recorded(
     text = text_of(get_settings().publications_dir / progress.documents[0].name).replace("\n", "")
     assert "城市应急指挥平台" in text and "高端医疗影像装备" in text
     assert "已暂停（动态调整）" in text  # the state at the end of the period, from the audit chain
+
+
+def test_the_cli_publishes_once_and_refuses_clearly(engine: Engine, established: list[int], now: datetime) -> None:
+    from typer.testing import CliRunner
+
+    from grantflow.cli.main import app
+
+    runner = CliRunner()
+    bad = runner.invoke(app, ["publish", "--kind", "establishment", "--programme", "7", "--period", "2026-13"])
+    assert bad.exit_code == 2 and "2026-Q1" in bad.output
+    unknown = runner.invoke(app, ["publish", "--kind", "rumours", "--programme", "7", "--period", "2026-03"])
+    assert unknown.exit_code == 2 and "establishment" in unknown.output
+    applicant = runner.invoke(
+        app,
+        ["publish", "--kind", "establishment", "--programme", "7", "--period", "2026-03", "--as", "pi@jinghua.example.com"],
+    )
+    assert applicant.exit_code == 2 and "领导小组办公室" in applicant.output
+    assert _publish(engine, now).status == "published"
+    again = runner.invoke(app, ["publish", "--kind", "establishment", "--programme", "7", "--period", "2026-03"])
+    assert again.exit_code == 0 and json.loads(again.stdout)["status"] == "already"
+    listed = runner.invoke(app, ["publications", "list"], env={"COLUMNS": "200"})
+    assert "establishment" in listed.output and "2026-03" in listed.output
+
+
+def test_the_cli_publishes_with_the_shipped_guard(engine: Engine, established: list[int]) -> None:
+    pytest.importorskip("grantflow.reports.guard")
+    from typer.testing import CliRunner
+
+    from grantflow.cli.main import app
+
+    out = CliRunner().invoke(app, ["publish", "--kind", "establishment", "--programme", "7", "--period", "2026-03"])
+    assert out.exit_code == 0, out.output
+    # the projects were approved at the fixed test clock (March 2026): the document lists them
+    status = json.loads(out.stdout)["status"]
+    assert status == "published"
