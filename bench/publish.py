@@ -149,7 +149,7 @@ def main() -> None:
     ap.add_argument("--projects", type=int, default=1000)
     ap.add_argument("--reports", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--parts", type=int, default=4, help="parts a long disclosure is cut into")
+    ap.add_argument("--parts", type=int, default=0, help="parts a long disclosure is cut into (default: --workers)")
     ap.add_argument("--variant", default="pdf/a-2u", help="PDF variant ('' for plain PDF)")
     ap.add_argument("--skip-single", action="store_true", help="skip laying the disclosure out in one process")
     args = ap.parse_args()
@@ -166,11 +166,16 @@ def main() -> None:
     d = disclosure(args.projects, rng)
     t = time.perf_counter()
     doc = documents.disclosure_pdf(
-        d, issued_at=issued, number="ZX07-establishment-2026-03", variant=variant, executor=pool, parts=args.parts
+        d,
+        issued_at=issued,
+        number="ZX07-establishment-2026-03",
+        variant=variant,
+        executor=pool,
+        parts=args.parts or args.workers,
     )
     pooled_s = time.perf_counter() - t
     print(
-        f"disclosure, {args.projects} projects, {args.parts} parts on {args.workers} workers: {pooled_s:.2f} s, "
+        f"disclosure, {args.projects} projects, {doc.parts} parts on {args.workers} workers: {pooled_s:.2f} s, "
         f"{doc.pages} pages, {len(doc.pdf) / 1024:.0f} KiB{' (re-laid out in one piece)' if doc.replanned else ''}"
     )
     single_s = None

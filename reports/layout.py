@@ -89,13 +89,14 @@ def plan_pages(
     return pages
 
 
-def split(pages: Sequence[PlannedPage], parts: int) -> list[list[PlannedPage]]:
-    """Whole pages in ``parts`` runs of nearly equal length, in order."""
+def split(pages: Sequence[PlannedPage], parts: int, *, head_start: int = 0) -> list[list[PlannedPage]]:
+    """Whole pages in ``parts`` runs of nearly equal work, in order; the first run already carries
+    ``head_start`` pages' worth of other work (the front matter)."""
     parts = max(1, min(parts, len(pages)))
-    size, extra = divmod(len(pages), parts)
+    total = len(pages) + head_start
     out, start = [], 0
     for i in range(parts):
-        end = start + size + (1 if i < extra else 0)
+        end = len(pages) if i == parts - 1 else max(start, min(len(pages), round(total * (i + 1) / parts) - head_start))
         out.append(list(pages[start:end]))
         start = end
     return [p for p in out if p]

@@ -30,6 +30,7 @@ from grantflow.db.models import (
 )
 from grantflow.states.disclosure import (
     DISCLOSURE_KINDS,
+    LAUNCH_TRIGGER,
     OVERRIDE_NEEDS_REASON,
     PUBLISH_FORBIDDEN,
     Granularity,
@@ -49,7 +50,6 @@ _e = table(AuditEvent)
 _head = table(AuditHead)
 
 CLAIMED, BLOCKED, RECORDED, PUBLISHED = "claimed", "blocked", "recorded", "published"
-LAUNCH_TRIGGER = "launch"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from grantflow.db import audit
 from grantflow.db.inserts import insert_ignoring_duplicates
 from grantflow.db.models import (
     Organisation,
+    OutboxMessage,
     Programme,
     Project,
     Publication,
@@ -28,7 +29,6 @@ from grantflow.db.models import (
     Submission,
     table,
 )
-from grantflow.notifications.outbox import enqueue, message
 from grantflow.states.disclosure import ST_FULL, ST_SHEET
 from grantflow.states.permissions import SYSTEM
 from grantflow.states.st_report import (
@@ -49,6 +49,7 @@ _p = table(Project)
 _o = table(Organisation)
 _prog = table(Programme)
 _pub = table(Publication)
+_outbox = table(OutboxMessage)
 
 RETURNED_KIND = "st_report.returned"
 
@@ -188,7 +189,7 @@ def check_submitted(conn: Connection, *, now: datetime, tz: str) -> CheckReport:
         if not inserted:
             continue  # another run checked this version at the same moment
         report.checked += 1
-        audit.note(
+        event_id = audit.note(
             conn,
             subject_id=sub.project_id,
             actor=SYSTEM,
@@ -198,22 +199,28 @@ def check_submitted(conn: Connection, *, now: datetime, tz: str) -> CheckReport:
         )
         if problems:
             report.returned.append(sub.id)
-            enqueue(
+            # the message to the unit is an outbox row in this transaction; delivery happens later
+            insert_ignoring_duplicates(
                 conn,
+                _outbox,
                 [
-                    message(
-                        kind=RETURNED_KIND,
-                        subject="project",
-                        subject_id=sub.project_id,
-                        audiences=["applicant"],
-                        payload={
+                    {
+                        "kind": RETURNED_KIND,
+                        "subject": "project",
+                        "subject_id": sub.project_id,
+                        "audiences": ["applicant"],
+                        "payload": {
                             "seq": seq,
                             "title": data.get("title") or "",
                             "problems": [p.as_dict() for p in problems],
                         },
-                        dedupe_key=f"st_report:{sub.id}:{sub.submitted_at.isoformat()}:returned",
-                        now=now,
-                    )
+                        "event_id": event_id,
+                        "dedupe_key": f"st_report:{sub.id}:{sub.submitted_at.isoformat()}:returned",
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
                 ],
             )
         else:

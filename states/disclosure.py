@@ -55,6 +55,9 @@ DEFAULT_GRANULARITY: dict[str, Granularity] = {
 # --- which recorded events feed which disclosure ----------------------------------------------
 # Trigger names of the project lifecycle (``states.lifecycle``); a test checks each exists there.
 
+LAUNCH_TRIGGER = "launch"
+"""A programme owes disclosures from its launch (programme lifecycle)."""
+
 ESTABLISHMENT_TRIGGERS: tuple[str, ...] = ("approve",)
 """A project is established (立项) by the gate decision after expert review."""
 

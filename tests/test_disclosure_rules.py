@@ -11,6 +11,7 @@ from grantflow.states.disclosure import (
     ADJUSTMENT_TRIGGERS,
     ESTABLISHMENT_TRIGGERS,
     EVALUATION_TRIGGERS,
+    LAUNCH_TRIGGER,
     BadPeriod,
     Period,
     due_periods,
@@ -18,12 +19,13 @@ from grantflow.states.disclosure import (
     may_override_guard,
     may_publish,
 )
-from grantflow.states.lifecycle import PROJECT_TRANSITIONS, REVIEW_STAGE_BY_STATE
+from grantflow.states.lifecycle import PROGRAMME_WORKFLOW, PROJECT_TRANSITIONS, REVIEW_STAGE_BY_STATE
 from grantflow.states.permissions import SYSTEM, Actor
 from grantflow.states.st_report import add_years, keywords, report_number
 
 
 def test_the_triggers_disclosures_read_exist_in_the_project_lifecycle() -> None:
+    assert LAUNCH_TRIGGER in {row["trigger"] for row in PROGRAMME_WORKFLOW["transitions"]}
     triggers = {row["trigger"] for row in PROJECT_TRANSITIONS}
     assert set(ESTABLISHMENT_TRIGGERS) | set(ADJUSTMENT_TRIGGERS) | set(EVALUATION_TRIGGERS) <= triggers
     for trigger, stage in EVALUATION_TRIGGERS.items():

@@ -247,7 +247,17 @@ def test_the_cli_publishes_once_and_refuses_clearly(engine: Engine, established:
     assert unknown.exit_code == 2 and "establishment" in unknown.output
     applicant = runner.invoke(
         app,
-        ["publish", "--kind", "establishment", "--programme", "7", "--period", "2026-03", "--as", "pi@jinghua.example.com"],
+        [
+            "publish",
+            "--kind",
+            "establishment",
+            "--programme",
+            "7",
+            "--period",
+            "2026-03",
+            "--as",
+            "pi@jinghua.example.com",
+        ],
     )
     assert applicant.exit_code == 2 and "领导小组办公室" in applicant.output
     assert _publish(engine, now).status == "published"
