@@ -78,20 +78,19 @@ def publish_cmd(
 
 @publications_app.command("list")
 def publications_list() -> None:
-    """What is published, with each file's SHA-256."""
+    """What is published: one line per file (kind, programme, period, published at, file, SHA-256)."""
     from grantflow.services import publications
 
     with get_engine().connect() as conn:
         rows = publications.published(conn)
-        table = Table()
-        for col in ("kind", "programme", "period", "published (UTC)", "file", "sha256"):
-            table.add_column(col)
         for r in rows:
+            stamp = r.published_at.strftime("%Y-%m-%dT%H:%MZ") if r.published_at else "-"
             for d in publications.documents_of(conn, r.id):
-                stamp = r.published_at.strftime("%Y-%m-%d %H:%M") if r.published_at else ""
-                table.add_row(r.kind, str(r.programme_code), r.period, stamp, d.name, d.sha256[:16] + "…")
-    console.print(table if rows else "nothing published yet")
-    console.print(f"directory: {get_settings().publications_dir}")
+                # plain lines, never wrapped or cut: hashes are copied from here
+                typer.echo(f"{r.kind}\t{r.programme_code}\t{r.period}\t{stamp}\t{d.name}\t{d.sha256}")
+    if not rows:
+        typer.echo("nothing published yet")
+    typer.echo(f"directory: {get_settings().publications_dir}", err=True)
 
 
 @publications_app.command("due")

@@ -263,8 +263,11 @@ def test_the_cli_publishes_once_and_refuses_clearly(engine: Engine, established:
     assert _publish(engine, now).status == "published"
     again = runner.invoke(app, ["publish", "--kind", "establishment", "--programme", "7", "--period", "2026-03"])
     assert again.exit_code == 0 and json.loads(again.stdout)["status"] == "already"
-    listed = runner.invoke(app, ["publications", "list"], env={"COLUMNS": "200"})
-    assert "establishment" in listed.output and "2026-03" in listed.output
+    listed = runner.invoke(app, ["publications", "list"])
+    [line] = listed.stdout.splitlines()
+    kind, code, period, _, name, sha = line.split("\t")
+    assert (kind, code, period) == ("establishment", "7", "2026-03")
+    assert (get_settings().publications_dir / name).is_file() and len(sha) == 64
 
 
 def test_the_cli_publishes_with_the_shipped_guard(engine: Engine, established: list[int]) -> None:
