@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from grantflow.cli import flows_cmd, guard_cmd
+from grantflow.cli import flows_cmd, guard_cmd, publish_cmd
 from grantflow.cli.admin_cmd import orgs_app, users_app
 from grantflow.cli.audit_cmd import audit_app
 from grantflow.cli.channels import cli_channel
@@ -44,6 +44,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(review_app, name="review")
 flows_cmd.register(app)  # serve, deploy, flows, notifications
 guard_cmd.register(app)  # guard: the content guard on text files
+publish_cmd.register(app)  # publish, publications
 
 console = Console()
 err = Console(stderr=True)

@@ -92,12 +92,44 @@ def housekeeping(engine: Engine, now: datetime, settings: Settings, actor: Actor
     }
 
 
+def publisher(kind: str) -> Job:
+    """The last completed period's disclosure of ``kind`` for every launched programme (exactly once)."""
+
+    def publish(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+        from grantflow.reports.publish import publish_due
+
+        return publish_due(engine, settings, kind=kind, now=now)
+
+    publish.__name__ = f"publish_{kind}"
+    return publish
+
+
+def publish_reports(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+    from grantflow.reports.publish import publish_reports as run
+
+    return run(engine, settings, now=now)
+
+
+def submit_documents(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+    from grantflow.reports.submit import submit_pending
+
+    if not settings.strs_endpoint:
+        return {"sent": 0, "note": "no S&T reporting system endpoint configured"}
+    return submit_pending(engine, settings, now=now).as_dict()
+
+
 STEPS: dict[str, list[tuple[str, Job]]] = {
     "deadlines": [("deadlines", deadlines), ("fan-out", fan_out), ("send-emails", send_emails)],
     "reminders": [("reminders", reminders), ("fan-out", fan_out), ("send-emails", send_emails)],
     "dispatch": [("fan-out", fan_out), ("send-emails", send_emails)],
     "digest": [("fan-out", fan_out), ("send-digests", send_digests)],
     "housekeeping": [("housekeeping", housekeeping)],
+    "publish-establishment": [("publish", publisher("establishment")), ("submit", submit_documents)],
+    "publish-progress": [("publish", publisher("progress")), ("submit", submit_documents)],
+    "publish-adjustments": [("publish", publisher("adjustments")), ("submit", submit_documents)],
+    "publish-evaluations": [("publish", publisher("evaluations")), ("submit", submit_documents)],
+    "publish-reports": [("check-and-publish", publish_reports), ("submit", submit_documents)],
+    "publish-submit": [("submit", submit_documents)],
 }
 """Each flow as its steps (one Prefect task each): a sweep also delivers what it wrote, so a
 reminder does not wait for the next dispatch run."""
@@ -108,6 +140,12 @@ SCHEDULE_SETTING = {
     "dispatch": "schedule_dispatch",
     "digest": "schedule_digest",
     "housekeeping": "schedule_housekeeping",
+    "publish-establishment": "schedule_publish_establishment",
+    "publish-progress": "schedule_publish_progress",
+    "publish-adjustments": "schedule_publish_adjustments",
+    "publish-evaluations": "schedule_publish_evaluations",
+    "publish-reports": "schedule_publish_reports",
+    "publish-submit": "schedule_publish_submit",
 }
 
 

@@ -85,11 +85,53 @@ def housekeeping_flow() -> dict[str, Any]:
     return _run("housekeeping")
 
 
+@flow(name="publish-establishment", flow_run_name=lambda: _name("publish-establishment"))
+def publish_establishment_flow(at: datetime | None = None) -> dict[str, Any]:
+    """Establishment results of the last completed period, every launched programme; then submit."""
+    return _run("publish-establishment", at)
+
+
+@flow(name="publish-progress", flow_run_name=lambda: _name("publish-progress"))
+def publish_progress_flow(at: datetime | None = None) -> dict[str, Any]:
+    """Progress of the last completed period, every launched programme; then submit."""
+    return _run("publish-progress", at)
+
+
+@flow(name="publish-adjustments", flow_run_name=lambda: _name("publish-adjustments"))
+def publish_adjustments_flow(at: datetime | None = None) -> dict[str, Any]:
+    """Dynamic adjustments of the last completed period, every launched programme; then submit."""
+    return _run("publish-adjustments", at)
+
+
+@flow(name="publish-evaluations", flow_run_name=lambda: _name("publish-evaluations"))
+def publish_evaluations_flow(at: datetime | None = None) -> dict[str, Any]:
+    """Evaluation results of the last completed period, every launched programme; then submit."""
+    return _run("publish-evaluations", at)
+
+
+@flow(name="publish-reports", flow_run_name=lambda: _name("publish-reports"))
+def publish_reports_flow(at: datetime | None = None) -> dict[str, Any]:
+    """Check submitted S&T reports; publish sheets, full texts and deferred texts on their release date."""
+    return _run("publish-reports", at)
+
+
+@flow(name="publish-submit", flow_run_name=lambda: _name("publish-submit"))
+def publish_submit_flow(at: datetime | None = None) -> dict[str, Any]:
+    """Retry deliveries to the S&T reporting system that are due."""
+    return _run("publish-submit", at)
+
+
 FLOWS: dict[str, Flow[..., Any]] = {
     "deadlines": deadlines_flow,
     "reminders": reminders_flow,
     "dispatch": dispatch_flow,
     "digest": digest_flow,
     "housekeeping": housekeeping_flow,
+    "publish-establishment": publish_establishment_flow,
+    "publish-progress": publish_progress_flow,
+    "publish-adjustments": publish_adjustments_flow,
+    "publish-evaluations": publish_evaluations_flow,
+    "publish-reports": publish_reports_flow,
+    "publish-submit": publish_submit_flow,
 }
 ENTRYPOINTS = {name: f"flows/prefect_flows.py:{f.fn.__name__}" for name, f in FLOWS.items()}

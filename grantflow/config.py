@@ -116,6 +116,24 @@ class Settings(BaseSettings):
     schedule_digest: str = Field(default="0 18 * * *", description="daily digest e-mails")
     schedule_housekeeping: str = Field(default="30 2 * * *", description="close due items whose work was done")
     prefect_port: int = Field(default=4200, description="port of the embedded Prefect server (busy: a free one)")
+    # public disclosures (see docs/publication.md); schedules publish the last completed period
+    schedule_publish_establishment: str = Field(default="0 9 1 * *", description="establishment results (monthly)")
+    schedule_publish_adjustments: str = Field(default="10 9 1 * *", description="dynamic adjustments (monthly)")
+    schedule_publish_progress: str = Field(default="0 9 1 1,4,7,10 *", description="progress (quarterly)")
+    schedule_publish_evaluations: str = Field(default="20 9 1 1,4,7,10 *", description="evaluation results (quarterly)")
+    schedule_publish_reports: str = Field(default="0 6 * * *", description="S&T reports: check, publish, release")
+    schedule_publish_submit: str = Field(default="*/30 * * * *", description="deliveries to the S&T reporting system")
+    publish_pdf_variant: str = Field(default="pdf/a-2u", description="archival PDF variant; empty for plain PDF")
+    publish_workers: int = Field(default=2, description="processes laying out long documents and report batches")
+    publish_lease_s: int = Field(
+        default=900, description="a claimed publication older than this is taken over by the next run"
+    )
+    publish_since: str = Field(default="", description="first period the office owes (e.g. 2026-01); default: launch")
+    publish_base_url: str = Field(default="", description="public URL of the publication directory, for the feed")
+    strs_endpoint: str | None = Field(default=None, description="S&T reporting system endpoint; unset: no submission")
+    strs_token: str | None = Field(default=None, description="bearer token for the S&T reporting system")
+    strs_timeout_s: float = Field(default=30.0, description="timeout of one submission request")
+    strs_max_attempts: int = Field(default=8, description="submission attempts before a delivery is marked failed")
 
     @field_validator("trusted_origins", mode="before")
     @classmethod

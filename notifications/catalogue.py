@@ -30,6 +30,7 @@ KINDS: dict[str, Kind] = {
         ),
         Kind("escalation.office", Text("逾期督办（办公室）", "overdue escalation (office)"), "escalation"),
         Kind("reminder.call_closing", Text("申报截止提醒", "call closing reminder"), "call_closing"),
+        Kind("st_report.returned", Text("科技报告退回修改", "S&T report returned for revision"), "st_report_returned"),
     )
 }
 

@@ -93,6 +93,12 @@ def build(
                 "actor": payload.get("actor") if payload.get("actor") != "system" else None,
                 "reason": payload.get("reason"),
             }
+        elif kind == "st_report.returned":
+            ctx |= {
+                "report_title": payload.get("title") or "",
+                "seq": payload.get("seq"),
+                "problems": [Text(**p).get(lang) for p in payload.get("problems") or []],
+            }
         else:
             ctx |= {
                 "item_label": item_label(payload).get(lang),

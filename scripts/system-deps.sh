@@ -2,11 +2,13 @@
 # Installs the Debian packages grantflow needs, only those missing. Safe to run again.
 #   graphviz              `grantflow diagram --format svg|png`
 #   fonts-wqy-microhei    Chinese glyphs in PDFs (without it WeasyPrint prints garbage, silently)
+#   fonts-noto-cjk        the fonts of published documents: Noto Serif/Sans CJK SC (Song and Hei styles, real bold)
 #   libharfbuzz-subset0   fast font subsetting for WeasyPrint
+#   poppler-utils         pdftoppm: the tests render page one of generated PDFs to PNG
 #   postgresql            the PostgreSQL tests start their own server from these binaries
 #   chromium              browser tests (Playwright drives the system Chromium)
 set -euo pipefail
-want=(graphviz fonts-wqy-microhei libharfbuzz-subset0 postgresql chromium)
+want=(graphviz fonts-wqy-microhei fonts-noto-cjk libharfbuzz-subset0 poppler-utils postgresql chromium)
 if [ "${GRANTFLOW_SKIP_SYSTEM_DEPS:-}" = "1" ]; then exit 0; fi
 missing=()
 for pkg in "${want[@]}"; do

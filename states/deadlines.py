@@ -48,6 +48,7 @@ FORM_LABELS: dict[str, Text] = {
     "progress_report": Text("进展报告", "progress report"),
     "annual_report": Text("年度报告", "annual report"),
     "financial_report": Text("经费使用报告", "financial report"),
+    "st_report": Text("科技报告", "S&T report"),
 }
 
 STAGE_LABELS: dict[str, Text] = {

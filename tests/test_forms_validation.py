@@ -253,6 +253,7 @@ PUBLISHED = {
     ("needs_questionnaire", 1): "feec749ec0165a5b",
     ("post_evaluation_report", 1): "e3f44406db060f01",
     ("proposal", 1): "65ebc4bdca9c22c0",
+    ("st_report", 1): "bd056d8857a31a24",
     ("task_agreement", 1): "17e24b9d66548495",
 }
 

@@ -22,6 +22,7 @@ from grantflow.web.routes_core import router as core_router
 from grantflow.web.routes_forms import router as forms_router
 from grantflow.web.routes_inbox import router as inbox_router
 from grantflow.web.routes_orgs import router as orgs_router
+from grantflow.web.routes_publications import router as publications_router
 from grantflow.web.routes_review import router as review_router
 from grantflow.web.security import HeadersMiddleware, OriginMiddleware, SessionMiddleware, require_csrf
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     app.state.engine = engine
     app.state.settings = s
+    app.state.scanner = None  # the content guard used by "publish now"; None: the shipped guard
     # added innermost first: a request meets the headers, then the session, then the origin check
     app.add_middleware(OriginMiddleware, settings=s, refuse=errors.refuse)
     app.add_middleware(SessionMiddleware, engine=engine, settings=s, secret=secret_key(s))
@@ -70,4 +72,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(review_router)
     app.include_router(inbox_router)
     app.include_router(orgs_router)
+    app.include_router(publications_router)
     return app

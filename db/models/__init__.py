@@ -16,6 +16,7 @@ from grantflow.db.models.notifications import (
 )
 from grantflow.db.models.people import Organisation, OrganisationQualification, User, UserRole
 from grantflow.db.models.programmes import Call, CodeCounter, Programme, Project, ProjectPartner, ProjectTag
+from grantflow.db.models.publications import Publication, PublicationDocument, PublicationSubmission, StReportCheck
 from grantflow.db.models.review import (
     Complaint,
     ConflictStatement,
@@ -56,12 +57,16 @@ __all__ = [
     "Project",
     "ProjectPartner",
     "ProjectTag",
+    "Publication",
+    "PublicationDocument",
+    "PublicationSubmission",
     "QuestionnaireResponse",
     "ReportSchedule",
     "Review",
     "ReviewAssignment",
     "ReviewPanel",
     "ReviewRubric",
+    "StReportCheck",
     "Submission",
     "Tender",
     "ThrottleEvent",

@@ -1,0 +1,206 @@
+"""Long documents in parts: plan the pages, lay the parts out in a process pool, join them.
+
+One WeasyPrint process lays out a 1,000-row table in 9–10 s, almost all of it layout. So a
+disclosure's project table is planned page by page here (rows estimated from the table's
+column measures in ``static/print.css``), cut into parts of whole pages, and each part is laid
+out in a worker process with its first page number passed in (``@page:first { counter-reset }``).
+The parts are joined with pypdf. After layout each part's page count is compared with the plan;
+if a row turned out taller than estimated, the whole document is laid out again in one piece
+(slower, never wrong), so page numbers and the table of contents are always right.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import math
+import multiprocessing
+import os
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import NameObject, TextStringObject
+from weasyprint import CSS, HTML
+
+from grantflow.reports.render import ASSETS, AssetFetcher, Rendered
+
+# --- measures mirrored from print.css (table.projects) ----------------------------------------
+PT_MM = 25.4 / 72
+FONT_MM = 8 * PT_MM
+LINE_MM = FONT_MM * 1.35
+CODE_LINE_MM = 7 * PT_MM * 1.35
+CELL_PAD_MM = 2 * 1.1 + 0.4  # padding above and below, borders
+COLUMNS_MM = {"title": 58, "unit": 36, "kind": 24, "budget": 38, "state": 20, "targets": 55, "extra": 28}
+PAGE_BODY_MM = 210 - 18 - 16  # A4 landscape less the page margins
+HEADING_MM = 8 + 2
+THEAD_MM = 2 * LINE_MM + CELL_PAD_MM
+SAFETY = 0.92  # estimates are deliberately pessimistic, and a page keeps some slack
+FRONT_PAGES = 3  # cover, contents, overview: one page each (print.css breaks after each)
+
+
+def text_width_em(text: str) -> float:
+    """Width in em of a line of text: CJK and full-width characters 1 em, others about 0.6 em."""
+    return sum(1.0 if unicodedata.east_asian_width(ch) in ("W", "F") else 0.6 for ch in text)
+
+
+def lines_for(texts: Iterable[str], column_mm: float) -> int:
+    """Lines a cell needs: each text is its own paragraph (list item or line break)."""
+    per_line = (column_mm - 2 * 1.2) / FONT_MM
+    return sum(max(1, math.ceil(text_width_em(t) / per_line)) for t in texts) or 1
+
+
+def row_height_mm(cells: dict[str, list[str]]) -> float:
+    lines = max(lines_for(texts, COLUMNS_MM[name]) for name, texts in cells.items())
+    return lines * LINE_MM + CODE_LINE_MM + CELL_PAD_MM
+
+
+@dataclass
+class PlannedPage:
+    lines: list[tuple[int, Any]] = field(default_factory=list)
+    heading: str = ""
+    anchor: str = ""
+
+
+def plan_pages(
+    groups: Sequence[tuple[str, str, Sequence[Any]]],
+    cells: Callable[[Any], dict[str, list[str]]],
+) -> list[PlannedPage]:
+    """Pack rows into pages: each group (heading, anchor, rows) starts on a new page."""
+    capacity = (PAGE_BODY_MM - HEADING_MM - THEAD_MM) * SAFETY
+    pages: list[PlannedPage] = []
+    n = 0
+    for heading, anchor, rows in groups:
+        page = PlannedPage(heading=heading, anchor=anchor)
+        used = 0.0
+        for row in rows:
+            h = row_height_mm(cells(row))
+            if page.lines and used + h > capacity:
+                pages.append(page)
+                page, used = PlannedPage(), 0.0
+            n += 1
+            page.lines.append((n, row))
+            used += h
+        pages.append(page)
+    return pages
+
+
+def split(pages: Sequence[PlannedPage], parts: int, *, head_start: int = 0) -> list[list[PlannedPage]]:
+    """Whole pages in ``parts`` runs of nearly equal work, in order; the first run already carries
+    ``head_start`` pages' worth of other work (the front matter)."""
+    parts = max(1, min(parts, len(pages)))
+    total = len(pages) + head_start
+    out, start = [], 0
+    for i in range(parts):
+        end = len(pages) if i == parts - 1 else max(start, min(len(pages), round(total * (i + 1) / parts) - head_start))
+        out.append(list(pages[start:end]))
+        start = end
+    return [p for p in out if p]
+
+
+# --- rendering parts in worker processes --------------------------------------------------------
+
+
+def render_part(html: str, first_page: int, variant: str | None, identifier: bytes | None) -> Rendered:
+    """Lay out one part whose first page carries number ``first_page``; runs in a worker."""
+    fetcher = AssetFetcher()
+    numbering = CSS(string=f"@page:first {{ counter-reset: page {int(first_page)} }}")
+    document = HTML(string=html, base_url=ASSETS.as_uri() + "/", url_fetcher=fetcher).render(stylesheets=[numbering])
+    out = io.BytesIO()
+    document.write_pdf(out, pdf_variant=variant or None, pdf_identifier=identifier)
+    return Rendered(out.getvalue(), len(document.pages), tuple(fetcher.refused))
+
+
+def _warm() -> None:
+    """Load WeasyPrint's fonts in a fresh worker, so the first real part does not pay for it."""
+    render_part('<html lang="zh-CN"><body><p>预热 warm-up</p></body></html>', 1, None, None)
+
+
+_POOL: ProcessPoolExecutor | None = None
+_POOL_SIZE = 0
+
+
+def pool(workers: int | None = None) -> ProcessPoolExecutor:
+    """The shared worker pool (forkserver: safe beside threads, workers forked from a preloaded parent)."""
+    global _POOL, _POOL_SIZE
+    size = workers or min(2, os.cpu_count() or 1)
+    if _POOL is None or size != _POOL_SIZE:
+        shutdown_pool()
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["grantflow.reports.layout"])
+        _POOL = ProcessPoolExecutor(max_workers=size, mp_context=ctx)
+        _POOL_SIZE = size
+        for f in [_POOL.submit(_warm) for _ in range(size)]:
+            f.result()
+    return _POOL
+
+
+def shutdown_pool() -> None:
+    global _POOL
+    if _POOL is not None:
+        _POOL.shutdown(wait=True, cancel_futures=True)
+        _POOL = None
+
+
+atexit.register(shutdown_pool)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    title: str
+    author: str
+    subject: str
+    keywords: str
+    created: datetime
+
+
+def join(parts: Sequence[Rendered], meta: Metadata) -> bytes:
+    """One PDF from the parts, in order. The first part is the base (its XMP metadata and output
+    intent, which a PDF/A variant carries, are kept); the information dictionary and language are set."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(parts[0].pdf)))
+    for part in parts[1:]:
+        writer.append(PdfReader(io.BytesIO(part.pdf)))
+    stamp = "D:" + meta.created.strftime("%Y%m%d%H%M%S") + _offset(meta.created)
+    writer.add_metadata(
+        {
+            "/Title": meta.title,
+            "/Author": meta.author,
+            "/Subject": meta.subject,
+            "/Keywords": meta.keywords,
+            "/Creator": "grantflow",
+            "/Producer": "grantflow (WeasyPrint, pypdf)",
+            "/CreationDate": stamp,
+            "/ModDate": stamp,
+        }
+    )
+    writer._root_object[NameObject("/Lang")] = TextStringObject("zh-CN")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _offset(moment: datetime) -> str:
+    delta = moment.utcoffset()
+    if delta is None:
+        return "Z"
+    minutes = int(delta.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}'{abs(minutes) % 60:02d}'"
+
+
+def render_parts(
+    parts: Sequence[tuple[str, int]],
+    *,
+    variant: str | None,
+    identifier: bytes | None,
+    executor: Executor | None,
+) -> list[Rendered]:
+    """Each (html, first page number) laid out; in ``executor`` when given, else here."""
+    if executor is None or len(parts) == 1:
+        return [render_part(html, first, variant, identifier) for html, first in parts]
+    futures = [executor.submit(render_part, html, first, variant, identifier) for html, first in parts]
+    return [f.result() for f in futures]

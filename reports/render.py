@@ -1,0 +1,141 @@
+"""HTML to PDF, safely: autoescaped Jinja2 templates, print CSS from static files, and a URL
+fetcher that serves only this package's own assets.
+
+User-entered text (project titles, report bodies) reaches the page only through autoescaped
+template variables, so it can never add markup or styles. WeasyPrint's default fetcher would
+read any ``file://`` path and any ``http://`` address; ``AssetFetcher`` refuses everything that
+is not a file under ``reports/static`` (real paths compared, so ``..`` and symbolic links
+cannot leave it), and records what it refused.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from grantflow.reports import charts
+from grantflow.states.text import Text
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+ASSETS = HERE / "static"
+
+PDF_VARIANTS = ("pdf/a-1b", "pdf/a-2b", "pdf/a-2u", "pdf/a-3b", "pdf/a-3u", "pdf/a-4", "pdf/ua-1")
+"""Archival variants WeasyPrint 70 writes that we offer (``GRANTFLOW_PUBLISH_PDF_VARIANT``)."""
+
+
+class AssetFetcher(URLFetcher):
+    """Serves files under ``root`` and nothing else: no other path, no network, no data URLs."""
+
+    def __init__(self, root: Path = ASSETS) -> None:
+        super().__init__(allowed_protocols={"file"}, allow_redirects=False, fail_on_errors=False)
+        self.root = root.resolve()
+        self.served: list[str] = []
+        self.refused: list[str] = []
+        self._lock = threading.Lock()
+
+    def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> URLFetcherResponse:
+        path = self._local_path(url)
+        if path is None:
+            with self._lock:
+                self.refused.append(url)
+            # a plain error: WeasyPrint leaves the resource out and goes on with the page
+            raise ValueError(f"resource refused (only the report assets are served): {url[:200]}")
+        with self._lock:
+            self.served.append(url)
+        mime = {".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}.get(path.suffix, "")
+        return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime} if mime else None)
+
+    def _local_path(self, url: str) -> Path | None:
+        parts = urlsplit(url)
+        if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+            return None
+        candidate = Path(os.path.realpath(unquote(parts.path)))
+        if not candidate.is_relative_to(self.root) or not candidate.is_file():
+            return None
+        return candidate
+
+
+def _money(value: Any) -> str:
+    """Yuan as 万元 with two decimals (the unit public tables use)."""
+    if value is None or value == "":
+        return "—"
+    return f"{float(value) / 10_000:,.2f}"
+
+
+def _date(value: datetime | None, fmt: str = "%Y年%m月%d日") -> str:
+    return value.strftime(fmt) if value else ""
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,  # every template, whatever its name: user text is never markup
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["wan"] = _money
+    env.filters["date_zh"] = _date
+    env.globals["t"] = lambda text, lang="zh": text.get(lang) if isinstance(text, Text) else text
+    env.globals["bar_chart"] = lambda *a, **k: Markup(charts.bar_chart(*a, **k))
+    return env
+
+
+_ENV: Environment | None = None
+
+
+def get_environment() -> Environment:
+    global _ENV
+    if _ENV is None:
+        _ENV = environment()
+    return _ENV
+
+
+def render_html(template: str, context: Mapping[str, Any]) -> str:
+    return get_environment().get_template(template).render(**context)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    pdf: bytes
+    pages: int
+    refused: tuple[str, ...] = ()
+
+
+def html_to_pdf(
+    html: str,
+    *,
+    variant: str | None = None,
+    identifier: bytes | None = None,
+    fetcher: AssetFetcher | None = None,
+) -> Rendered:
+    """Lay out and write one document. ``identifier`` makes the PDF's file id repeatable."""
+    fetch = fetcher or AssetFetcher()
+    document = HTML(string=html, base_url=ASSETS.as_uri() + "/", url_fetcher=fetch).render()
+    out = io.BytesIO()
+    document.write_pdf(out, pdf_variant=variant or None, pdf_identifier=identifier)
+    return Rendered(out.getvalue(), len(document.pages), tuple(fetch.refused))
+
+
+def render_pdf(
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    variant: str | None = None,
+    identifier: bytes | None = None,
+    fetcher: AssetFetcher | None = None,
+) -> Rendered:
+    return html_to_pdf(render_html(template, context), variant=variant, identifier=identifier, fetcher=fetcher)

@@ -1,0 +1,92 @@
+"""The disclosure pages: the public list with downloads and feed, and the office's side."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from grantflow.services.seed import DEMO_PASSWORD
+from grantflow.web.app import create_app
+from tests.conftest import People
+from tests.factories import make_call, make_project
+from tests.publishing import FakeScanner, text_of
+
+
+def login(client: TestClient, email: str, lang: str = "zh") -> None:
+    r = client.post("/login", data={"email": email, "password": DEMO_PASSWORD, "next": "/"}, follow_redirects=False)
+    assert r.status_code == 303
+    client.get(f"/lang/{lang}")
+
+
+def test_office_publishes_now_and_the_public_downloads_it(engine: Engine, people: People, now: datetime) -> None:
+    call = make_call(engine, people, now)
+    make_project(engine, people, now, call_id=call, title="京津冀大气污染联防联控平台", state="commissioning")
+    app = create_app()
+    app.state.scanner = FakeScanner()
+    office = TestClient(app)
+    login(office, "office@kw.example.cn")
+    page = office.get("/office/publications")
+    assert page.status_code == 200 and "立即发布" in page.text and "publish-establishment" in page.text
+    r = office.post(
+        "/office/publications/publish", data={"kind": "establishment", "programme": "7", "period": "2026-03"}
+    )
+    assert r.status_code == 200 and "已发布" in r.text
+    again = office.post(
+        "/office/publications/publish", data={"kind": "establishment", "programme": "7", "period": "2026-03"}
+    )
+    assert "此前已发布" in again.text
+    public = TestClient(app)  # nobody signed in
+    listing = public.get("/publications")
+    assert listing.status_code == 200 and "立项结果" in listing.text
+    href = listing.text.split('href="/publications/files/')[1].split('"')[0]
+    pdf = public.get(f"/publications/files/{href}")
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert "京津冀大气污染联防联控平台" in text_of(pdf.content).replace("\n", "")
+    assert href in public.get("/publications/feed.atom").text
+    assert public.get("/publications/manifest.json").json()["publications"][0]["documents"][0]["name"] == href
+    for sneaky in ("../grantflow.db", "manifest.json", ".staging/x.pdf", "ZX07/nothing.pdf"):
+        assert public.get(f"/publications/files/{sneaky}").status_code == 404, sneaky
+    english = TestClient(app)
+    login(english, "office@kw.example.cn", lang="en")
+    assert "Publish now" in english.get("/office/publications").text
+    assert "Download" in TestClient(app).get("/publications", headers={"accept-language": "en"}).text
+
+
+def test_what_the_guard_blocked_is_shown_and_released_with_a_reason(
+    engine: Engine, people: People, now: datetime
+) -> None:
+    call = make_call(engine, people, now)
+    make_project(engine, people, now, call_id=call, title="澳门威尼斯人在线娱乐平台", state="commissioning")
+    app = create_app()
+    app.state.scanner = FakeScanner("威尼斯人")
+    office = TestClient(app)
+    login(office, "office@kw.example.cn")
+    r = office.post(
+        "/office/publications/publish", data={"kind": "establishment", "programme": "7", "period": "2026-03"}
+    )
+    assert "已拦截" in r.text and "威尼斯人" in r.text
+    [pub_id] = re.findall(r"/office/publications/(\d+)/override", r.text)
+    refused = office.post(f"/office/publications/{pub_id}/override", data={"reason": " "})
+    assert refused.status_code == 422 and "须说明理由" in refused.text
+    ok = office.post(
+        f"/office/publications/{pub_id}/override", data={"reason": "经核实为真实项目名称"}, follow_redirects=False
+    )
+    assert ok.status_code == 303
+    assert "经核实为真实项目名称" in office.get("/office/publications").text
+    done = office.post(
+        "/office/publications/publish", data={"kind": "establishment", "programme": "7", "period": "2026-03"}
+    )
+    assert "已发布" in done.text
+
+
+def test_only_the_office_sees_the_office_side(engine: Engine) -> None:
+    client = TestClient(create_app())
+    login(client, "pi@jinghua.example.com")
+    assert client.get("/office/publications").status_code == 403
+    r = client.post(
+        "/office/publications/publish", data={"kind": "establishment", "programme": "7", "period": "2026-03"}
+    )
+    assert r.status_code == 403
