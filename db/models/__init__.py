@@ -7,7 +7,14 @@ domain a table belongs to. Alembic sees every table because this package imports
 from grantflow.db.models.audit import AuditEvent, AuditHead, OutboxMessage
 from grantflow.db.models.base import ID, NAMING, Base, UTCDateTime, table, utcnow
 from grantflow.db.models.deadlines import DueItem, ReportSchedule
+from grantflow.db.models.evaluation import (
+    EvaluationAssignment,
+    EvaluationResult,
+    EvaluationScore,
+    EvaluatorQualification,
+)
 from grantflow.db.models.forms import Attachment, FormDraft, QuestionnaireResponse, Submission
+from grantflow.db.models.funding import BudgetLine, Spending
 from grantflow.db.models.notifications import (
     InboxMessage,
     NotificationDelivery,
@@ -26,6 +33,7 @@ from grantflow.db.models.review import (
     ReviewPanel,
     ReviewRubric,
 )
+from grantflow.db.models.targets import Target, TargetResult
 from grantflow.db.models.tenders import Bid, Tender
 
 __all__ = [
@@ -36,11 +44,16 @@ __all__ = [
     "AuditHead",
     "Base",
     "Bid",
+    "BudgetLine",
     "Call",
     "Complaint",
     "ConflictStatement",
     "CriterionScore",
     "DueItem",
+    "EvaluationAssignment",
+    "EvaluationResult",
+    "EvaluationScore",
+    "EvaluatorQualification",
     "FormDraft",
     "InboxMessage",
     "NotificationDelivery",
@@ -60,7 +73,10 @@ __all__ = [
     "ReviewAssignment",
     "ReviewPanel",
     "ReviewRubric",
+    "Spending",
     "Submission",
+    "Target",
+    "TargetResult",
     "Tender",
     "UTCDateTime",
     "User",
