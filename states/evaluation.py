@@ -16,8 +16,9 @@ from datetime import date
 from decimal import Decimal
 
 from grantflow.states.enums import OrgKind, Role
+from grantflow.states.errors import GrantflowError, GuardFailed
 from grantflow.states.permissions import Actor
-from grantflow.states.text import Text
+from grantflow.states.text import Text, join
 
 # --- what is evaluated, when ----------------------------------------------------------------------
 
@@ -218,6 +219,9 @@ RULES: dict[str, Text] = {
 }
 
 
+_PARTY_RULES = frozenset({"undertaking_unit", "organising_unit", "partner"})
+
+
 def _qualified(profile: EvaluatorProfile, code: str, on: date, until: date | None) -> Refusal | None:
     held = [q for q in profile.qualifications if q.code == code]
     needed = QUALIFICATIONS[code]
@@ -312,7 +316,8 @@ def assignment_refusals(
                 ),
             )
         )
-    shared = shared_people(profile, parties)
+    # an evaluator that is itself a party shares every one of its people: that is said above already
+    shared = [] if any(r.rule in _PARTY_RULES for r in refusals) else shared_people(profile, parties)
     if shared:
         names = "、".join(p.name for p in shared)
         names_en = ", ".join(p.name for p in shared)
@@ -380,3 +385,19 @@ def stage_problems(
     elif year is not None:
         problems.append(Text(f"{STAGES[stage].zh}不按年度进行", f"a {STAGES[stage].en} has no year"))
     return problems
+
+
+class EvaluatorRefused(GuardFailed):
+    """An engagement refused: every failed rule, each with its code (``rules``) and its text."""
+
+    code = "evaluator_refused"
+
+    def __init__(self, refusals: list[Refusal]) -> None:
+        body = join([r.text for r in refusals])
+        GrantflowError.__init__(
+            self,
+            Text("不能委托该评估机构：" + body.zh, "This evaluator cannot be engaged: " + body.en),
+            details={"rules": [r.rule for r in refusals], "reasons": [r.text.as_dict() for r in refusals]},
+        )
+        self.reasons = [r.text for r in refusals]
+        self.rules = [r.rule for r in refusals]
