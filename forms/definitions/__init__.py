@@ -9,6 +9,7 @@ from grantflow.forms.definitions import (
     needs_questionnaire,
     proposal,
     reports,
+    reports_results,
     task_agreement,
 )
 
@@ -18,6 +19,7 @@ FORMS = FormRegistry(
         *concept_note.DEFINITIONS,
         *task_agreement.DEFINITIONS,
         *reports.DEFINITIONS,
+        *reports_results.DEFINITIONS,
         *adjustment_request.DEFINITIONS,
         *needs_questionnaire.DEFINITIONS,
     ]
