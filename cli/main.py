@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from grantflow.cli import flows_cmd
+from grantflow.cli import export_cmd, flows_cmd
 from grantflow.cli.admin_cmd import orgs_app, users_app
 from grantflow.cli.review_cmd import review_app
 from grantflow.config import get_settings
@@ -39,6 +39,7 @@ app.add_typer(orgs_app, name="orgs")
 app.add_typer(users_app, name="users")
 app.add_typer(review_app, name="review")
 flows_cmd.register(app)  # serve, deploy, flows, notifications
+export_cmd.register(app)  # export TABLE: the office overview's tables as CSV or XLSX
 
 console = Console()
 err = Console(stderr=True)

@@ -54,7 +54,7 @@ class BudgetLineIn:
 
 def _invalid(problems: list[Text]) -> PayloadInvalid:
     body = join(problems)
-    details = {"problems": [p.as_dict() for p in problems]}
+    details: dict[str, object] = {"problems": [p.as_dict() for p in problems]}
     return PayloadInvalid(Text("预算有误：" + body.zh, "Invalid budget: " + body.en), details=details)
 
 

@@ -68,14 +68,14 @@ class TargetIn:
             custom_kind=value.get("custom_kind") or None,
             unit=value.get("unit") or None,
             weight=value.get("weight"),
-            due_on=date.fromisoformat(due) if isinstance(due, str) and due else due,
+            due_on=date.fromisoformat(due) if isinstance(due, str) and due else (due or None),
             id=int(value["id"]) if value.get("id") is not None else None,
         )
 
 
 def _invalid(problems: list[Text]) -> PayloadInvalid:
     body = join(problems)
-    details = {"problems": [p.as_dict() for p in problems]}
+    details: dict[str, object] = {"problems": [p.as_dict() for p in problems]}
     return PayloadInvalid(Text("指标有误：" + body.zh, "Invalid targets: " + body.en), details=details)
 
 
@@ -301,6 +301,7 @@ def record_results(
     """The results one report states, by (target id, value, note); a report submitted again replaces
     its earlier lines. Achieved totals of the targets touched are rewritten from their results."""
     key = {"project_id": project_id, "form_key": form_key, "period": period or 0}
+    rows_list = list(rows)
     old = list(conn.execute(select(_tr.c.target_id).where(*(getattr(_tr.c, k) == v for k, v in key.items()))).scalars())
     conn.execute(delete(_tr).where(*(getattr(_tr.c, k) == v for k, v in key.items())))
     new = [
@@ -312,11 +313,11 @@ def record_results(
             "note": note or None,
             "reported_at": now,
         }
-        for tid, value, note in rows
+        for tid, value, note in rows_list
     ]
     if new:
         conn.execute(insert(_tr), new)
-    _recompute(conn, [*old, *(r["target_id"] for r in new)])
+    _recompute(conn, [*old, *(int(tid) for tid, _, _ in rows_list)])
 
 
 def record_report(

@@ -35,6 +35,9 @@ ADJUSTMENT_TRIGGERS: dict[str, Text] = {
 }
 """What the audit log holds of dynamic adjustments when no adjustment records are kept."""
 
+LIVE_DUE_STATUSES = ("open", "overdue")
+"""Due items still owed; one of them past its date is overdue, whether or not a sweep marked it yet."""
+
 
 def start_deadline(planned_start: datetime, zone: str) -> datetime:
     """The last moment a project planned to start at ``planned_start`` still starts on time: the end

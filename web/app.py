@@ -19,6 +19,7 @@ from grantflow.web import errors
 from grantflow.web.routes_core import router as core_router
 from grantflow.web.routes_forms import router as forms_router
 from grantflow.web.routes_inbox import router as inbox_router
+from grantflow.web.routes_overview import router as overview_router
 from grantflow.web.routes_review import router as review_router
 
 STATIC = Path(__file__).parent / "static"
@@ -51,4 +52,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(forms_router)
     app.include_router(review_router)
     app.include_router(inbox_router)
+    app.include_router(overview_router)
     return app
