@@ -286,52 +286,66 @@ class FundingTotal:
     spent: Decimal
 
 
-def _totals(
-    conn: Connection, group_budget: Any, group_spent: Any, where_b: list[Any], where_s: list[Any]
-) -> list[FundingTotal]:
+@dataclass(frozen=True)
+class FundingCells:
+    """Budget and spending summed by (programme, category, source[, support mode]) in whole fen: two
+    grouped reads from which every funding total is derived, so an overview reads the money once."""
+
+    budget: list[tuple[int, str, str, str | None, int]]  # programme, category, source, support mode, fen
+    spent: list[tuple[int, str, str, int]]  # programme, category, source, fen
+
+
+def funding_cells(conn: Connection, *, programme_id: int | None = None) -> FundingCells:
+    scope_b = [] if programme_id is None else [_b.c.programme_id == programme_id]
+    scope_s = [] if programme_id is None else [_s.c.programme_id == programme_id]
     budget = conn.execute(
-        select(group_budget.label("g"), _b.c.source, func.sum(_b.c.amount_fen))
+        select(_b.c.programme_id, _p.c.category, _b.c.source, _b.c.support_mode, func.sum(_b.c.amount_fen))
         .select_from(_b.join(_p, _b.c.project_id == _p.c.id))
-        .where(*where_b)
-        .group_by(group_budget, _b.c.source)
+        .where(*scope_b)
+        .group_by(_b.c.programme_id, _p.c.category, _b.c.source, _b.c.support_mode)
     ).all()
     spent = conn.execute(
-        select(group_spent.label("g"), _s.c.source, func.sum(_s.c.amount_fen))
+        select(_s.c.programme_id, _p.c.category, _s.c.source, func.sum(_s.c.amount_fen))
         .select_from(_s.join(_p, _s.c.project_id == _p.c.id))
-        .where(*where_s)
-        .group_by(group_spent, _s.c.source)
+        .where(*scope_s)
+        .group_by(_s.c.programme_id, _p.c.category, _s.c.source)
     ).all()
-    cells: dict[tuple[Any, str], list[int]] = {}
-    for g, source, fen in budget:
-        cells.setdefault((g, source), [0, 0])[0] = int(fen or 0)
-    for g, source, fen in spent:
-        cells.setdefault((g, source), [0, 0])[1] = int(fen or 0)
+    return FundingCells(
+        [(int(p), str(c), str(s), m, int(f or 0)) for p, c, s, m, f in budget],
+        [(int(p), str(c), str(s), int(f or 0)) for p, c, s, f in spent],
+    )
+
+
+def _group(cells: FundingCells, by_programme: bool) -> list[FundingTotal]:
+    sums: dict[tuple[Any, str], list[int]] = {}
+    for programme, category, source, _mode, fen in cells.budget:
+        sums.setdefault((programme if by_programme else category, source), [0, 0])[0] += fen
+    for programme, category, source, fen in cells.spent:
+        sums.setdefault((programme if by_programme else category, source), [0, 0])[1] += fen
     return [
         FundingTotal(g, source, from_hundredths(b), from_hundredths(s))
-        for (g, source), (b, s) in sorted(cells.items(), key=lambda kv: (str(kv[0][0]), kv[0][1]))
+        for (g, source), (b, s) in sorted(sums.items(), key=lambda kv: (str(kv[0][0]), kv[0][1]))
     ]
 
 
-def totals_by_programme(conn: Connection, *, programme_id: int | None = None) -> list[FundingTotal]:
-    scope_b = [] if programme_id is None else [_b.c.programme_id == programme_id]
-    scope_s = [] if programme_id is None else [_s.c.programme_id == programme_id]
-    return _totals(conn, _b.c.programme_id, _s.c.programme_id, scope_b, scope_s)
+def totals_by_programme(
+    conn: Connection, *, programme_id: int | None = None, cells: FundingCells | None = None
+) -> list[FundingTotal]:
+    return _group(cells or funding_cells(conn, programme_id=programme_id), True)
 
 
-def totals_by_category(conn: Connection, *, programme_id: int | None = None) -> list[FundingTotal]:
+def totals_by_category(
+    conn: Connection, *, programme_id: int | None = None, cells: FundingCells | None = None
+) -> list[FundingTotal]:
     """By the project's current category (a category change moves its money with it)."""
-    scope_b = [] if programme_id is None else [_b.c.programme_id == programme_id]
-    scope_s = [] if programme_id is None else [_s.c.programme_id == programme_id]
-    return _totals(conn, _p.c.category, _p.c.category, scope_b, scope_s)
+    return _group(cells or funding_cells(conn, programme_id=programme_id), False)
 
 
 def totals_by_support_mode(
-    conn: Connection, *, programme_id: int | None = None
+    conn: Connection, *, programme_id: int | None = None, cells: FundingCells | None = None
 ) -> list[tuple[int, str | None, Decimal]]:
     """Budget by programme and support mode (how public and other money is given)."""
-    stmt = select(_b.c.programme_id, _b.c.support_mode, func.sum(_b.c.amount_fen)).group_by(
-        _b.c.programme_id, _b.c.support_mode
-    )
-    if programme_id is not None:
-        stmt = stmt.where(_b.c.programme_id == programme_id)
-    return [(int(p), m, from_hundredths(int(f or 0))) for p, m, f in conn.execute(stmt)]
+    sums: dict[tuple[int, str | None], int] = {}
+    for programme, _category, _source, mode, fen in (cells or funding_cells(conn, programme_id=programme_id)).budget:
+        sums[(programme, mode)] = sums.get((programme, mode), 0) + fen
+    return [(p, m, from_hundredths(f)) for (p, m), f in sums.items()]

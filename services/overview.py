@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, and_, case, func, select
+from sqlalchemy import Connection, Engine, and_, case, func, literal, or_, select
 
 from grantflow.config import get_settings
 from grantflow.db.models import (
@@ -31,11 +31,18 @@ from grantflow.db.models import (
     Project,
     Spending,
     Target,
+    UTCDateTime,
     table,
 )
 from grantflow.db.workflows import get_registry
-from grantflow.services.funding import totals_by_category, totals_by_programme, totals_by_support_mode
-from grantflow.services.targets import programme_rollups
+from grantflow.services.funding import (
+    FundingCells,
+    funding_cells,
+    totals_by_category,
+    totals_by_programme,
+    totals_by_support_mode,
+)
+from grantflow.services.targets import ProgrammeRollup, programme_rollups
 from grantflow.states.amounts import from_hundredths, percent
 from grantflow.states.deadlines import DUE_KIND_LABELS, form_label
 from grantflow.states.enums import LABELS
@@ -48,6 +55,7 @@ from grantflow.states.overview import (
     OVERVIEW_FORBIDDEN,
     START_TRIGGER,
     may_view_overview,
+    quarter_starts,
     start_deadline,
 )
 from grantflow.states.permissions import Actor
@@ -107,6 +115,13 @@ class Scope:
     now: datetime
     programme_id: int | None = None
     zone: str = field(default_factory=lambda: get_settings().timezone)
+    # reads several tables share (the money, the target roll-ups), made once per overview
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def once(self, key: str, read: Callable[[], Any]) -> Any:
+        if key not in self.memo:
+            self.memo[key] = read()
+        return self.memo[key]
 
     def where(self, column: Any) -> list[Any]:
         return [] if self.programme_id is None else [column == self.programme_id]
@@ -195,47 +210,49 @@ def projects_by_state(conn: Connection, scope: Scope) -> OverviewTable:
 # --- share started on time ------------------------------------------------------------------------------
 
 
-def _starts(conn: Connection, scope: Scope) -> Iterator[tuple[int, datetime | None, datetime | None]]:
-    """(programme id, planned start, started at) of every project with a planned start."""
+def _start_tally(conn: Connection, scope: Scope) -> dict[int, list[int]]:
+    """Per programme: [due to have started, started, on time, late or not started], counted by the
+    database. A project is on time if it started before the first quarter boundary after its
+    planned start (``states.overview.quarter_starts``); a CASE over those boundaries finds it."""
+    span = conn.execute(
+        select(func.min(_p.c.start_date), func.max(_p.c.start_date)).where(*scope.where(_p.c.programme_id))
+    ).one()
+    if span[0] is None:
+        return {}
+    boundaries = quarter_starts(span[0], span[1], scope.zone)
+    deadline = case(
+        *((_p.c.start_date < b, literal(b, UTCDateTime())) for b in boundaries),
+        else_=literal(boundaries[-1], UTCDateTime()),
+    )
     started = (
         select(_e.c.subject_id.label("pid"), func.min(_e.c.created_at).label("at"))
         .where(_e.c.action == START_TRIGGER, _e.c.subject == "project")
         .group_by(_e.c.subject_id)
         .subquery()
     )
-    stmt = (
-        select(_p.c.programme_id, _p.c.start_date, started.c.at)
+    each = (
+        select(_p.c.programme_id.label("programme"), started.c.at.label("at"), deadline.label("boundary"))
         .select_from(_p.outerjoin(started, started.c.pid == _p.c.id))
         .where(_p.c.start_date.is_not(None), *scope.where(_p.c.programme_id))
+        .subquery()
     )
-    for pid, planned, at in conn.execute(stmt):
-        yield int(pid), planned, at
+    now = literal(scope.now, UTCDateTime())
+    began, due_now = each.c.at.is_not(None), now >= each.c.boundary
+    one = literal(1)
+    rows = conn.execute(
+        select(
+            each.c.programme,
+            func.sum(case((or_(began, due_now), one), else_=0)),
+            func.sum(case((began, one), else_=0)),
+            func.sum(case((and_(began, each.c.at < each.c.boundary), one), else_=0)),
+            func.sum(case((or_(and_(~began, due_now), each.c.at >= each.c.boundary), one), else_=0)),
+        ).group_by(each.c.programme)
+    ).all()
+    return {int(r[0]): [int(v or 0) for v in r[1:]] for r in rows if r[1]}
 
 
 def started_on_time(conn: Connection, scope: Scope) -> OverviewTable:
-    deadlines: dict[datetime, datetime] = {}
-    tally: dict[int, list[int]] = {}  # due to start, started, on time, late or not started
-    now = scope.now
-    for pid, planned, at in _starts(conn, scope):
-        if planned is None:
-            continue
-        if planned.tzinfo is None:  # read through a plain subquery column: stored naive UTC
-            planned = planned.replace(tzinfo=now.tzinfo)
-        if at is not None and at.tzinfo is None:
-            at = at.replace(tzinfo=now.tzinfo)
-        deadline = deadlines.get(planned)
-        if deadline is None:
-            deadline = deadlines[planned] = start_deadline(planned, scope.zone)
-        if at is None and now <= deadline:
-            continue  # not yet due to start
-        t = tally.setdefault(pid, [0, 0, 0, 0])
-        t[0] += 1
-        if at is not None:
-            t[1] += 1
-            if at <= deadline:
-                t[2] += 1
-        if at is None or at > deadline:
-            t[3] += 1
+    tally = _start_tally(conn, scope)
     names = programme_names(conn, scope)
     rows: list[tuple[Any, ...]] = [
         (names[pid], *tally[pid], percent(tally[pid][2], tally[pid][0])) for pid in names if pid in tally
@@ -446,6 +463,19 @@ def complaints(conn: Connection, scope: Scope) -> OverviewTable:
 
 # --- funding ----------------------------------------------------------------------------------------------
 
+
+def _cells(conn: Connection, scope: Scope) -> FundingCells:
+    cells: FundingCells = scope.once("funding", lambda: funding_cells(conn, programme_id=scope.programme_id))
+    return cells
+
+
+def _rollups(conn: Connection, scope: Scope) -> dict[int, ProgrammeRollup]:
+    rollups: dict[int, ProgrammeRollup] = scope.once(
+        "rollups", lambda: programme_rollups(conn, programme_id=scope.programme_id)
+    )
+    return rollups
+
+
 MONEY_COLUMNS = [
     Column("budget", Text("预算（元）", "Budget (yuan)"), DECIMAL),
     Column("spent", Text("已支出（元）", "Spent (yuan)"), DECIMAL),
@@ -466,7 +496,7 @@ def _mix_chart(groups: list[str], rows: list[tuple[Any, ...]], lang: str) -> Cha
 
 def funding_by_programme(conn: Connection, scope: Scope) -> OverviewTable:
     names = programme_names(conn, scope)
-    totals = totals_by_programme(conn, programme_id=scope.programme_id)
+    totals = totals_by_programme(conn, cells=_cells(conn, scope))
     out = [
         (names[t.group], source_label(t.source).get(scope.lang), t.budget, t.spent, percent(t.spent, t.budget))
         for pid in names
@@ -481,7 +511,7 @@ def funding_by_programme(conn: Connection, scope: Scope) -> OverviewTable:
 
 
 def funding_by_category(conn: Connection, scope: Scope) -> OverviewTable:
-    totals = totals_by_category(conn, programme_id=scope.programme_id)
+    totals = totals_by_category(conn, cells=_cells(conn, scope))
     out = [
         (
             LABELS.get(t.group, Text(str(t.group), str(t.group))).get(scope.lang),
@@ -505,7 +535,7 @@ def funding_by_category(conn: Connection, scope: Scope) -> OverviewTable:
 
 def funding_by_support_mode(conn: Connection, scope: Scope) -> OverviewTable:
     names = programme_names(conn, scope)
-    totals = totals_by_support_mode(conn, programme_id=scope.programme_id)
+    totals = totals_by_support_mode(conn, cells=_cells(conn, scope))
     out = [
         (names[pid], support_mode_label(mode).get(scope.lang), amount)
         for p in names
@@ -528,7 +558,7 @@ def funding_by_support_mode(conn: Connection, scope: Scope) -> OverviewTable:
 
 def target_progress(conn: Connection, scope: Scope) -> OverviewTable:
     names = programme_names(conn, scope)
-    rollups = programme_rollups(conn, programme_id=scope.programme_id)
+    rollups = _rollups(conn, scope)
     out = [
         (
             names[pid],
@@ -569,7 +599,7 @@ def target_progress(conn: Connection, scope: Scope) -> OverviewTable:
 
 def programme_progress(conn: Connection, scope: Scope) -> OverviewTable:
     names = programme_names(conn, scope)
-    rollups = programme_rollups(conn, programme_id=scope.programme_id)
+    rollups = _rollups(conn, scope)
     out = [
         (
             names[pid],
@@ -740,6 +770,8 @@ def project_register(conn: Connection, scope: Scope) -> tuple[list[Column], Iter
             if r.start_date is not None:
                 deadline = deadlines.get(r.start_date)
                 if deadline is None:
+                    if len(deadlines) > 4096:  # bounded: memory must not grow with the rows exported
+                        deadlines.clear()
                     deadline = deadlines[r.start_date] = start_deadline(r.start_date, scope.zone)
                 if started_at is not None:
                     on_time = yes if started_at <= deadline else no

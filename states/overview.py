@@ -51,6 +51,20 @@ def start_deadline(planned_start: datetime, zone: str) -> datetime:
     return (next_quarter - timedelta(microseconds=1)).astimezone(UTC)
 
 
+def quarter_starts(first: datetime, last: datetime, zone: str) -> list[datetime]:
+    """The moments (UTC) quarters begin in ``zone``, from the one after ``first``'s quarter began up to
+    the first one after ``last``: a planned start ``p`` is on time until the first of these after ``p``
+    (``start_deadline`` is that moment less a microsecond), which lets a database count starts in bulk."""
+    out: list[datetime] = []
+    moment = start_deadline(first, zone)
+    while True:
+        boundary = moment + timedelta(microseconds=1)
+        out.append(boundary)
+        if boundary > last:
+            return out
+        moment = start_deadline(boundary, zone)
+
+
 def started_on_time(planned_start: datetime, started_at: datetime | None, zone: str) -> bool:
     return started_at is not None and started_at <= start_deadline(planned_start, zone)
 
