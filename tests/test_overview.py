@@ -358,3 +358,12 @@ def test_the_bids_export_neutralises_typed_text(engine: Engine, people: People, 
     )
     assert out.exit_code == 0, out.output
     assert list(csv.reader(target.open(encoding="utf-8", newline="")))[1][-1] == "'=cmd|' /C calc'!A0"
+
+
+def test_the_project_page_numbers_the_targets_reports_name(client: TestClient, data: dict[str, int]) -> None:
+    _login(client, People.SHORT["applicant"])
+    html = client.get(f"/projects/{data['on_time']}").text
+    assert "考核指标" in html and "技术标准" in html and "总体完成率" in html and "75.00%" in html
+    _login(client, People.SHORT["clerk"])
+    english = client.get(f"/projects/{data['on_time']}").text
+    assert "Targets" in english and "technical standards" in english and "talent trained" in english

@@ -19,6 +19,7 @@ from grantflow.db.models import User
 from grantflow.db.workflows import get_registry
 from grantflow.services.passwords import verify_password
 from grantflow.services.queries import history, project_for, visible_projects
+from grantflow.services.targets import project_progress
 from grantflow.states.errors import GrantflowError
 from grantflow.states.text import Text, normalise_lang
 from grantflow.web.deps import CurrentActor, EngineDep, LangDep, OptionalActor, render
@@ -96,7 +97,8 @@ def _project_view(engine: Any, actor: Any, project_id: int) -> dict[str, Any]:
         wf = registry.get(project.workflow)
         buttons = wf.available(facts=facts, actor=actor, now=datetime.now(UTC))
         events = history(conn, "project", project_id, viewer=actor)
-    return {"project": project, "workflow": wf, "buttons": buttons, "events": events}
+        targets = project_progress(conn, project_id=project_id)  # numbered as the stage reports name them
+    return {"project": project, "workflow": wf, "buttons": buttons, "events": events, "targets": targets}
 
 
 @router.get("/projects/{project_id}")
