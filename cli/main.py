@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from grantflow.cli import export_cmd, flows_cmd
 from grantflow.cli.admin_cmd import orgs_app, users_app
+from grantflow.cli.evaluation_cmd import evaluation_app
 from grantflow.cli.review_cmd import review_app
 from grantflow.config import get_settings
 from grantflow.db.apply import fire as fire_trigger
@@ -38,6 +39,7 @@ app.add_typer(workflows_app, name="workflows")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(users_app, name="users")
 app.add_typer(review_app, name="review")
+app.add_typer(evaluation_app, name="evaluation")
 flows_cmd.register(app)  # serve, deploy, flows, notifications
 export_cmd.register(app)  # export TABLE: the office overview's tables as CSV or XLSX
 

@@ -251,3 +251,39 @@ def test_results_are_scored_by_the_rubric_and_listed_for_the_disclosure(engine: 
     with engine.connect() as conn:
         name = conn.execute(select(Organisation.name).where(Organisation.id == org)).scalar_one()
     assert name == row.evaluator_name
+
+
+def test_the_command_line_refuses_with_the_same_rules_and_records_results(engine: Engine, people: People) -> None:
+    from typer.testing import CliRunner
+
+    from grantflow.cli.main import app as cli
+
+    runner = CliRunner()
+    pid = make_project(engine, people, T0, state="in_execution")
+    org = str(_evaluator(people))
+    office = "office@kw.example.cn"
+    refused = runner.invoke(
+        cli, ["evaluation", "assign", org, "--project", str(pid), "--stage", "midterm", "--as", office, "--lang", "en"]
+    )
+    assert refused.exit_code == 2 and "not qualified" in refused.output and "rules: not_qualified" in refused.output
+    qualified = runner.invoke(
+        cli, ["evaluation", "qualify", org, "--from", "2020-01-01", "--as", office, "--issuer", "市科委"]
+    )
+    assert qualified.exit_code == 0, qualified.output
+    by_organiser = runner.invoke(
+        cli,
+        ["evaluation", "assign", org, "--project", str(pid), "--stage", "midterm", "--as", People.SHORT["organiser"]],
+    )
+    assert by_organiser.exit_code == 2 and "只有领导小组办公室或领导小组可以委托第三方评估" in by_organiser.output
+    engaged = runner.invoke(
+        cli, ["evaluation", "assign", org, "--project", str(pid), "--stage", "midterm", "--as", office]
+    )
+    assert engaged.exit_code == 0, engaged.output
+    aid = engaged.output.split()[-1]
+    scores = [arg for k, v in FULL_MARKS.items() for arg in ("--score", f"{k}={v}")]
+    recorded = runner.invoke(
+        cli, ["evaluation", "record", aid, *scores, "--conclusion", "良好", "--as", People.SHORT["evaluator"]]
+    )
+    assert recorded.exit_code == 0, recorded.output
+    listed = runner.invoke(cli, ["evaluation", "list", "--project", str(pid), "--as", office, "--lang", "en"])
+    assert listed.exit_code == 0 and "86.50" in listed.output and "excellent" in listed.output
