@@ -250,10 +250,10 @@ def measure(step: Callable[[], object]) -> dict[str, float]:
     return {"seconds": round(seconds, 3), "peak_mb": round(peak / 1e6, 2), "rss_peak_mb": round(rss.peak, 1)}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--projects", type=int, default=5_000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="grantflow-bench-") as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
@@ -325,7 +325,8 @@ def main() -> None:
             ensure_ascii=False,
         )
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
