@@ -130,6 +130,28 @@ class Scope:
         return None if moment is None else moment.astimezone(ZoneInfo(self.zone)).date()
 
 
+TITLES: dict[str, Text] = {
+    "projects_by_state": Text("各专项项目状态", "Projects by state and programme"),
+    "started_on_time": Text("按时启动情况", "Share started on time"),
+    "overdue": Text("逾期事项", "Overdue items"),
+    "adjustments": Text("动态调整（按类别）", "Adjustments by kind"),
+    "complaints": Text("评审投诉", "Complaints"),
+    "funding_by_programme": Text("经费来源结构（按专项）", "Funding mix by programme"),
+    "funding_by_category": Text("经费来源结构（按类别）", "Funding mix by category"),
+    "funding_by_support_mode": Text("支持方式", "Budget by support mode"),
+    "target_progress": Text("指标完成进度", "Target progress"),
+    "programme_progress": Text("专项总体完成率", "Programme progress"),
+    "overdue_items": Text("逾期事项清单", "Overdue items, one by one"),
+    "evaluation_results": Text("第三方评估结果", "Third-party evaluation results"),
+    "projects": Text("项目一览", "Project register"),
+}
+"""Every overview table by name, with its title (the page's headings, the sheets' names)."""
+
+
+def table_title(name: str) -> Text:
+    return TITLES[name]
+
+
 def require_overview(actor: Actor) -> None:
     if not may_view_overview(actor):
         raise Forbidden([OVERVIEW_FORBIDDEN])
@@ -202,9 +224,7 @@ def projects_by_state(conn: Connection, scope: Scope) -> OverviewTable:
         series=[(label[s], [Decimal(r[i + 1]) for r in table_rows]) for i, s in enumerate(states)],
         stacked=True,
     )
-    return OverviewTable(
-        "projects_by_state", Text("各专项项目状态", "Projects by state and programme"), columns, table_rows, chart
-    )
+    return OverviewTable("projects_by_state", table_title("projects_by_state"), columns, table_rows, chart)
 
 
 # --- share started on time ------------------------------------------------------------------------------
@@ -278,9 +298,7 @@ def started_on_time(conn: Connection, scope: Scope) -> OverviewTable:
         "a project starts when its task agreement is signed; on time means by the end of the quarter it was planned "
         "to start in",
     )
-    return OverviewTable(
-        "started_on_time", Text("按时启动情况", "Share started on time"), columns, rows, chart, note=note
-    )
+    return OverviewTable("started_on_time", table_title("started_on_time"), columns, rows, chart, note=note)
 
 
 # --- overdue items ------------------------------------------------------------------------------------------
@@ -332,7 +350,7 @@ def overdue_summary(conn: Connection, scope: Scope) -> OverviewTable:
         ],
         stacked=True,
     )
-    return OverviewTable("overdue", Text("逾期事项", "Overdue items"), columns, out, chart)
+    return OverviewTable("overdue", table_title("overdue"), columns, out, chart)
 
 
 def overdue_items(conn: Connection, scope: Scope) -> tuple[list[Column], Iterator[tuple[Any, ...]]]:
@@ -422,9 +440,7 @@ def adjustments(conn: Connection, scope: Scope) -> OverviewTable:
         "按审计日志中的暂停、恢复、终止记录统计",
         "counted from the suspensions, resumptions and terminations in the audit log",
     )
-    return OverviewTable(
-        "adjustments", Text("动态调整（按类别）", "Adjustments by kind"), columns, out, chart, note=note
-    )
+    return OverviewTable("adjustments", table_title("adjustments"), columns, out, chart, note=note)
 
 
 # --- complaints -------------------------------------------------------------------------------------------
@@ -458,7 +474,7 @@ def complaints(conn: Connection, scope: Scope) -> OverviewTable:
         ],
         stacked=True,
     )
-    return OverviewTable("complaints", Text("评审投诉", "Complaints"), columns, out, chart)
+    return OverviewTable("complaints", table_title("complaints"), columns, out, chart)
 
 
 # --- funding ----------------------------------------------------------------------------------------------
@@ -505,9 +521,7 @@ def funding_by_programme(conn: Connection, scope: Scope) -> OverviewTable:
     ]
     columns = [PROGRAMME, Column("source", Text("经费来源", "Funding source")), *MONEY_COLUMNS]
     chart = _mix_chart([n for n in names.values() if any(r[0] == n for r in out)], out, scope.lang)
-    return OverviewTable(
-        "funding_by_programme", Text("经费来源结构（按专项）", "Funding mix by programme"), columns, out, chart
-    )
+    return OverviewTable("funding_by_programme", table_title("funding_by_programme"), columns, out, chart)
 
 
 def funding_by_category(conn: Connection, scope: Scope) -> OverviewTable:
@@ -528,9 +542,7 @@ def funding_by_category(conn: Connection, scope: Scope) -> OverviewTable:
         *MONEY_COLUMNS,
     ]
     chart = _mix_chart(list(dict.fromkeys(r[0] for r in out)), out, scope.lang)
-    return OverviewTable(
-        "funding_by_category", Text("经费来源结构（按类别）", "Funding mix by category"), columns, out, chart
-    )
+    return OverviewTable("funding_by_category", table_title("funding_by_category"), columns, out, chart)
 
 
 def funding_by_support_mode(conn: Connection, scope: Scope) -> OverviewTable:
@@ -550,7 +562,7 @@ def funding_by_support_mode(conn: Connection, scope: Scope) -> OverviewTable:
             (Text("预算", "budget").get(scope.lang), [sum((r[2] for r in out if r[1] == m), Decimal(0)) for m in modes])
         ],
     )
-    return OverviewTable("funding_by_support_mode", Text("支持方式", "Budget by support mode"), columns, out, chart)
+    return OverviewTable("funding_by_support_mode", table_title("funding_by_support_mode"), columns, out, chart)
 
 
 # --- targets ----------------------------------------------------------------------------------------------
@@ -594,7 +606,7 @@ def target_progress(conn: Connection, scope: Scope) -> OverviewTable:
         ],
         percent=True,
     )
-    return OverviewTable("target_progress", Text("指标完成进度", "Target progress"), columns, out, chart)
+    return OverviewTable("target_progress", table_title("target_progress"), columns, out, chart)
 
 
 def programme_progress(conn: Connection, scope: Scope) -> OverviewTable:
@@ -621,9 +633,7 @@ def programme_progress(conn: Connection, scope: Scope) -> OverviewTable:
         "weighted where the targets carry weights; each target counts at most 100 %",
     )
     chart = Chart(categories=[r[0] for r in out], series=[("%", [r[2] or Decimal(0) for r in out])], percent=True)
-    return OverviewTable(
-        "programme_progress", Text("专项总体完成率", "Programme progress"), columns, out, chart, note=note
-    )
+    return OverviewTable("programme_progress", table_title("programme_progress"), columns, out, chart, note=note)
 
 
 # --- detail tables: evaluation results, the project register -------------------------------------------------
@@ -811,29 +821,12 @@ SUMMARY: dict[str, Callable[[Connection, Scope], OverviewTable]] = {
     "programme_progress": programme_progress,
 }
 DETAIL: dict[str, tuple[Text, Callable[[Connection, Scope], tuple[list[Column], Iterator[tuple[Any, ...]]]]]] = {
-    "overdue_items": (Text("逾期事项清单", "Overdue items, one by one"), overdue_items),
-    "evaluation_results": (Text("第三方评估结果", "Third-party evaluation results"), evaluation_results),
-    "projects": (Text("项目一览", "Project register"), project_register),
+    "overdue_items": (TITLES["overdue_items"], overdue_items),
+    "evaluation_results": (TITLES["evaluation_results"], evaluation_results),
+    "projects": (TITLES["projects"], project_register),
 }
 TABLE_NAMES: tuple[str, ...] = (*SUMMARY, *DETAIL)
 PREVIEW_ROWS = 20
-
-
-def table_title(name: str) -> Text:
-    if name in DETAIL:
-        return DETAIL[name][0]
-    return {
-        "projects_by_state": Text("各专项项目状态", "Projects by state and programme"),
-        "started_on_time": Text("按时启动情况", "Share started on time"),
-        "overdue": Text("逾期事项", "Overdue items"),
-        "adjustments": Text("动态调整（按类别）", "Adjustments by kind"),
-        "complaints": Text("评审投诉", "Complaints"),
-        "funding_by_programme": Text("经费来源结构（按专项）", "Funding mix by programme"),
-        "funding_by_category": Text("经费来源结构（按类别）", "Funding mix by category"),
-        "funding_by_support_mode": Text("支持方式", "Budget by support mode"),
-        "target_progress": Text("指标完成进度", "Target progress"),
-        "programme_progress": Text("专项总体完成率", "Programme progress"),
-    }[name]
 
 
 def unknown_table(name: str) -> NotFound:
