@@ -26,6 +26,7 @@ from grantflow.services.actors import actor_for
 from grantflow.services.calls import create_call, new_project
 from grantflow.services.complaints import answer_complaint, complaints_for, file_complaint
 from grantflow.services.eligibility import check, submit_checked
+from grantflow.services.exports import BID_HEADER, bid_rows
 from grantflow.services.review import (
     Decision,
     assign,
@@ -411,19 +412,8 @@ def bids_export_cmd(
     views = _run(language, work)
     fh = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
     writer = csv.writer(fh)
-    writer.writerow(["bid", "project", "code", "organisation", "submitted_at", "sha256", "content"])
-    for v in views:
-        writer.writerow(
-            [
-                v.bid_id,
-                v.project_id,
-                v.project_code,
-                v.organisation_id,
-                v.submitted_at.isoformat(),
-                v.ciphertext_sha256,
-                (v.content or b"").decode("utf-8", errors="replace"),
-            ]
-        )
+    writer.writerow(BID_HEADER)
+    writer.writerows(bid_rows(views))  # typed text never becomes a spreadsheet formula
     if output:
         fh.close()
 

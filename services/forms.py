@@ -43,6 +43,7 @@ from grantflow.forms.messages import located, where
 from grantflow.services.files import attachment_refs
 from grantflow.services.queries import editable_facts, project_for
 from grantflow.services.records import save_submission
+from grantflow.services.targets import record_report, report_errors
 from grantflow.states.enums import SubmissionStatus
 from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
 from grantflow.states.permissions import Actor
@@ -231,6 +232,9 @@ def save_form(
         kept["year"] = str(period)
     validated = validate(form, kept, refs=refs_for(conn, project_id=project_id), submit=submit)
     errors = validated.errors + (_period_errors(form, validated, period) if submit else [])
+    if submit and not validated.errors:
+        # lines that must name the project's own targets (stage reports with results)
+        errors += report_errors(conn, project_id=project_id, form=form, values=validated.as_json())
     if submit and not errors:
         sid = save_submission(
             conn,
@@ -243,6 +247,15 @@ def save_form(
             period=period,
             now=moment,
             form=form,
+        )
+        record_report(
+            conn,
+            project_id=project_id,
+            form=form,
+            values=validated.as_json(),
+            submission_id=sid,
+            period=period,
+            now=moment,
         )
         if draft is not None:
             conn.execute(delete(_d).where(_d.c.id == draft.id))

@@ -22,6 +22,7 @@ from grantflow.web.routes_core import router as core_router
 from grantflow.web.routes_forms import router as forms_router
 from grantflow.web.routes_inbox import router as inbox_router
 from grantflow.web.routes_orgs import router as orgs_router
+from grantflow.web.routes_overview import router as overview_router
 from grantflow.web.routes_publications import router as publications_router
 from grantflow.web.routes_review import router as review_router
 from grantflow.web.security import HeadersMiddleware, OriginMiddleware, SessionMiddleware, require_csrf
@@ -73,4 +74,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(inbox_router)
     app.include_router(orgs_router)
     app.include_router(publications_router)
+    app.include_router(overview_router)
     return app

@@ -18,6 +18,7 @@ from grantflow.services.actors import actor_for
 from grantflow.states.channels import API, PAGE, Channel
 from grantflow.states.enums import label as enum_label
 from grantflow.states.errors import NotFound
+from grantflow.states.overview import may_view_overview
 from grantflow.states.permissions import Actor
 from grantflow.states.text import Lang, Text, normalise_lang
 from grantflow.states.workflow import event_label
@@ -47,6 +48,7 @@ def _environment(lang: Lang) -> Environment:
     env.globals["enum_label"] = lambda value: enum_label(value, lang)
     env.globals["event_label"] = event_label
     env.globals["local_time"] = local_time
+    env.globals["may_view_overview"] = may_view_overview
     return env
 
 

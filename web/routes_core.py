@@ -17,6 +17,7 @@ from grantflow.db.facts import load_facts
 from grantflow.db.workflows import get_registry
 from grantflow.services.queries import history, project_for, visible_projects
 from grantflow.services.signin import BadLogin, sign_in
+from grantflow.services.targets import project_progress
 from grantflow.states.errors import GrantflowError, TooManyAttempts
 from grantflow.states.text import normalise_lang
 from grantflow.web.deps import CurrentActor, EngineDep, LangDep, OptionalActor, render
@@ -95,7 +96,8 @@ def _project_view(engine: Any, actor: Any, project_id: int) -> dict[str, Any]:
         wf = registry.get(project.workflow)
         buttons = wf.available(facts=facts, actor=actor, now=clock.now())
         events = history(conn, "project", project_id, viewer=actor)
-    return {"project": project, "workflow": wf, "buttons": buttons, "events": events}
+        targets = project_progress(conn, project_id=project_id)  # numbered as the stage reports name them
+    return {"project": project, "workflow": wf, "buttons": buttons, "events": events, "targets": targets}
 
 
 @router.get("/projects/{project_id}")

@@ -29,6 +29,7 @@ from grantflow.services.complaints import (
     may_list_complaints,
 )
 from grantflow.services.eligibility import check, submit_checked
+from grantflow.services.exports import BID_HEADER, bid_rows
 from grantflow.services.queries import project_for
 from grantflow.services.review import (
     RECOMMENDATIONS,
@@ -218,19 +219,8 @@ def call_bids_export(engine: EngineDep, actor: CurrentActor, now: NowDep, call_i
         require_open(v)
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["bid", "project", "code", "organisation", "submitted_at", "sha256", "content"])
-    for v in views:
-        writer.writerow(
-            [
-                v.bid_id,
-                v.project_id,
-                v.project_code,
-                v.organisation_id,
-                v.submitted_at.isoformat(),
-                v.ciphertext_sha256,
-                (v.content or b"").decode("utf-8", errors="replace"),
-            ]
-        )
+    writer.writerow(BID_HEADER)
+    writer.writerows(bid_rows(views))  # typed text never becomes a spreadsheet formula
     return Response(
         buf.getvalue(),
         media_type="text/csv; charset=utf-8",

@@ -7,7 +7,14 @@ domain a table belongs to. Alembic sees every table because this package imports
 from grantflow.db.models.audit import AuditEvent, AuditHead, OutboxMessage
 from grantflow.db.models.base import ID, NAMING, Base, UTCDateTime, table, utcnow
 from grantflow.db.models.deadlines import DueItem, ReportSchedule
+from grantflow.db.models.evaluation import (
+    EvaluationAssignment,
+    EvaluationResult,
+    EvaluationScore,
+    EvaluatorQualification,
+)
 from grantflow.db.models.forms import Attachment, FormDraft, QuestionnaireResponse, Submission
+from grantflow.db.models.funding import BudgetLine, Spending
 from grantflow.db.models.notifications import (
     InboxMessage,
     NotificationDelivery,
@@ -28,6 +35,7 @@ from grantflow.db.models.review import (
     ReviewRubric,
 )
 from grantflow.db.models.security import ThrottleEvent, WebSession
+from grantflow.db.models.targets import Target, TargetResult
 from grantflow.db.models.tenders import Bid, Tender
 
 __all__ = [
@@ -38,12 +46,17 @@ __all__ = [
     "AuditHead",
     "Base",
     "Bid",
+    "BudgetLine",
     "Call",
     "CodeCounter",
     "Complaint",
     "ConflictStatement",
     "CriterionScore",
     "DueItem",
+    "EvaluationAssignment",
+    "EvaluationResult",
+    "EvaluationScore",
+    "EvaluatorQualification",
     "FormDraft",
     "InboxMessage",
     "NotificationDelivery",
@@ -66,8 +79,11 @@ __all__ = [
     "ReviewAssignment",
     "ReviewPanel",
     "ReviewRubric",
+    "Spending",
     "StReportCheck",
     "Submission",
+    "Target",
+    "TargetResult",
     "Tender",
     "ThrottleEvent",
     "UTCDateTime",

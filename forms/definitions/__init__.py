@@ -9,6 +9,7 @@ from grantflow.forms.definitions import (
     needs_questionnaire,
     proposal,
     reports,
+    reports_results,
     st_report,
     task_agreement,
 )
@@ -20,6 +21,7 @@ FORMS = FormRegistry(
         *task_agreement.DEFINITIONS,
         *reports.DEFINITIONS,
         *st_report.DEFINITIONS,
+        *reports_results.DEFINITIONS,
         *adjustment_request.DEFINITIONS,
         *needs_questionnaire.DEFINITIONS,
     ]
