@@ -152,7 +152,7 @@ def write(
     for name in rule.effects:
         handler = RECORDED_EFFECT_HANDLERS.get(name)
         if handler is not None:
-            handler(conn, facts=facts, rule=rule, now=now)
+            handler(conn, facts=facts, rule=rule, actor=actor, payload=payload, now=now)
     if rule.notify:
         STATEMENTS.get(dialect, "outbox").execute(
             cur,

@@ -15,11 +15,25 @@ from sqlalchemy import BindParameter, Connection, Select, bindparam, distinct, f
 from sqlalchemy.engine import Dialect
 
 from grantflow.db.applicant_facts import load_for_project
-from grantflow.db.models import Bid, Call, Programme, Project, Review, Submission, Tender, table
+from grantflow.db.models import (
+    Adjustment,
+    Bid,
+    Call,
+    Programme,
+    ProgrammeKeyTask,
+    ProgrammeTarget,
+    Project,
+    Review,
+    Submission,
+    Tender,
+    table,
+)
 from grantflow.db.prepared import Prepared, Statements, cursor
+from grantflow.states.adjustments import AdjustmentFacts
 from grantflow.states.eligibility import ApplicantFacts, EligibilityRules
 from grantflow.states.errors import NotFound
 from grantflow.states.lifecycle import REVIEW_STAGE_BY_STATE
+from grantflow.states.programmes import Readiness
 from grantflow.states.text import Text
 
 _p = table(Project)
@@ -29,12 +43,16 @@ _s = table(Submission)
 _r = table(Review)
 _b = table(Bid)
 _t = table(Tender)
+_a = table(Adjustment)
+_kt = table(ProgrammeKeyTask)
+_pt = table(ProgrammeTarget)
 
-TABLES = {"project": _p, "call": _c, "programme": _g}
+TABLES = {"project": _p, "call": _c, "programme": _g, "adjustment": _a}
 SUBJECT_LABELS = {
     "project": Text("项目", "project"),
     "call": Text("申报指南", "call"),
     "programme": Text("重大专项", "programme"),
+    "adjustment": Text("动态调整申请", "adjustment request"),
 }
 
 _SID: BindParameter[int] = bindparam("sid")
@@ -92,6 +110,25 @@ _SELECT: dict[str, Select[Any]] = {
         null().label("suspended_from"),
         null().label("accepted_at"),
     ).where(_g.c.id == _SID),
+    # an adjustment request is owned by its project's unit and its programme's organising unit
+    "adjustment": select(
+        _a.c.id,
+        _a.c.state,
+        _a.c.version,
+        _a.c.workflow,
+        _p.c.undertaking_unit_id,
+        _g.c.organising_unit_id,
+        _p.c.category,
+        _p.c.selection_mode,
+        null().label("call_opens_at"),
+        null().label("call_closes_at"),
+        null().label("call_state"),
+        literal(0).label("quorum"),
+        null().label("suspended_from"),
+        null().label("accepted_at"),
+    )
+    .select_from(_a.join(_p, _a.c.project_id == _p.c.id).join(_g, _p.c.programme_id == _g.c.id))
+    .where(_a.c.id == _SID),
 }
 
 _SUBMITTED_FORMS = select(distinct(_s.c.form_key)).where(_s.c.project_id == _SID, _s.c.status == "submitted")
@@ -203,6 +240,25 @@ class DbFacts:
         if not self._project_only():
             return frozenset()
         return frozenset(self._column("post_evaluation_years"))
+
+    @cached_property
+    def adjustment(self) -> AdjustmentFacts | None:
+        """The request and the project it changes, as ``states.adjustments`` judges them."""
+        if self.subject != "adjustment":
+            return None
+        from grantflow.db.adjustment_facts import load_adjustment_facts  # reads the workflow registry
+
+        return load_adjustment_facts(self._conn, self.subject_id)
+
+    @cached_property
+    def programme_readiness(self) -> Readiness | None:
+        if self.subject != "programme":
+            return None
+        tasks = self._conn.execute(select(func.count()).where(_kt.c.programme_id == self.subject_id)).scalar_one()
+        targets = self._conn.execute(select(func.count()).where(_pt.c.programme_id == self.subject_id)).scalar_one()
+        return Readiness(
+            organising_unit=self.organising_unit_id is not None, key_tasks=int(tasks), targets=int(targets)
+        )
 
 
 def load_facts(conn: Connection, subject: str, subject_id: int) -> DbFacts:

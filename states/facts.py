@@ -12,11 +12,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from grantflow.states.adjustments import AdjustmentFacts
     from grantflow.states.eligibility import ApplicantFacts, EligibilityRules
+    from grantflow.states.programmes import Readiness
 
 
 class Facts(Protocol):
-    subject: str  # "project", "call" or "programme"
+    subject: str  # "project", "call", "programme" or "adjustment"
     subject_id: int
     state: str
     workflow: str
@@ -55,6 +57,14 @@ class Facts(Protocol):
     @property
     def bid_sealed(self) -> bool: ...
 
+    # an adjustment request and the project it changes (None for other subjects)
+    @property
+    def adjustment(self) -> AdjustmentFacts | None: ...
+
+    # what a programme has in place before its launch (None for other subjects)
+    @property
+    def programme_readiness(self) -> Readiness | None: ...
+
 
 @dataclass
 class StaticFacts:
@@ -80,3 +90,5 @@ class StaticFacts:
     post_evaluation_years_reported: frozenset[int] = field(default_factory=frozenset)
     eligibility: tuple[EligibilityRules, ApplicantFacts] | None = None
     bid_sealed: bool = False
+    adjustment: AdjustmentFacts | None = None
+    programme_readiness: Readiness | None = None

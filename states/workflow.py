@@ -30,7 +30,7 @@ from grantflow.states.permissions import PRESETS, Actor, forbidden_reasons
 from grantflow.states.text import Text
 
 AUDIENCES = frozenset({"applicant", "organiser", "office", "leadership", "evaluator", "reviewers", "public"})
-SUBJECTS = frozenset({"project", "call", "programme"})
+SUBJECTS = frozenset({"project", "call", "programme", "adjustment"})
 
 
 @dataclass(frozen=True)

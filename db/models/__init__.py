@@ -4,6 +4,7 @@ Import models from here (``from grantflow.db.models import Project``); the modul
 domain a table belongs to. Alembic sees every table because this package imports them all.
 """
 
+from grantflow.db.models.adjustments import Adjustment
 from grantflow.db.models.audit import AuditEvent, AuditHead, OutboxMessage
 from grantflow.db.models.base import ID, NAMING, Base, UTCDateTime, table, utcnow
 from grantflow.db.models.deadlines import DueItem, ReportSchedule
@@ -15,7 +16,16 @@ from grantflow.db.models.notifications import (
     NotificationPreference,
 )
 from grantflow.db.models.people import Organisation, OrganisationQualification, User, UserRole
-from grantflow.db.models.programmes import Call, Programme, Project, ProjectPartner, ProjectTag
+from grantflow.db.models.programmes import (
+    Call,
+    Programme,
+    ProgrammeKeyTask,
+    ProgrammeTarget,
+    ProgrammeUnit,
+    Project,
+    ProjectPartner,
+    ProjectTag,
+)
 from grantflow.db.models.review import (
     Complaint,
     ConflictStatement,
@@ -31,6 +41,7 @@ from grantflow.db.models.tenders import Bid, Tender
 __all__ = [
     "ID",
     "NAMING",
+    "Adjustment",
     "Attachment",
     "AuditEvent",
     "AuditHead",
@@ -51,6 +62,9 @@ __all__ = [
     "OutboxMessage",
     "PanelMember",
     "Programme",
+    "ProgrammeKeyTask",
+    "ProgrammeTarget",
+    "ProgrammeUnit",
     "Project",
     "ProjectPartner",
     "ProjectTag",
