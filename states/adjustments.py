@@ -359,7 +359,7 @@ def major_reason(adj: AdjustmentFacts) -> Text | None:
     if adj.kind in ALWAYS_MAJOR:
         return Text(f"{kind_label(adj.kind).zh}属于重大调整", f"a {kind_label(adj.kind).en} is a major adjustment")
     if is_major(adj):
-        share = f"{adj.major_budget_share * 100:g}%"
+        share = f"{(adj.major_budget_share * 100).normalize():f}%"
         return Text(
             f"预算调整金额超过总经费的 {share}，属于重大调整",
             f"the budget change exceeds {share} of the total budget: a major adjustment",
