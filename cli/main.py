@@ -13,6 +13,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from grantflow.cli import flows_cmd
+from grantflow.cli.adjustments_cmd import adjustments_app
 from grantflow.cli.admin_cmd import orgs_app, users_app
 from grantflow.cli.review_cmd import review_app
 from grantflow.config import get_settings
@@ -38,6 +39,7 @@ app.add_typer(workflows_app, name="workflows")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(users_app, name="users")
 app.add_typer(review_app, name="review")
+app.add_typer(adjustments_app, name="adjustments")
 flows_cmd.register(app)  # serve, deploy, flows, notifications
 
 console = Console()
