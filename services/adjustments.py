@@ -55,6 +55,11 @@ NOT_A_STARTER = Text(
 )
 
 
+def error_from_dict(d: Mapping[str, Any]) -> FieldError:
+    """A stored form error (the last refused submit's) as the form renderer takes it."""
+    return FieldError(path=tuple(d["path"]), code=str(d["code"]), message=Text(str(d["zh"]), str(d["en"])))
+
+
 def _unknown(adjustment_id: int) -> NotFound:
     return NotFound(Text(f"调整申请 {adjustment_id} 不存在", f"adjustment request {adjustment_id} does not exist"))
 
@@ -87,6 +92,12 @@ def refs(conn: Connection) -> Refs:
 # --- starting and filling in ----------------------------------------------------------------------
 
 
+def start_refusal(conn: Connection, *, project_id: int, actor: Actor) -> list[Text]:
+    """Empty if this person may start a request for the project; else why not (page, API, CLI)."""
+    facts = load_facts(conn, "project", project_id)
+    return [] if may_fill(request_form(), actor, facts) else [NOT_A_STARTER]
+
+
 def start(
     conn: Connection,
     *,
@@ -101,9 +112,9 @@ def start(
     project = project_for(conn, actor, project_id)
     chosen = _kind_or_refuse(kind)
     form = request_form()
-    facts = load_facts(conn, "project", project_id)
-    if not may_fill(form, actor, facts):
-        raise Forbidden([NOT_A_STARTER])
+    refusal = start_refusal(conn, project_id=project_id, actor=actor)
+    if refusal:
+        raise Forbidden(refusal)
     # the office acts as the office even when its member could also be an applicant elsewhere
     initiator = "office" if actor.has(Role.OFFICE) else "applicant"
     draft = tidy(form, {**(raw or {}), "kind": chosen})

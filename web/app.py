@@ -16,6 +16,7 @@ from grantflow.config import Settings, get_settings
 from grantflow.db.session import get_engine
 from grantflow.services.bootstrap import init_database
 from grantflow.web import errors
+from grantflow.web.routes_adjustments import router as adjustments_router
 from grantflow.web.routes_core import router as core_router
 from grantflow.web.routes_forms import router as forms_router
 from grantflow.web.routes_inbox import router as inbox_router
@@ -51,4 +52,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(forms_router)
     app.include_router(review_router)
     app.include_router(inbox_router)
+    app.include_router(adjustments_router)
     return app
