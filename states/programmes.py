@@ -95,6 +95,13 @@ PROGRAMME_TRIGGER_LABELS: dict[str, tuple[str, str]] = {
     "stop": ("停止专项", "stop"),
 }
 
+# Events on a programme that change no state: the office maintaining its particulars.
+NOTE_LABELS: dict[str, Text] = {
+    "key_task_added": Text("增加重点任务", "key task added"),
+    "target_added": Text("增加专项目标", "target added"),
+    "organising_unit_added": Text("确定组织单位", "organising unit named"),
+}
+
 CLASS_LABELS: dict[int, Text] = {
     1: Text("第一类：可持续发展与民生改善", "class 1: sustainable development and people's livelihood"),
     2: Text("第二类：产业转型升级", "class 2: industrial upgrading"),

@@ -20,6 +20,7 @@ from typing import Any
 
 from transitions import Machine, MachineError
 
+from grantflow.states.adjustments import kind_label as adjustment_kind_label
 from grantflow.states.deadlines import form_label, stage_label
 from grantflow.states.effects import known_effect
 from grantflow.states.errors import Forbidden, GuardFailed, InvalidTrigger, PayloadInvalid, WorkflowInvalid
@@ -27,6 +28,7 @@ from grantflow.states.facts import Facts
 from grantflow.states.guards import get_guard, known_guard
 from grantflow.states.lifecycle import BUILTIN_WORKFLOWS, TRIGGER_LABELS
 from grantflow.states.permissions import PRESETS, Actor, forbidden_reasons
+from grantflow.states.programmes import NOTE_LABELS as PROGRAMME_NOTES
 from grantflow.states.text import Text
 
 AUDIENCES = frozenset({"applicant", "organiser", "office", "leadership", "evaluator", "reviewers", "public"})
@@ -75,6 +77,11 @@ def event_label(action: str) -> Text:
     if kind == "review" and detail:
         stage = stage_label(detail)
         return Text(f"提交评审意见：{stage.zh}", f"review submitted: {stage.en}")
+    if kind == "adjusted" and detail:
+        what = adjustment_kind_label(detail)
+        return Text(f"动态调整：{what.zh}", f"dynamic adjustment: {what.en}")
+    if action in PROGRAMME_NOTES:
+        return PROGRAMME_NOTES[action]
     return trigger_label(action)
 
 
