@@ -15,6 +15,7 @@ from sqlalchemy import select
 from grantflow.cli import flows_cmd
 from grantflow.cli.adjustments_cmd import adjustments_app
 from grantflow.cli.admin_cmd import orgs_app, users_app
+from grantflow.cli.programmes_cmd import programmes_app
 from grantflow.cli.review_cmd import review_app
 from grantflow.config import get_settings
 from grantflow.db.apply import fire as fire_trigger
@@ -40,6 +41,7 @@ app.add_typer(orgs_app, name="orgs")
 app.add_typer(users_app, name="users")
 app.add_typer(review_app, name="review")
 app.add_typer(adjustments_app, name="adjustments")
+app.add_typer(programmes_app, name="programmes")
 flows_cmd.register(app)  # serve, deploy, flows, notifications
 
 console = Console()

@@ -183,7 +183,7 @@ def test_cli_request_with_form_errors_says_which_field(engine: Engine, people: P
 
 def test_every_adjustment_page_string_has_an_english_translation():
     used: set[str] = set()
-    for path in (TEMPLATES / "adjustments").glob("*.html"):
+    for path in [*(TEMPLATES / "adjustments").glob("*.html"), *(TEMPLATES / "programmes").glob("*.html")]:
         used |= set(re.findall(r'_\("([^"]+)"\)', path.read_text(encoding="utf-8")))
     known: set[str] = set()
     for po in CATALOGUE.glob("*.po"):

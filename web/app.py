@@ -20,6 +20,7 @@ from grantflow.web.routes_adjustments import router as adjustments_router
 from grantflow.web.routes_core import router as core_router
 from grantflow.web.routes_forms import router as forms_router
 from grantflow.web.routes_inbox import router as inbox_router
+from grantflow.web.routes_programmes import router as programmes_router
 from grantflow.web.routes_review import router as review_router
 
 STATIC = Path(__file__).parent / "static"
@@ -53,4 +54,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(review_router)
     app.include_router(inbox_router)
     app.include_router(adjustments_router)
+    app.include_router(programmes_router)
     return app
