@@ -470,3 +470,13 @@ def test_the_project_has_no_request_before_the_task_agreement(engine: Engine, pe
     with pytest.raises(GuardFailed) as caught:
         adj.submit(engine, adjustment_id=aid, actor=people["applicant"], now=now)
     assert "不在可调整的阶段" in caught.value.message.zh
+
+
+def test_the_docs_name_every_row_of_the_adjustment_table():
+    from pathlib import Path
+
+    from grantflow.db.workflows import get_registry
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "adjustments.md").read_text(encoding="utf-8")
+    for row in get_registry().get("adjustment").transitions:
+        assert f"{row.source} --> {row.dest}: {row.trigger}" in text, row
