@@ -15,6 +15,7 @@ project's terms before and after as JSON documents (``db.project_documents``).
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select, update
@@ -168,12 +169,12 @@ def _column_changes(conn: Connection, adj: Any, req: dict[str, Any], tz: str) ->
         return {"category": req["new_category"], "support_modes": modes}, None
     if kind == AdjustmentKind.BUDGET:
         assert data is not None  # the guard refuses a budget change without a task agreement
-        new_data = with_budget_lines(data, budget_after(budget_lines(data), req))
-        return {"budget_yuan": new_data["total_budget"]}, new_data
+        budget = with_budget_lines(data, budget_after(budget_lines(data), req))
+        return {"budget_yuan": Decimal(budget["total_budget"])}, budget
     if kind == AdjustmentKind.EXTENSION:
         new_end = date.fromisoformat(str(req["new_end_date"])[:10])
-        new_data = {**data, "end_date": new_end.isoformat()} if data is not None else None
-        return {"end_date": day_start(new_end, tz)}, new_data
+        extended = {**data, "end_date": new_end.isoformat()} if data is not None else None
+        return {"end_date": day_start(new_end, tz)}, extended
     if kind == AdjustmentKind.UNDERTAKING_UNIT:
         return {"undertaking_unit_id": int(req["new_unit"])}, None
     if kind == AdjustmentKind.PRINCIPAL_INVESTIGATOR:
