@@ -97,7 +97,7 @@ def build(
             "subject_name": facts["name"].get(lang),
             "tz": tz,
         }
-        if kind.startswith(("project.", "call.", "programme.")):
+        if kind.startswith(("project.", "call.", "programme.", "adjustment.")):
             trigger = kind.partition(".")[2]
             zh, en = TRIGGER_LABELS.get(trigger, (trigger, trigger.replace("_", " ")))
             registry = get_registry()

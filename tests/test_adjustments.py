@@ -480,3 +480,24 @@ def test_the_docs_name_every_row_of_the_adjustment_table():
     text = (Path(__file__).resolve().parent.parent / "docs" / "adjustments.md").read_text(encoding="utf-8")
     for row in get_registry().get("adjustment").transitions:
         assert f"{row.source} --> {row.dest}: {row.trigger}" in text, row
+
+
+def test_decisions_reach_the_people_concerned(engine: Engine, people: People, now: datetime):
+    from grantflow.db.models import InboxMessage
+
+    pid = executing_project(engine, people, now)
+    aid = start_and_submit(engine, people, pid, request_for("extension", engine, people), now)
+    act(engine, aid, "review", people["organiser"], now)
+    act(engine, aid, "approve", people["office"], now)
+    act(engine, aid, "apply", people["office"], now)
+    jobs.run("dispatch", engine, now, get_settings())
+    with engine.connect() as conn:
+        inbox = conn.execute(
+            select(InboxMessage.kind, InboxMessage.title, InboxMessage.body).where(
+                InboxMessage.user_id == people["applicant"].user_id
+            )
+        ).all()
+    kinds = {m.kind for m in inbox}
+    assert {"adjustment.approve_adjustment", "adjustment.apply_adjustment", "project.adjusted:extension"} & kinds
+    applied = next(m for m in inbox if m.kind == "adjustment.apply_adjustment")
+    assert "延长执行期" in applied.title + applied.body
