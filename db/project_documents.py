@@ -90,6 +90,8 @@ def write_task_agreement(conn: Connection, *, submission_id: int, data: Mapping[
 def budget_lines(ta_data: Mapping[str, Any] | None) -> list[BudgetLine]:
     lines = []
     for row in (ta_data or {}).get("budget") or []:
+        if not isinstance(row, Mapping):
+            continue
         amount = _dec(row.get("amount"))
         if row.get("source") and row.get("head") and amount is not None:
             lines.append(BudgetLine(str(row["source"]), str(row["head"]), amount))
@@ -98,7 +100,9 @@ def budget_lines(ta_data: Mapping[str, Any] | None) -> list[BudgetLine]:
 
 def with_budget_lines(ta_data: Mapping[str, Any], lines: Iterable[BudgetLine]) -> dict[str, Any]:
     """The task agreement's data with these budget lines (notes kept) and the total that matches them."""
-    notes = {(r.get("source"), r.get("head")): r.get("note") for r in ta_data.get("budget") or []}
+    notes = {
+        (r.get("source"), r.get("head")): r.get("note") for r in ta_data.get("budget") or [] if isinstance(r, Mapping)
+    }
     rows = []
     total = Decimal(0)
     for line in lines:
@@ -110,8 +114,9 @@ def with_budget_lines(ta_data: Mapping[str, Any], lines: Iterable[BudgetLine]) -
     return {**ta_data, "budget": rows, "total_budget": _money(total)}
 
 
-def targets(ta_data: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    return [dict(r) for r in (ta_data or {}).get("targets") or []]
+def targets(ta_data: Mapping[str, Any] | None) -> list[Any]:
+    """The targets as stored; rows of another shape (an older form version's) are kept as they are."""
+    return [dict(r) if isinstance(r, Mapping) else r for r in (ta_data or {}).get("targets") or []]
 
 
 def with_targets(ta_data: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
