@@ -58,12 +58,12 @@ from grantflow.db.models import Organisation, Programme, Project, table  # noqa:
 from grantflow.db.session import make_engine  # noqa: E402
 from grantflow.services.actors import actor_for  # noqa: E402
 from grantflow.services.bootstrap import init_database  # noqa: E402
-from grantflow.states.permissions import Actor  # noqa: E402
+from grantflow.states.permissions import Actor, acting_for_adjustment  # noqa: E402
 
 TARGET_RATIO = 0.15
 MEMORY_SLACK = 1.25  # the peak over all projects may exceed the peak over a tenth by this factor…
 MEMORY_SLACK_BYTES = 64 * 1024  # …plus this much (allocator noise), and no more
-OFFICE = "office@kw.example.cn"  # a demo person who may suspend and resume any project
+OFFICE = "office@kw.example.cn"  # a demo person applying adjustments: suspend and resume any project
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # when the stored projects entered execution
 WARMUP = 200  # default: extra projects fired first, untimed (caches, compiled statements, page cache)
 CHUNK = 500  # engine and raw take turns every this many transitions
@@ -81,7 +81,8 @@ def prepare(engine: Engine, projects: int) -> tuple[Actor, list[int]]:
     """Migrate, seed the demo people, insert ``projects`` projects in execution (not timed)."""
     init_database(engine, demo=True)
     with engine.begin() as conn:
-        office = actor_for(conn, email=OFFICE)
+        # suspension and resumption are what an applied adjustment request fires (states.adjustments)
+        office = acting_for_adjustment(actor_for(conn, email=OFFICE))
         programme_id = conn.execute(select(Programme.id).where(Programme.code == 7)).scalar_one()
         unit_id = conn.execute(select(Organisation.id).order_by(Organisation.id)).scalars().first()
         projects_table = table(Project)

@@ -22,6 +22,7 @@ from grantflow.clock import SimulatedClock, use_clock
 from grantflow.db.apply import Transitioned, create, fire
 from grantflow.db.models import AuditEvent, Call, Programme, Project
 from grantflow.db.workflows import get_registry
+from grantflow.services import adjustments
 from grantflow.services.actors import actor_for
 from grantflow.services.bootstrap import init_database
 from grantflow.services.calls import new_project
@@ -276,6 +277,30 @@ def _tell(engine: Engine, story: Story) -> None:
             )
         story.fire(pid, "submit_midterm", applicant)
         story.fire(pid, "pass_midterm", organiser)
+
+    # 7b. dynamic adjustment: the second project's unit asks for a no-cost extension; the
+    # organising unit reviews it, the office approves and applies it (a minor adjustment)
+    story.later(days=30)
+    request = {
+        "kind": "extension",
+        "reason": "关键部件供货推迟，需延长执行期三个月",
+        "new_end_date": (story.now + timedelta(days=400)).date().isoformat(),
+        "no_cost": "yes",
+    }
+    with engine.begin() as conn:
+        aid = adjustments.start(
+            conn, project_id=projects[1], kind="extension", actor=applicants[1], raw=request, now=story.now
+        )
+    submitted = adjustments.submit(engine, adjustment_id=aid, actor=applicants[1], now=story.now)
+    story.say(f"adjustment {aid} (project {projects[1]}): submitted={submitted.ok}")
+    for action, who, why in (
+        ("review", organiser, "延期理由充分"),
+        ("approve", office, "同意不增加经费延期"),
+        ("apply", office, "执行"),
+    ):
+        with engine.begin() as conn:
+            t = adjustments.decide(conn, adjustment_id=aid, action=action, actor=who, reason=why, now=story.now)
+        story.say(f"adjustment {aid}: {t.from_state} → {t.to_state} ({t.trigger}, {who.name})")
 
     # 8. acceptance, with one rectification and re-acceptance
     story.later(days=500)

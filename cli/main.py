@@ -13,11 +13,13 @@ from rich.table import Table
 from sqlalchemy import select
 
 from grantflow.cli import export_cmd, flows_cmd, guard_cmd, publish_cmd
+from grantflow.cli.adjustments_cmd import adjustments_app
 from grantflow.cli.admin_cmd import orgs_app, users_app
 from grantflow.cli.audit_cmd import audit_app
 from grantflow.cli.channels import cli_channel
 from grantflow.cli.common import GrantflowGroup, cli_lang, fail, start_command, use_lang
 from grantflow.cli.evaluation_cmd import evaluation_app
+from grantflow.cli.programmes_cmd import programmes_app
 from grantflow.cli.review_cmd import review_app
 from grantflow.config import get_settings
 from grantflow.db.apply import fire as fire_trigger
@@ -44,6 +46,8 @@ app.add_typer(orgs_app, name="orgs")
 app.add_typer(users_app, name="users")
 app.add_typer(review_app, name="review")
 app.add_typer(evaluation_app, name="evaluation")
+app.add_typer(adjustments_app, name="adjustments")
+app.add_typer(programmes_app, name="programmes")
 flows_cmd.register(app)  # serve, deploy, flows, notifications
 guard_cmd.register(app)  # guard: the content guard on text files
 publish_cmd.register(app)  # publish, publications

@@ -157,7 +157,7 @@ def write(
     for name in rule.effects:
         handler = RECORDED_EFFECT_HANDLERS.get(name)
         if handler is not None:
-            handler(conn, facts=facts, rule=rule, now=now)
+            handler(conn, facts=facts, rule=rule, actor=actor, payload=payload, now=now)
         elif name not in COLUMN_EFFECTS:
             # a registry built without ``db.workflows`` (which refuses these on loading)
             raise WorkflowInvalid(facts.workflow, [f"effect '{name}' has no handler in grantflow.db.effects"])

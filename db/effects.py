@@ -6,18 +6,20 @@ this module says how each is written. A handler writes rows, never a subject's s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from grantflow.config import get_settings
 from grantflow.db.inserts import insert_ignoring_duplicates
-from grantflow.db.models import DueItem, Project, table
+from grantflow.db.models import DueItem, Programme, Project, table
 from grantflow.states.deadlines import DueDate, DueStatus, post_evaluation_due_dates, stage_report_dates
 
 if TYPE_CHECKING:
     from grantflow.db.facts import DbFacts
+    from grantflow.states.permissions import Actor
     from grantflow.states.workflow import TransitionDef
 
 
@@ -75,17 +77,43 @@ def schedule_stage_reports(conn: Connection, *, project_id: int, start: datetime
     return insert_ignoring_duplicates(conn, _due, rows)
 
 
+OPEN_STATUSES = ("open", "overdue")
+
+
+def close_due_items(conn: Connection, *, project_id: int, now: datetime) -> int:
+    """Cancel the project's open due items: nothing more falls due, no reminder goes out."""
+    result = conn.execute(
+        update(_due)
+        .where(_due.c.subject == "project", _due.c.subject_id == project_id, _due.c.status.in_(OPEN_STATUSES))
+        .values(status="cancelled", closed_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
 class EffectHandler(Protocol):
-    def __call__(self, conn: Connection, *, facts: DbFacts, rule: TransitionDef, now: datetime) -> None: ...
+    def __call__(
+        self,
+        conn: Connection,
+        *,
+        facts: DbFacts,
+        rule: TransitionDef,
+        actor: Actor,
+        payload: Mapping[str, Any],
+        now: datetime,
+    ) -> None: ...
 
 
-def _schedule_post_evaluation(conn: Connection, *, facts: DbFacts, rule: TransitionDef, now: datetime) -> None:
+def _schedule_post_evaluation(
+    conn: Connection, *, facts: DbFacts, rule: TransitionDef, actor: Actor, payload: Mapping[str, Any], now: datetime
+) -> None:
     # the acceptance is being recorded in this same transaction (``record_acceptance`` sets
     # accepted_at = now), so ``now`` is the acceptance date
     schedule_post_evaluation(conn, project_id=facts.subject_id, accepted_at=now, tz=get_settings().timezone, now=now)
 
 
-def _schedule_stage_reports(conn: Connection, *, facts: DbFacts, rule: TransitionDef, now: datetime) -> None:
+def _schedule_stage_reports(
+    conn: Connection, *, facts: DbFacts, rule: TransitionDef, actor: Actor, payload: Mapping[str, Any], now: datetime
+) -> None:
     # without an execution period there is nothing to derive; the office sets a schedule by hand
     p = table(Project)
     row = conn.execute(select(p.c.start_date, p.c.end_date).where(p.c.id == facts.subject_id)).one()
@@ -93,7 +121,43 @@ def _schedule_stage_reports(conn: Connection, *, facts: DbFacts, rule: Transitio
         schedule_stage_reports(conn, project_id=facts.subject_id, start=row.start_date, end=row.end_date, now=now)
 
 
+def _close_due_items(
+    conn: Connection, *, facts: DbFacts, rule: TransitionDef, actor: Actor, payload: Mapping[str, Any], now: datetime
+) -> None:
+    close_due_items(conn, project_id=facts.subject_id, now=now)
+
+
+def _record_implementation_plan(
+    conn: Connection, *, facts: DbFacts, rule: TransitionDef, actor: Actor, payload: Mapping[str, Any], now: datetime
+) -> None:
+    # an adjustment of a programme may leave its plan as it is; the audit event keeps every version
+    plan = str(payload.get("implementation_plan") or "").strip()
+    if plan:
+        g = table(Programme)
+        conn.execute(update(g).where(g.c.id == facts.subject_id).values(implementation_plan=plan))
+
+
+def _assess_adjustment(
+    conn: Connection, *, facts: DbFacts, rule: TransitionDef, actor: Actor, payload: Mapping[str, Any], now: datetime
+) -> None:
+    from grantflow.db.adjustments import assess  # the adjustment module fires project triggers (db.apply)
+
+    assess(conn, facts=facts)
+
+
+def _apply_adjustment(
+    conn: Connection, *, facts: DbFacts, rule: TransitionDef, actor: Actor, payload: Mapping[str, Any], now: datetime
+) -> None:
+    from grantflow.db.adjustments import apply_request
+
+    apply_request(conn, adjustment_id=facts.subject_id, actor=actor, now=now)
+
+
 RECORDED_EFFECT_HANDLERS: dict[str, EffectHandler] = {
     "schedule_post_evaluation": _schedule_post_evaluation,
     "schedule_stage_reports": _schedule_stage_reports,
+    "close_due_items": _close_due_items,
+    "record_implementation_plan": _record_implementation_plan,
+    "assess_adjustment": _assess_adjustment,
+    "apply_adjustment": _apply_adjustment,
 }

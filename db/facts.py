@@ -15,13 +15,28 @@ from sqlalchemy import BindParameter, Connection, Select, bindparam, distinct, f
 from sqlalchemy.engine import Dialect
 
 from grantflow.db.applicant_facts import load_for_project
-from grantflow.db.models import Bid, Call, Programme, Project, Review, ReviewAssignment, Submission, Tender, table
+from grantflow.db.models import (
+    Adjustment,
+    Bid,
+    Call,
+    Programme,
+    ProgrammeKeyTask,
+    ProgrammeTarget,
+    Project,
+    Review,
+    ReviewAssignment,
+    Submission,
+    Tender,
+    table,
+)
 from grantflow.db.prepared import Prepared, Statements, cursor
 from grantflow.db.workflows import get_registry
+from grantflow.states.adjustments import AdjustmentFacts
 from grantflow.states.eligibility import ApplicantFacts, EligibilityRules
 from grantflow.states.enums import SelectionMode, SubmissionStatus
 from grantflow.states.errors import NotFound
 from grantflow.states.lifecycle import DEFAULT_QUORUM
+from grantflow.states.programmes import Readiness
 from grantflow.states.text import Text
 from grantflow.states.workflow import Registry
 
@@ -32,13 +47,17 @@ _s = table(Submission)
 _r = table(Review)
 _b = table(Bid)
 _t = table(Tender)
-_a = table(ReviewAssignment)
+_ra = table(ReviewAssignment)
+_adj = table(Adjustment)
+_kt = table(ProgrammeKeyTask)
+_pt = table(ProgrammeTarget)
 
-TABLES = {"project": _p, "call": _c, "programme": _g}
+TABLES = {"project": _p, "call": _c, "programme": _g, "adjustment": _adj}
 SUBJECT_LABELS = {
     "project": Text("项目", "project"),
     "call": Text("申报指南", "call"),
     "programme": Text("重大专项", "programme"),
+    "adjustment": Text("动态调整申请", "adjustment request"),
 }
 
 _SID: BindParameter[int] = bindparam("sid")
@@ -96,6 +115,25 @@ _SELECT: dict[str, Select[Any]] = {
         null().label("suspended_from"),
         null().label("accepted_at"),
     ).where(_g.c.id == _SID),
+    # an adjustment request is owned by its project's unit and its programme's organising unit
+    "adjustment": select(
+        _adj.c.id,
+        _adj.c.state,
+        _adj.c.version,
+        _adj.c.workflow,
+        _p.c.undertaking_unit_id,
+        _g.c.organising_unit_id,
+        _p.c.category,
+        _p.c.selection_mode,
+        null().label("call_opens_at"),
+        null().label("call_closes_at"),
+        null().label("call_state"),
+        literal(0).label("quorum"),
+        null().label("suspended_from"),
+        null().label("accepted_at"),
+    )
+    .select_from(_adj.join(_p, _adj.c.project_id == _p.c.id).join(_g, _p.c.programme_id == _g.c.id))
+    .where(_adj.c.id == _SID),
 }
 
 _SUBMITTED_FORMS = select(distinct(_s.c.form_key)).where(
@@ -115,7 +153,9 @@ _POST_EVAL_YEARS = select(distinct(_s.c.period)).where(
     _s.c.period.is_not(None),
 )
 # an assignment counts until its expert declares a conflict (a submitted review keeps it)
-_ASSIGNMENTS = select(_a.c.reviewer_id, _a.c.stage).where(_a.c.project_id == _SID, _a.c.conflict_declared_at.is_(None))
+_ASSIGNMENTS = select(_ra.c.reviewer_id, _ra.c.stage).where(
+    _ra.c.project_id == _SID, _ra.c.conflict_declared_at.is_(None)
+)
 _LAZY: dict[str, Select[Any]] = {
     "assignments": _ASSIGNMENTS,
     "submitted_forms": _SUBMITTED_FORMS,
@@ -228,6 +268,25 @@ class DbFacts:
         if not self._project_only():
             return frozenset()
         return frozenset(self._column("post_evaluation_years"))
+
+    @cached_property
+    def adjustment(self) -> AdjustmentFacts | None:
+        """The request and the project it changes, as ``states.adjustments`` judges them."""
+        if self.subject != "adjustment":
+            return None
+        from grantflow.db.adjustment_facts import load_adjustment_facts  # reads the workflow registry
+
+        return load_adjustment_facts(self._conn, self.subject_id)
+
+    @cached_property
+    def programme_readiness(self) -> Readiness | None:
+        if self.subject != "programme":
+            return None
+        tasks = self._conn.execute(select(func.count()).where(_kt.c.programme_id == self.subject_id)).scalar_one()
+        targets = self._conn.execute(select(func.count()).where(_pt.c.programme_id == self.subject_id)).scalar_one()
+        return Readiness(
+            organising_unit=self.organising_unit_id is not None, key_tasks=int(tasks), targets=int(targets)
+        )
 
 
 def load_facts(conn: Connection, subject: str, subject_id: int, registry: Registry | None = None) -> DbFacts:

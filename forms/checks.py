@@ -154,3 +154,17 @@ def unique_in_table(table: Table, column: str) -> Check:
 
     no_repeated_rows.__name__ = f"unique_{table.name}_{column}"
     return no_repeated_rows
+
+
+def required_when(choice: Field, needed: Mapping[str, tuple[Field, ...]]) -> Check:
+    """The fields a choice's value needs are filled: ``kind = budget`` needs the budget changes."""
+
+    def filled_for_choice(values: Mapping[str, Any]) -> list[FieldError]:
+        out = []
+        for f in needed.get(str(values.get(choice.name) or ""), ()):
+            value = values.get(f.name)
+            if value is None or value == "" or value == [] or value == ():
+                out.append(_err((f.name,), "required", where(f), Text("此项调整须填写", "is needed for this change")))
+        return out
+
+    return filled_for_choice

@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     notify_lease_s: int = Field(
         default=600, description="a claimed e-mail older than this is treated as possibly sent (never resent)"
     )
+    # dynamic adjustment: a budget change moving more than this share of the total is major
+    adjustment_major_budget_share: float = Field(
+        default=0.10,
+        ge=0,
+        le=1,
+        description="budget changes above this share of the total need the leadership group (0.10 = 10%)",
+    )
     # deadlines
     reminder_offsets_days: list[int] = Field(default=[14, 7, 3, 1], description="reminders before a due date")
     escalation_days: list[int] = Field(

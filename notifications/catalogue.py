@@ -51,7 +51,7 @@ def kind_for(name: str) -> Kind:
     if name in KINDS:
         return KINDS[name]
     subject, _, trigger = name.partition(".")
-    if subject in ("project", "call", "programme") and trigger:
+    if subject in ("project", "call", "programme", "adjustment") and trigger:
         return Kind(name, SUBJECT_TRANSITIONS.label, TRANSITION_TEMPLATE)
     raise KeyError(f"message kind {name!r} is not in the catalogue")
 

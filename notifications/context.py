@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from grantflow.db.models import Call, Programme, Project, User, table
+from grantflow.db.models import Adjustment, Call, Programme, Project, User, table
 from grantflow.db.workflows import get_registry
+from grantflow.states.adjustments import kind_label
 from grantflow.states.deadlines import DUE_KIND_LABELS, form_label, stage_label
 from grantflow.states.lifecycle import TRIGGER_LABELS
 from grantflow.states.text import Text
@@ -19,11 +20,13 @@ _p = table(Project)
 _c = table(Call)
 _g = table(Programme)
 _u = table(User)
+_a = table(Adjustment)
 
 SUBJECT_LABELS = {
     "project": Text("项目", "project"),
     "call": Text("申报指南", "call"),
     "programme": Text("重大专项", "programme"),
+    "adjustment": Text("动态调整申请", "adjustment request"),
 }
 
 
@@ -35,6 +38,19 @@ def subject_facts(conn: Connection, subject: str, subject_id: int) -> dict[str, 
             return {"name": Text(f"#{subject_id}", f"#{subject_id}"), "workflow": "standard"}
         name = f"{row.code} {row.title}"
         return {"name": Text(name, name), "workflow": row.workflow}
+    if subject == "adjustment":
+        found = conn.execute(
+            select(_a.c.kind, _a.c.workflow, _p.c.code, _p.c.title)
+            .select_from(_a.join(_p, _a.c.project_id == _p.c.id))
+            .where(_a.c.id == subject_id)
+        ).one_or_none()
+        if found is None:
+            return {"name": Text(f"#{subject_id}", f"#{subject_id}"), "workflow": "adjustment"}
+        what = kind_label(found.kind)
+        return {
+            "name": Text(f"{found.code} {found.title}：{what.zh}", f"{found.code} {found.title}: {what.en}"),
+            "workflow": found.workflow,
+        }
     if subject == "call":
         row = conn.execute(select(_c.c.title, _c.c.title_en, _c.c.workflow).where(_c.c.id == subject_id)).one()
         return {"name": Text(row.title, row.title_en or row.title), "workflow": row.workflow}
@@ -81,7 +97,7 @@ def build(
             "subject_name": facts["name"].get(lang),
             "tz": tz,
         }
-        if kind.startswith(("project.", "call.", "programme.")):
+        if kind.startswith(("project.", "call.", "programme.", "adjustment.")):
             trigger = kind.partition(".")[2]
             zh, en = TRIGGER_LABELS.get(trigger, (trigger, trigger.replace("_", " ")))
             registry = get_registry()

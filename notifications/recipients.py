@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, distinct, null, select
 
-from grantflow.db.models import Call, Programme, Project, Review, User, UserRole, table
+from grantflow.db.models import Adjustment, Call, Programme, Project, Review, User, UserRole, table
 from grantflow.states.enums import Role
 
 _u = table(User)
@@ -24,6 +24,7 @@ _p = table(Project)
 _c = table(Call)
 _g = table(Programme)
 _r = table(Review)
+_a = table(Adjustment)
 
 ROLE_OF_AUDIENCE = {
     "applicant": Role.APPLICANT,
@@ -54,6 +55,12 @@ def owners(conn: Connection, subject: str, subject_id: int) -> Owners:
             select(_p.c.undertaking_unit_id, _g.c.organising_unit_id)
             .select_from(_p.join(_g, _p.c.programme_id == _g.c.id))
             .where(_p.c.id == subject_id)
+        ).one_or_none()
+    elif subject == "adjustment":  # a request belongs to its project's unit and programme
+        row = conn.execute(
+            select(_p.c.undertaking_unit_id, _g.c.organising_unit_id)
+            .select_from(_a.join(_p, _a.c.project_id == _p.c.id).join(_g, _p.c.programme_id == _g.c.id))
+            .where(_a.c.id == subject_id)
         ).one_or_none()
     elif subject == "call":
         row = conn.execute(

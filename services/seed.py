@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grantflow.db.models import Organisation, Programme, User, UserRole
+from grantflow.db.models import Organisation, Programme, ProgrammeKeyTask, ProgrammeTarget, User, UserRole
 from grantflow.services.passwords import hash_password
 from grantflow.states.enums import OrgKind, Role
 
@@ -33,6 +34,61 @@ PROGRAMMES: list[tuple[int, int, str, str, str | None]] = [
     (12, 2, "现代服务业创新发展", "Modern service industry innovation", None),
 ]
 
+# Key tasks (重点任务). The action plan names them for programmes 1, 5 and 7; for the others the
+# seed states the programme's aim as its one key task until the office records the tasks of
+# its implementation plan (``grantflow programmes ...``).
+KEY_TASKS: dict[int, list[tuple[str, str]]] = {
+    1: [
+        ("大气污染成因与预警预报研究", "causes of air pollution, its early warning and forecasting"),
+        ("能源清洁高效利用", "clean and efficient use of energy"),
+        ("推广应用新能源和清洁能源汽车", "wider use of new-energy and clean-energy vehicles"),
+        ("重点污染源防治技术研究与示范", "control of major pollution sources: research and demonstration"),
+    ],
+    2: [("生态环境建设与环保产业技术创新", "technology for the ecological environment and the environmental industry")],
+    3: [("城市精细化管理与应急保障技术创新", "technology for fine-grained city management and emergency support")],
+    4: [("食品质量安全保障技术创新", "technology safeguarding food quality and safety")],
+    5: [
+        ("十大疾病科技攻关与管理", "research on and management of ten major diseases"),
+        ("生命科学前沿技术创新研究", "frontier technology in the life sciences"),
+        ("首都特色学科创新研究", "innovation in the capital's distinctive disciplines"),
+    ],
+    6: [
+        (
+            "新一代移动通信技术突破及产业发展",
+            "breakthroughs in next-generation mobile communications and their industry",
+        )
+    ],
+    7: [
+        (
+            "数字化增材制造（3D打印）创新及产业培育",
+            "digital additive manufacturing (3D printing): innovation and industry",
+        ),
+        ("机器人及自动化成套装备创新及产业培育", "robots and automated production lines: innovation and industry"),
+    ],
+    8: [("生物医药产业技术创新与跨越发展", "technology for a leap forward of the biomedicine industry")],
+    9: [("轨道交通关键技术、装备与产业发展", "rail-transit technology, equipment and industry")],
+    10: [("面向未来的能源结构技术创新与辐射带动", "technology for the future energy mix and its wider uptake")],
+    11: [("先导与优势材料创新发展", "innovation in leading and advantageous materials")],
+    12: [("现代服务业创新发展", "innovation in modern services")],
+}
+
+# Targets the action plan sets (by 2017): programme 5's. Kinds: ``states.programmes.TARGET_KINDS``.
+# (code, kind, zh, en, quantity, unit zh, unit en, due year)
+PROGRAMME_TARGETS: list[tuple[int, str, str, str, int, str, str, int]] = [
+    (
+        5,
+        "result",
+        "有国际影响力的创新性成果",
+        "internationally influential innovative results",
+        10,
+        "项",
+        "results",
+        2017,
+    ),
+    (5, "discipline", "国内领先的优势学科", "leading disciplines in the country", 30, "个", "disciplines", 2017),
+    (5, "standard", "诊疗技术规范、标准", "diagnosis-and-treatment norms and standards", 100, "项", "norms", 2017),
+]
+
 COMMISSION_BODIES = [
     ("首都科技创新领导小组", "Leadership group", OrgKind.LEADERSHIP_GROUP),
     ("领导小组办公室（市科委）", "Leadership group office (science commission)", OrgKind.OFFICE),
@@ -50,6 +106,37 @@ def seed_reference(session: Session) -> int:
     for code, klass, zh, en, targets in PROGRAMMES:
         if code not in existing:
             session.add(Programme(code=code, programme_class=klass, name=zh, name_en=en, targets=targets))
+            added += 1
+    session.flush()
+    return added + _seed_programme_details(session)
+
+
+def _seed_programme_details(session: Session) -> int:
+    """Key tasks and targets of programmes that have none yet (never overwrites what the office set)."""
+    added = 0
+    by_code = {g.code: g.id for g in session.scalars(select(Programme))}
+    with_tasks = set(session.scalars(select(ProgrammeKeyTask.programme_id).distinct()))
+    for code, tasks in KEY_TASKS.items():
+        if code in by_code and by_code[code] not in with_tasks:
+            for seq, (zh, en) in enumerate(tasks, start=1):
+                session.add(ProgrammeKeyTask(programme_id=by_code[code], seq=seq, title=zh, title_en=en))
+                added += 1
+    with_targets = set(session.scalars(select(ProgrammeTarget.programme_id).distinct()))
+    for code, kind, zh, en, quantity, unit, unit_en, year in PROGRAMME_TARGETS:
+        if code in by_code and by_code[code] not in with_targets:
+            session.add(
+                ProgrammeTarget(
+                    programme_id=by_code[code],
+                    kind=kind,
+                    description=zh,
+                    description_en=en,
+                    quantity=Decimal(quantity),
+                    unit=unit,
+                    unit_en=unit_en,
+                    at_least=True,
+                    due_year=year,
+                )
+            )
             added += 1
     session.flush()
     return added

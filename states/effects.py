@@ -18,6 +18,8 @@ EFFECTS: dict[str, ColumnEffect] = {
     "forget_source": lambda source, now: {"suspended_from": None},
     # the acceptance date starts the post-evaluation years (docs/domain.md, rule 7)
     "record_acceptance": lambda source, now: {"accepted_at": now},
+    # an adjustment request remembers when it was applied (the disclosure lists by this date)
+    "record_application": lambda source, now: {"applied_at": now},
 }
 
 
@@ -36,6 +38,12 @@ RECORDED_EFFECTS: dict[str, str] = {
     # deadlines become due-item rows that the scheduled flows poll
     "schedule_post_evaluation": "create the post-evaluation report tasks: acceptance year and the three after",
     "schedule_stage_reports": "create the mid-term and acceptance report tasks from the execution period",
+    # dynamic adjustment (states.adjustments)
+    "assess_adjustment": "record whether a submitted adjustment request is major (needs the leadership group)",
+    "apply_adjustment": "change the project as the approved request says, keeping the before and after documents",
+    "close_due_items": "close the project's open due items: nothing more falls due, no reminder is sent",
+    # a programme's launch or adjustment carries its implementation plan
+    "record_implementation_plan": "store the implementation plan the decision carries on the programme",
 }
 
 

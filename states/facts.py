@@ -12,11 +12,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from grantflow.states.adjustments import AdjustmentFacts
     from grantflow.states.eligibility import ApplicantFacts, EligibilityRules
+    from grantflow.states.programmes import Readiness
 
 
 class Facts(Protocol):
-    subject: str  # "project", "call" or "programme"
+    subject: str  # "project", "call", "programme" or "adjustment"
     subject_id: int
     state: str
     workflow: str
@@ -59,6 +61,13 @@ class Facts(Protocol):
     # The assignment-bound presets (reviewer, evaluator) read them.
     @property
     def assignments(self) -> frozenset[tuple[int, str]]: ...
+    # an adjustment request and the project it changes (None for other subjects)
+    @property
+    def adjustment(self) -> AdjustmentFacts | None: ...
+
+    # what a programme has in place before its launch (None for other subjects)
+    @property
+    def programme_readiness(self) -> Readiness | None: ...
 
 
 @dataclass
@@ -86,3 +95,5 @@ class StaticFacts:
     eligibility: tuple[EligibilityRules, ApplicantFacts] | None = None
     bid_sealed: bool = False
     assignments: frozenset[tuple[int, str]] = field(default_factory=frozenset)
+    adjustment: AdjustmentFacts | None = None
+    programme_readiness: Readiness | None = None

@@ -9,8 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from grantflow.states.adjustments import problems as adjustment_problems
 from grantflow.states.eligibility import problems as eligibility_problems
 from grantflow.states.facts import Facts
+from grantflow.states.programmes import readiness_problems
 from grantflow.states.text import Text
 
 POST_EVALUATION_YEARS = 4  # the acceptance year and the three after it (docs/lifecycle.md, "Post-evaluation")
@@ -75,6 +77,22 @@ def _after(attr: str) -> Callable[[Facts, datetime], bool]:
         return moment is not None and now >= moment
 
     return check
+
+
+def _adjustment_reasons(facts: Facts, now: datetime) -> list[Text]:
+    adj = getattr(facts, "adjustment", None)
+    if adj is None:
+        return [Text("没有可审查的调整申请", "there is no adjustment request to check")]
+    return adjustment_problems(adj)
+
+
+def _adjustment_major(facts: Facts, now: datetime) -> bool:
+    adj = getattr(facts, "adjustment", None)
+    return adj is not None and bool(adj.major)
+
+
+def _programme_reasons(facts: Facts, now: datetime) -> list[Text]:
+    return readiness_problems(getattr(facts, "programme_readiness", None))
 
 
 _GUARD_LIST: list[Guard] = [
@@ -153,6 +171,30 @@ _GUARD_LIST: list[Guard] = [
         _after("call_opens_at"),
         Text("尚未到征集开始时间", "the call's opening time has not come yet"),
         after="call_opens_at",
+    ),
+    # dynamic adjustment (states.adjustments): the request fits the project as it stands
+    Guard(
+        "adjustment_valid",
+        lambda facts, now: not _adjustment_reasons(facts, now),
+        Text("调整申请不符合要求（详见各项原因）", "the adjustment request cannot be carried out (see each reason)"),
+        _adjustment_reasons,
+    ),
+    Guard(
+        "major_adjustment",
+        _adjustment_major,
+        Text("这不是重大调整，由办公室直接批准", "this is not a major adjustment: the office approves it"),
+    ),
+    Guard(
+        "minor_adjustment",
+        lambda facts, now: not _adjustment_major(facts, now),
+        Text("重大调整须报领导小组决定", "a major adjustment is decided by the leadership group"),
+    ),
+    # a programme is launched when it is ready (states.programmes)
+    Guard(
+        "programme_ready",
+        lambda facts, now: not _programme_reasons(facts, now),
+        Text("专项尚不具备启动条件（详见各项原因）", "the programme is not ready to launch (see each reason)"),
+        _programme_reasons,
     ),
 ]
 

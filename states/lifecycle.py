@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from grantflow.states.adjustments import ADJUSTMENT_TRIGGER_LABELS, ADJUSTMENT_WORKFLOW
+from grantflow.states.programmes import PROGRAMME_TRIGGER_LABELS, PROGRAMME_WORKFLOW
+
 Row = dict[str, Any]
 
 # --- the project lifecycle ------------------------------------------------------------------
@@ -271,12 +274,13 @@ PROJECT_TRANSITIONS: list[Row] = [
         "guards": ["post_evaluation_complete"],
         "notify": APPLICANT_NOTICE,
     },
-    # dynamic adjustment
+    # dynamic adjustment: only an applied adjustment request (states.adjustments) fires these,
+    # in the same transaction as the request's own `apply_adjustment`
     {
         "trigger": "suspend",
         "source": SUSPENDABLE,
         "dest": "suspended",
-        "who": ["office", "leadership"],
+        "who": ["adjustment"],
         "requires": ["reason"],
         "effects": ["remember_source"],
         "notify": ["applicant", "organiser"],
@@ -286,7 +290,7 @@ PROJECT_TRANSITIONS: list[Row] = [
             "trigger": "resume",
             "source": "suspended",
             "dest": state,
-            "who": ["office", "leadership"],
+            "who": ["adjustment"],
             "guards": [f"suspended_from_{state}"],
             "effects": ["forget_source"],
             "notify": ["applicant", "organiser"],
@@ -297,8 +301,20 @@ PROJECT_TRANSITIONS: list[Row] = [
         "trigger": "terminate",
         "source": TERMINABLE,
         "dest": "terminated",
-        "who": ["office", "leadership"],
+        "who": ["adjustment"],
         "requires": ["reason"],
+        "effects": ["close_due_items"],
+        "notify": ["applicant", "organiser"],
+    },
+    {
+        # the undertaking unit withdraws from a commissioned project (an adjustment, not the
+        # applicant's own withdrawal of a proposal before the decision)
+        "trigger": "withdraw",
+        "source": TERMINABLE,
+        "dest": "withdrawn",
+        "who": ["adjustment"],
+        "requires": ["reason"],
+        "effects": ["close_due_items"],
         "notify": ["applicant", "organiser"],
     },
 ]
@@ -330,9 +346,8 @@ TRIGGER_LABELS: dict[str, tuple[str, str]] = {
     "open": ("开始征集", "open"),
     "close_call": ("截止征集", "close call"),
     "cancel": ("取消", "cancel"),
-    "launch": ("启动专项", "launch"),
-    "adjust": ("调整专项", "adjust"),
-    "stop": ("停止专项", "stop"),
+    **PROGRAMME_TRIGGER_LABELS,
+    **ADJUSTMENT_TRIGGER_LABELS,
 }
 
 PROJECT_WORKFLOW: Row = {
@@ -389,45 +404,7 @@ CALL_WORKFLOW: Row = {
     ],
 }
 
-# --- a programme (成熟一个、启动一个: each is launched on its own decision) --------------------
+# A programme's own lifecycle is in ``states.programmes``; a dynamic adjustment's in
+# ``states.adjustments``.
 
-PROGRAMME_WORKFLOW: Row = {
-    "name": "programme",
-    "subject": "programme",
-    "zh": "重大专项",
-    "en": "major special programme",
-    "initial": "planned",
-    "states": [
-        {"name": "planned", "zh": "筹备中", "en": "planned"},
-        {"name": "launched", "zh": "已启动", "en": "launched"},
-        {"name": "stopped", "zh": "已停止", "en": "stopped", "terminal": True},
-    ],
-    "transitions": [
-        {
-            "trigger": "launch",
-            "source": "planned",
-            "dest": "launched",
-            "who": ["leadership"],
-            "requires": ["implementation_plan"],
-            "notify": ["organiser", "office"],
-        },
-        {
-            "trigger": "adjust",
-            "source": "launched",
-            "dest": "launched",
-            "who": ["leadership"],
-            "requires": ["reason"],
-            "notify": ["organiser", "office"],
-        },
-        {
-            "trigger": "stop",
-            "source": ["planned", "launched"],
-            "dest": "stopped",
-            "who": ["leadership"],
-            "requires": ["reason"],
-            "notify": ["organiser", "office"],
-        },
-    ],
-}
-
-BUILTIN_WORKFLOWS: list[Row] = [PROJECT_WORKFLOW, CALL_WORKFLOW, PROGRAMME_WORKFLOW]
+BUILTIN_WORKFLOWS: list[Row] = [PROJECT_WORKFLOW, CALL_WORKFLOW, PROGRAMME_WORKFLOW, ADJUSTMENT_WORKFLOW]

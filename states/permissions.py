@@ -95,6 +95,34 @@ def _evaluator_assigned(actor: Actor, facts: Facts, here: StateDef | None) -> bo
     return any(uid == actor.user_id for uid, _ in facts.assignments)
 
 
+ADJUSTMENT_ROLE = "adjustment"
+
+
+def acting_for_adjustment(actor: Actor) -> Actor:
+    """The person applying an approved adjustment request, acting through it on the project.
+
+    Only ``db`` builds this actor, inside the transaction that applies the request; no user holds
+    the role (roles come from ``states.enums.Role``), so the project rows that name the
+    ``adjustment`` preset cannot be fired any other way."""
+    return Actor(
+        user_id=actor.user_id,
+        organisation_id=actor.organisation_id,
+        roles=frozenset({ADJUSTMENT_ROLE}),
+        name=actor.name,
+        lang=actor.lang,
+    )
+
+
+def _initiator(actor: Actor, facts: Facts, here: StateDef | None) -> bool:
+    """The side that started an adjustment request: its undertaking unit, or the office."""
+    adj = getattr(facts, "adjustment", None)
+    if adj is None:
+        return False
+    if adj.initiator == "office":
+        return actor.has(Role.OFFICE)
+    return _applicant_own(actor, facts)
+
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
@@ -127,6 +155,16 @@ PRESETS: dict[str, Preset] = {
             needs_assignment=True,
         ),
         Preset("system", Text("系统定时任务", "the scheduler"), lambda a, f, h: a.has("system")),
+        Preset(
+            "adjustment",
+            Text("经批准并执行的动态调整", "an approved dynamic adjustment, when applied"),
+            lambda a, f, h: a.has(ADJUSTMENT_ROLE),
+        ),
+        Preset(
+            "initiator",
+            Text("调整申请的发起方（承担单位或办公室）", "the side that started the request (its unit or the office)"),
+            _initiator,
+        ),
     )
 }
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from transitions import Machine, MachineError
 
+from grantflow.states.adjustments import kind_label as adjustment_kind_label
 from grantflow.states.attributes import StateDef, state_from_row
 from grantflow.states.attributes import problems as attribute_problems
 from grantflow.states.deadlines import FORM_LABELS, form_label, stage_label
@@ -37,10 +38,11 @@ from grantflow.states.facts import Facts
 from grantflow.states.guards import Guard, form_of, get_guard, known_guard
 from grantflow.states.lifecycle import BUILTIN_WORKFLOWS, REVIEW_STAGES, TRIGGER_LABELS
 from grantflow.states.permissions import PRESETS, Actor, FormLocked, forbidden_reasons, form_refusal, may_view
+from grantflow.states.programmes import NOTE_LABELS as PROGRAMME_NOTES
 from grantflow.states.text import Text
 
 AUDIENCES = frozenset({"applicant", "organiser", "office", "leadership", "evaluator", "reviewers", "public"})
-SUBJECTS = frozenset({"project", "call", "programme"})
+SUBJECTS = frozenset({"project", "call", "programme", "adjustment"})
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,11 @@ def event_label(action: str) -> Text:
     if kind == "review" and detail:
         stage = stage_label(detail)
         return Text(f"提交评审意见：{stage.zh}", f"review submitted: {stage.en}")
+    if kind == "adjusted" and detail:
+        what = adjustment_kind_label(detail)
+        return Text(f"动态调整：{what.zh}", f"dynamic adjustment: {what.en}")
+    if action in PROGRAMME_NOTES:
+        return PROGRAMME_NOTES[action]
     return trigger_label(action)
 
 

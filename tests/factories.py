@@ -21,7 +21,7 @@ from grantflow.db.workflows import get_registry
 from grantflow.services.records import create_project, next_project_code, record_review, save_submission
 from grantflow.states.enums import Category, SelectionMode
 from grantflow.states.guards import post_evaluation_years
-from grantflow.states.permissions import SYSTEM, Actor
+from grantflow.states.permissions import SYSTEM, Actor, acting_for_adjustment
 from grantflow.states.workflow import TransitionDef, Workflow
 
 if TYPE_CHECKING:
@@ -178,6 +178,8 @@ def actor_for_rule(people: People, rule: TransitionDef, *, applicant: str = "app
     for name in rule.who:
         if name == "system":
             return SYSTEM
+        if name == "adjustment":  # what an applied adjustment request fires (states.adjustments)
+            return acting_for_adjustment(people["office"])
         if name in preference:
             return people[preference[name]]
     raise ValueError(f"no demo person for {rule.who}")

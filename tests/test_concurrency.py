@@ -21,6 +21,7 @@ from grantflow.db.audit import verify
 from grantflow.db.models import AuditEvent, OutboxMessage
 from grantflow.db.workflows import get_registry
 from grantflow.states.errors import Conflict
+from grantflow.states.permissions import acting_for_adjustment
 from tests.conftest import People
 from tests.factories import make_project, state_of
 
@@ -52,7 +53,7 @@ def test_second_writer_of_the_same_version_gets_a_conflict(db_engine: Engine, no
     people = People(db_engine)
     pid = make_project(db_engine, people, now, state="in_execution")
     before = _events(db_engine, pid)
-    office, leader = people["office"], people["leader"]
+    office, leader = acting_for_adjustment(people["office"]), acting_for_adjustment(people["leader"])
     registry = get_registry()
     with db_engine.connect() as a, db_engine.connect() as b:
         facts_a, rule_a = plan(
@@ -97,7 +98,7 @@ def test_postgres_second_writer_waits_for_the_first_then_conflicts(pg_engine: En
     people = People(pg_engine)
     pid = make_project(pg_engine, people, now, state="in_execution")
     before = _events(pg_engine, pid)
-    office, leader = people["office"], people["leader"]
+    office, leader = acting_for_adjustment(people["office"]), acting_for_adjustment(people["leader"])
     registry = get_registry()
     outcome: dict[str, Any] = {}
     with pg_engine.connect() as a, pg_engine.connect() as b:
@@ -173,7 +174,7 @@ def test_threaded_race_on_one_project_has_one_winner(db_engine: Engine, now: dat
     people = People(db_engine)
     pid = make_project(db_engine, people, now, state="in_execution")
     before = _events(db_engine, pid)
-    office, leader = people["office"], people["leader"]
+    office, leader = acting_for_adjustment(people["office"]), acting_for_adjustment(people["leader"])
     calls: list[Callable[[], Transitioned]] = []
     for i in range(6):
         trigger, actor = ("suspend", office) if i % 2 else ("terminate", leader)
@@ -209,7 +210,7 @@ def test_concurrent_writers_on_different_projects_keep_one_chain(
         pids.append(pid)
     with db_engine.connect() as conn:
         first_new = conn.execute(select(func.max(AuditEvent.id))).scalar_one() + 1
-    office, reason = people["office"], {"reason": "x"}
+    office, reason = acting_for_adjustment(people["office"]), {"reason": "x"}
     calls = [
         lambda pid=pid: fire(db_engine, subject_id=pid, trigger="suspend", actor=office, payload=reason, now=now)
         for pid in pids

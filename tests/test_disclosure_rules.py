@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from grantflow.db.workflows import get_registry
 from grantflow.states.disclosure import (
     ADJUSTMENT_TRIGGERS,
     ESTABLISHMENT_TRIGGERS,
@@ -19,7 +20,7 @@ from grantflow.states.disclosure import (
     may_override_guard,
     may_publish,
 )
-from grantflow.states.lifecycle import PROGRAMME_WORKFLOW, PROJECT_TRANSITIONS, REVIEW_STAGE_BY_STATE
+from grantflow.states.lifecycle import PROGRAMME_WORKFLOW, PROJECT_TRANSITIONS
 from grantflow.states.permissions import SYSTEM, Actor
 from grantflow.states.st_report import add_years, keywords, report_number
 
@@ -30,7 +31,8 @@ def test_the_triggers_disclosures_read_exist_in_the_project_lifecycle() -> None:
     assert set(ESTABLISHMENT_TRIGGERS) | set(ADJUSTMENT_TRIGGERS) | set(EVALUATION_TRIGGERS) <= triggers
     for trigger, stage in EVALUATION_TRIGGERS.items():
         sources = {row["source"] for row in PROJECT_TRANSITIONS if row["trigger"] == trigger}
-        assert {REVIEW_STAGE_BY_STATE.get(s) for s in sources} == {stage}
+        standard = get_registry().get("standard")
+        assert {standard.review_stage(s) for s in sources} == {stage}
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 
 from grantflow.db.apply import apply_trigger, fire
 from grantflow.db.models import AuditEvent, OutboxMessage, Project
+from grantflow.states.permissions import acting_for_adjustment
 from tests.conftest import People
 from tests.factories import make_project, state_of
 
@@ -28,7 +29,7 @@ def test_written_values_read_back_as_core_wrote_them(db_engine: Engine, now: dat
         db_engine,
         subject_id=pid,
         trigger="suspend",
-        actor=people["office"],
+        actor=acting_for_adjustment(people["office"]),
         payload={"reason": "核查 check"},
         now=later,
     )
@@ -52,7 +53,14 @@ def test_written_values_read_back_as_core_wrote_them(db_engine: Engine, now: dat
 
 def test_sqlite_stores_times_in_sqlalchemys_text_format(engine: Engine, people: People, now: datetime):
     pid = make_project(engine, people, now, state="in_execution")
-    done = fire(engine, subject_id=pid, trigger="suspend", actor=people["office"], payload={"reason": "x"}, now=now)
+    done = fire(
+        engine,
+        subject_id=pid,
+        trigger="suspend",
+        actor=acting_for_adjustment(people["office"]),
+        payload={"reason": "x"},
+        now=now,
+    )
     with engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT created_at FROM audit_events WHERE id = ?", (done.event_id,)).scalar_one()
     assert stored == "2026-03-02 01:00:00.000000"
@@ -61,7 +69,7 @@ def test_sqlite_stores_times_in_sqlalchemys_text_format(engine: Engine, people: 
 def test_apply_trigger_lives_in_the_callers_transaction(db_engine: Engine, now: datetime):
     people = People(db_engine)
     pid = make_project(db_engine, people, now, state="in_execution")
-    office = people["office"]
+    office = acting_for_adjustment(people["office"])
     with db_engine.connect() as conn:  # nothing executed yet: the engine must begin the transaction
         apply_trigger(conn, subject_id=pid, trigger="suspend", actor=office, payload={"reason": "x"}, now=now)
         conn.rollback()

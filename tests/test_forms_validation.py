@@ -248,6 +248,7 @@ def test_readonly_view_uses_labels_and_lists_unknown_data() -> None:
 PUBLISHED = {
     ("acceptance_report", 1): "4a2e4438017f1749",
     ("adjustment_request", 1): "f8ff49eae0701026",
+    ("adjustment_request", 2): "6c7e7d5d99a97b44",
     ("concept_note", 1): "fb3783a244ba393e",
     ("midterm_report", 1): "f0d25640e75bb318",
     ("needs_questionnaire", 1): "feec749ec0165a5b",

@@ -13,7 +13,7 @@ from grantflow.db.models import AuditEvent, OutboxMessage
 from grantflow.db.workflows import SHIPPED, read_documents
 from grantflow.states.errors import Forbidden, InvalidTrigger
 from grantflow.states.facts import StaticFacts
-from grantflow.states.permissions import Actor
+from grantflow.states.permissions import Actor, acting_for_adjustment
 from grantflow.states.workflow import Registry, TransitionDef, registry_from_documents
 from tests.conftest import People
 from tests.factories import actor_for_rule, make_project, satisfy, state_of
@@ -44,7 +44,14 @@ def _project_in(engine: Engine, people: People, now: datetime, workflow: str, st
 def _prepare(engine: Engine, people: People, now: datetime, workflow: str, row: TransitionDef) -> int:
     if row.trigger == "resume":
         pid = make_project(engine, people, now, workflow=workflow, state=row.dest)
-        fire(engine, subject_id=pid, trigger="suspend", actor=people["office"], payload={"reason": "调整"}, now=now)
+        fire(
+            engine,
+            subject_id=pid,
+            trigger="suspend",
+            actor=acting_for_adjustment(people["office"]),
+            payload={"reason": "调整"},
+            now=now,
+        )
         return pid
     return _project_in(engine, people, now, workflow, row.source)
 

@@ -18,11 +18,13 @@ from grantflow.db.session import get_engine
 from grantflow.services.bootstrap import init_database
 from grantflow.web import errors
 from grantflow.web.routes_account import router as account_router
+from grantflow.web.routes_adjustments import router as adjustments_router
 from grantflow.web.routes_core import router as core_router
 from grantflow.web.routes_forms import router as forms_router
 from grantflow.web.routes_inbox import router as inbox_router
 from grantflow.web.routes_orgs import router as orgs_router
 from grantflow.web.routes_overview import router as overview_router
+from grantflow.web.routes_programmes import router as programmes_router
 from grantflow.web.routes_publications import router as publications_router
 from grantflow.web.routes_review import router as review_router
 from grantflow.web.security import HeadersMiddleware, OriginMiddleware, SessionMiddleware, require_csrf
@@ -75,4 +77,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(orgs_router)
     app.include_router(publications_router)
     app.include_router(overview_router)
+    app.include_router(adjustments_router)
+    app.include_router(programmes_router)
     return app

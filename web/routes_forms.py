@@ -59,8 +59,7 @@ PROJECT_FORMS = (
     "midterm_report",
     "acceptance_report",
     "post_evaluation_report",
-    "adjustment_request",
-)
+)  # an adjustment request has pages of its own (routes_adjustments): a project may file many
 STATUS_LABELS = {
     Status.NEW: Text("未填写", "not started"),
     Status.DRAFT: Text("草稿", "saved as a draft"),

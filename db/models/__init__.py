@@ -4,6 +4,7 @@ Import models from here (``from grantflow.db.models import Project``); the modul
 domain a table belongs to. Alembic sees every table because this package imports them all.
 """
 
+from grantflow.db.models.adjustments import Adjustment
 from grantflow.db.models.audit import AuditEvent, AuditHead, OutboxMessage
 from grantflow.db.models.base import ID, NAMING, Base, UTCDateTime, table, utcnow
 from grantflow.db.models.deadlines import DueItem, ReportSchedule
@@ -22,7 +23,17 @@ from grantflow.db.models.notifications import (
     NotificationPreference,
 )
 from grantflow.db.models.people import Organisation, OrganisationQualification, User, UserRole
-from grantflow.db.models.programmes import Call, CodeCounter, Programme, Project, ProjectPartner, ProjectTag
+from grantflow.db.models.programmes import (
+    Call,
+    CodeCounter,
+    Programme,
+    ProgrammeKeyTask,
+    ProgrammeTarget,
+    ProgrammeUnit,
+    Project,
+    ProjectPartner,
+    ProjectTag,
+)
 from grantflow.db.models.publications import Publication, PublicationDocument, PublicationSubmission, StReportCheck
 from grantflow.db.models.review import (
     Complaint,
@@ -41,6 +52,7 @@ from grantflow.db.models.tenders import Bid, Tender
 __all__ = [
     "ID",
     "NAMING",
+    "Adjustment",
     "Attachment",
     "AuditEvent",
     "AuditHead",
@@ -67,6 +79,9 @@ __all__ = [
     "OutboxMessage",
     "PanelMember",
     "Programme",
+    "ProgrammeKeyTask",
+    "ProgrammeTarget",
+    "ProgrammeUnit",
     "Project",
     "ProjectPartner",
     "ProjectTag",

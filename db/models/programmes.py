@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -45,6 +46,48 @@ class Programme(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     organising_unit: Mapped[Organisation | None] = relationship()
+
+
+class ProgrammeUnit(Base):
+    """An organising unit taking part in a programme besides its lead unit (``organising_unit_id``)."""
+
+    __tablename__ = "programme_units"
+
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+
+
+class ProgrammeKeyTask(Base):
+    """A key task (重点任务) of a programme, in its order."""
+
+    __tablename__ = "programme_key_tasks"
+    __table_args__ = (Index("ix_programme_key_tasks_programme", "programme_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str] = mapped_column(String(300))
+
+
+class ProgrammeTarget(Base):
+    """A programme's target by kind (``states.programmes.TARGET_KINDS``, or a free-form kind):
+    a quantity to reach by a year, optionally weighted for roll-ups."""
+
+    __tablename__ = "programme_targets"
+    __table_args__ = (Index("ix_programme_targets_programme", "programme_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(String(300))
+    description_en: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    unit: Mapped[str] = mapped_column(String(40))
+    unit_en: Mapped[str] = mapped_column(String(40))
+    at_least: Mapped[bool] = mapped_column(Boolean, default=True)  # "≥ quantity" rather than exactly
+    due_year: Mapped[int | None] = mapped_column(Integer)
+    weight: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))
 
 
 class Call(Base):
@@ -90,6 +133,8 @@ class Project(Base):
     budget_yuan: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
     start_date: Mapped[datetime | None] = mapped_column()
     end_date: Mapped[datetime | None] = mapped_column()
+    # None: the support modes of its call; set when a category change re-chose them
+    support_modes: Mapped[list[Any] | None] = mapped_column(JSON)
     workflow: Mapped[str] = mapped_column(String(60), default="standard")
     state: Mapped[str] = mapped_column(String(40), default="draft")
     version: Mapped[int] = mapped_column(Integer, default=1)
