@@ -95,22 +95,22 @@ def housekeeping(engine: Engine, now: datetime, settings: Settings, actor: Actor
 def publisher(kind: str) -> Job:
     """The last completed period's disclosure of ``kind`` for every launched programme (exactly once)."""
 
-    def publish(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+    def publish(engine: Engine, now: datetime, settings: Settings, actor: Actor = SYSTEM) -> dict[str, Any]:
         from grantflow.reports.publish import publish_due
 
-        return publish_due(engine, settings, kind=kind, now=now)
+        return publish_due(engine, settings, kind=kind, now=now, actor=actor)
 
     publish.__name__ = f"publish_{kind}"
     return publish
 
 
-def publish_reports(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+def publish_reports(engine: Engine, now: datetime, settings: Settings, actor: Actor = SYSTEM) -> dict[str, Any]:
     from grantflow.reports.publish import publish_reports as run
 
-    return run(engine, settings, now=now)
+    return run(engine, settings, now=now, actor=actor)
 
 
-def submit_documents(engine: Engine, now: datetime, settings: Settings) -> dict[str, Any]:
+def submit_documents(engine: Engine, now: datetime, settings: Settings, actor: Actor = SYSTEM) -> dict[str, Any]:
     from grantflow.reports.submit import submit_pending
 
     if not settings.strs_endpoint:

@@ -86,39 +86,39 @@ def housekeeping_flow() -> dict[str, Any]:
 
 
 @flow(name="publish-establishment", flow_run_name=lambda: _name("publish-establishment"))
-def publish_establishment_flow(at: datetime | None = None) -> dict[str, Any]:
+def publish_establishment_flow() -> dict[str, Any]:
     """Establishment results of the last completed period, every launched programme; then submit."""
-    return _run("publish-establishment", at)
+    return _run("publish-establishment")
 
 
 @flow(name="publish-progress", flow_run_name=lambda: _name("publish-progress"))
-def publish_progress_flow(at: datetime | None = None) -> dict[str, Any]:
+def publish_progress_flow() -> dict[str, Any]:
     """Progress of the last completed period, every launched programme; then submit."""
-    return _run("publish-progress", at)
+    return _run("publish-progress")
 
 
 @flow(name="publish-adjustments", flow_run_name=lambda: _name("publish-adjustments"))
-def publish_adjustments_flow(at: datetime | None = None) -> dict[str, Any]:
+def publish_adjustments_flow() -> dict[str, Any]:
     """Dynamic adjustments of the last completed period, every launched programme; then submit."""
-    return _run("publish-adjustments", at)
+    return _run("publish-adjustments")
 
 
 @flow(name="publish-evaluations", flow_run_name=lambda: _name("publish-evaluations"))
-def publish_evaluations_flow(at: datetime | None = None) -> dict[str, Any]:
+def publish_evaluations_flow() -> dict[str, Any]:
     """Evaluation results of the last completed period, every launched programme; then submit."""
-    return _run("publish-evaluations", at)
+    return _run("publish-evaluations")
 
 
 @flow(name="publish-reports", flow_run_name=lambda: _name("publish-reports"))
-def publish_reports_flow(at: datetime | None = None) -> dict[str, Any]:
+def publish_reports_flow() -> dict[str, Any]:
     """Check submitted S&T reports; publish sheets, full texts and deferred texts on their release date."""
-    return _run("publish-reports", at)
+    return _run("publish-reports")
 
 
 @flow(name="publish-submit", flow_run_name=lambda: _name("publish-submit"))
-def publish_submit_flow(at: datetime | None = None) -> dict[str, Any]:
+def publish_submit_flow() -> dict[str, Any]:
     """Retry deliveries to the S&T reporting system that are due."""
-    return _run("publish-submit", at)
+    return _run("publish-submit")
 
 
 FLOWS: dict[str, Flow[..., Any]] = {
