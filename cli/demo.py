@@ -292,7 +292,12 @@ def _tell(engine: Engine, story: Story) -> None:
             conn, project_id=projects[1], kind="extension", actor=applicants[1], raw=request, now=story.now
         )
     submitted = adjustments.submit(engine, adjustment_id=aid, actor=applicants[1], now=story.now)
-    story.say(f"adjustment {aid} (project {projects[1]}): submitted={submitted.ok}")
+    story.say(
+        Text(
+            f"调整申请 {aid}（项目 {projects[1]}）" + ("已提交" if submitted.ok else "未能提交"),
+            f"adjustment {aid} (project {projects[1]}) " + ("submitted" if submitted.ok else "not submitted"),
+        )
+    )
     for action, who, why in (
         ("review", organiser, "延期理由充分"),
         ("approve", office, "同意不增加经费延期"),
@@ -300,7 +305,14 @@ def _tell(engine: Engine, story: Story) -> None:
     ):
         with engine.begin() as conn:
             t = adjustments.decide(conn, adjustment_id=aid, action=action, actor=who, reason=why, now=story.now)
-        story.say(f"adjustment {aid}: {t.from_state} → {t.to_state} ({t.trigger}, {who.name})")
+        wf = adjustments.workflow()
+        before, after = wf.state(t.from_state).label, wf.state(t.to_state).label
+        story.say(
+            Text(
+                f"调整申请 {aid}：{before.zh} → {after.zh}（{who.name}）",
+                f"adjustment {aid}: {before.en} → {after.en} ({who.name})",
+            )
+        )
 
     # 8. acceptance, with one rectification and re-acceptance
     story.later(days=500)

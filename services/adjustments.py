@@ -38,7 +38,7 @@ from grantflow.states.adjustments import (
 )
 from grantflow.states.enums import Role
 from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
-from grantflow.states.permissions import Actor, may_view
+from grantflow.states.permissions import Actor
 from grantflow.states.text import Text
 from grantflow.states.workflow import Availability, Workflow
 
@@ -150,7 +150,7 @@ def adjustment_for(conn: Connection, actor: Actor, adjustment_id: int) -> Any:
         facts = load_facts(conn, SUBJECT, adjustment_id)
     except NotFound:
         raise _unknown(adjustment_id) from None
-    if not may_view(actor, facts):
+    if not get_registry().get(facts.workflow).may_view(facts, actor):
         raise _unknown(adjustment_id)
     return _row(conn, adjustment_id)
 
