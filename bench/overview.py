@@ -142,7 +142,8 @@ def build(path: Path, *, projects: int, seed: int = 11) -> Engine:
                 }
             )  # fmt: skip
             event = {"subject": "project", "subject_id": i, "actor_id": None, "actor_name": "bench", "payload": {},
-                     "payload_digest": "0" * 64, "prev_hash": "0" * 64, "hash": "0" * 64}  # fmt: skip
+                     "payload_digest": "0" * 64, "prev_hash": "0" * 64, "hash": "0" * 64, "key_id": "bench",
+                     "channel": "code"}  # fmt: skip
             buffers[AuditEvent].append({**event, "action": "create", "created_at": planned_start - timedelta(days=60)})
             if state in after_start:
                 late = timedelta(days=rng.choice([3, 20, 40, 200]))

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from grantflow.cli.common import cli_lang
 from grantflow.config import get_settings
 from grantflow.db.models import Programme
 from grantflow.db.session import get_engine
@@ -22,7 +23,7 @@ from grantflow.services.actors import actor_for
 from grantflow.states.adjustments import AdjustmentKind, kind_label
 from grantflow.states.errors import GrantflowError, PayloadInvalid
 from grantflow.states.permissions import Actor
-from grantflow.states.text import Text, normalise_lang
+from grantflow.states.text import Text
 from grantflow.states.workflow import event_label
 
 adjustments_app = typer.Typer(help="dynamic adjustment requests (动态调整): request, decide, apply, list")
@@ -42,7 +43,7 @@ def _who(email: str) -> Actor:
 
 
 def _lang(value: str, actor: Actor | None = None) -> str:
-    return normalise_lang(value or (actor.lang if actor else None) or get_settings().language)
+    return cli_lang(value or (actor.lang if actor else None))
 
 
 def _run(lang: str, work: Any) -> Any:
@@ -202,7 +203,7 @@ def list_cmd(
 
     rows = _run(language, work)
     table = Table()
-    for col in ("id", "project", "kind", "state", "major", "applied"):
+    for col in ("id", "project", "kind", "state", "major", "applied"):  # not a workflow state
         table.add_column(col)
     for r in rows:
         table.add_row(

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from grantflow import clock
 from grantflow.cli.channels import cli_channel
-from grantflow.config import get_settings
+from grantflow.cli.common import cli_lang
 from grantflow.db.models import Organisation, User, UserRole
 from grantflow.db.session import get_engine, session_scope
 from grantflow.services.actors import actor_for
@@ -83,7 +83,7 @@ def _day(value: str | None, option: str) -> date | None:
 
 def _acting(as_: str, lang: str, work: Callable[[Actor, str], T]) -> T:
     """Resolve the actor, run the work, and print a refusal in the person's language."""
-    language = normalise_lang(lang or get_settings().language)
+    language = cli_lang(lang or None)
     try:
         with get_engine().connect() as conn:
             actor = actor_for(conn, email=as_).via(cli_channel())

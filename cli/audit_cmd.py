@@ -11,12 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from grantflow import clock
+from grantflow.cli.common import cli_lang
 from grantflow.config import get_settings
 from grantflow.db.audit import anchor, events, verify
 from grantflow.db.session import get_engine
 from grantflow.states.channels import CHANNEL_LABELS
 from grantflow.states.errors import GrantflowError
-from grantflow.states.text import Text, normalise_lang
+from grantflow.states.text import Text
 
 audit_app = typer.Typer(help="the audit trail: verify, anchor, list (审计日志)")
 console = Console()
@@ -32,7 +33,7 @@ NOT_RECORDED = Text("未记录", "not recorded")
 
 
 def _lang(value: str) -> str:
-    return normalise_lang(value or get_settings().language)
+    return cli_lang(value or None)
 
 
 def _local(moment: datetime, tz: str) -> str:

@@ -295,7 +295,7 @@ def _tell(engine: Engine, story: Story) -> None:
     story.say(
         Text(
             f"调整申请 {aid}（项目 {projects[1]}）" + ("已提交" if submitted.ok else "未能提交"),
-            f"adjustment {aid} (project {projects[1]}) " + ("submitted" if submitted.ok else "not submitted"),
+            f"adjustment {aid} (project {projects[1]}) " + ("sent" if submitted.ok else "could not be sent"),
         )
     )
     for action, who, why in (

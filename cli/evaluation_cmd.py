@@ -5,13 +5,14 @@ The same services as every other interface: a refused engagement names the same 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from grantflow.config import get_settings
+from grantflow import clock
+from grantflow.cli.common import cli_lang
 from grantflow.db.session import get_engine
 from grantflow.services.actors import actor_for
 from grantflow.services.evaluation import (
@@ -47,7 +48,7 @@ def _run(email: str, lang: str, work: Any) -> Any:
     language = normalise_lang(lang or None)
     try:
         actor = _who(email)
-        language = normalise_lang(lang or actor.lang or get_settings().language)
+        language = cli_lang(lang or actor.lang)
         with get_engine().begin() as conn:
             return work(conn, actor, language)
     except EvaluatorRefused as exc:
@@ -87,12 +88,12 @@ def qualify_cmd(
             conn,
             organisation_id=organisation,
             code=code,
-            valid_from=date.fromisoformat(valid_from) if valid_from else datetime.now(UTC).date(),
+            valid_from=date.fromisoformat(valid_from) if valid_from else clock.now().date(),
             valid_until=date.fromisoformat(valid_until) if valid_until else None,
             issuer=issuer or None,
             reference=reference or None,
             actor=actor,
-            now=datetime.now(UTC),
+            now=clock.now(),
         )
 
     console.print(f"qualification {_run(as_, lang, work)} recorded")
@@ -122,7 +123,7 @@ def assign_cmd(
             year=year,
             due_on=date.fromisoformat(due) if due else None,
             actor=actor,
-            now=datetime.now(UTC),
+            now=clock.now(),
         )
 
     console.print(f"engagement {_run(as_, lang, work)}")
@@ -135,7 +136,7 @@ def withdraw_cmd(
     """Withdraw an engagement (the reason is kept)."""
 
     def work(conn: Any, actor: Actor, language: str) -> None:
-        withdraw_assignment(conn, assignment_id=assignment, reason=reason, actor=actor, now=datetime.now(UTC))
+        withdraw_assignment(conn, assignment_id=assignment, reason=reason, actor=actor, now=clock.now())
 
     _run(as_, lang, work)
     console.print(f"engagement {assignment} withdrawn")
@@ -161,7 +162,7 @@ def record_cmd(
             conclusion=conclusion,
             recommendations=recommendations or None,
             actor=actor,
-            now=datetime.now(UTC),
+            now=clock.now(),
         )
 
     console.print(f"result {_run(as_, lang, work)} recorded")
@@ -192,7 +193,7 @@ def list_cmd(as_: AsOpt, project: ProjectOpt = None, programme: ProgrammeOpt = N
             str(a.year or ""),
             a.qualified_on.isoformat(),
             a.due_on.isoformat() if a.due_on else "",
-            "withdrawn" if a.withdrawn else "live",
+            "withdrawn" if a.withdrawn else "live",  # not a workflow state
             str(r.total) if r else "",
             GRADE_LABELS[r.grade].get(language) if r else "",
         ]

@@ -7,14 +7,14 @@ Refused to anyone but the office and the leadership group, exactly as the page r
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from grantflow.config import get_settings
+from grantflow import clock
+from grantflow.cli.common import cli_lang
 from grantflow.db.session import get_engine
 from grantflow.services.actors import actor_for
 from grantflow.services.exports import FORMATS, unknown_format, write_csv, write_xlsx
@@ -39,10 +39,10 @@ def export(
     try:
         with engine.connect() as conn:
             actor = actor_for(conn, email=as_)
-        language = normalise_lang(lang or actor.lang or get_settings().language)
+        language = cli_lang(lang or actor.lang)
         if fmt not in FORMATS:
             raise typer.BadParameter(unknown_format(fmt).get(language), param_hint="--format")
-        scope = open_scope(engine, lang=language, now=datetime.now(UTC), programme_code=programme)
+        scope = open_scope(engine, lang=language, now=clock.now(), programme_code=programme)
         if fmt == "xlsx" and output is None:
             raise typer.BadParameter("XLSX needs --output PATH", param_hint="--output")
         with engine.connect() as conn:

@@ -15,12 +15,11 @@ from rich.console import Console
 from rich.table import Table
 
 from grantflow.cli.channels import flows_by_hand_channel
-from grantflow.cli.common import fail
+from grantflow.cli.common import cli_lang, fail
 from grantflow.config import get_settings
 from grantflow.db.session import get_engine
 from grantflow.states.errors import GrantflowError
 from grantflow.states.permissions import SYSTEM
-from grantflow.states.text import normalise_lang
 
 flows_app = typer.Typer(help="the scheduled flows: deadlines, reminders, delivery, digests")
 notifications_app = typer.Typer(help="notification delivery: problems and resending")
@@ -79,7 +78,7 @@ def flows_run(
     from grantflow.flows.simulate import simulate
 
     settings = get_settings()
-    language = normalise_lang(lang or settings.language)
+    language = cli_lang(lang or None)
     if name not in jobs.STEPS:
         raise typer.BadParameter(f"unknown flow {name!r}; known: {', '.join(jobs.STEPS)}")
     simulated = at is not None or dry_run or scratch is not None

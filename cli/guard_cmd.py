@@ -14,9 +14,9 @@ import typer
 from rich.console import Console
 from rich.text import Text as RichText
 
-from grantflow.config import get_settings
+from grantflow.cli.common import cli_lang
 from grantflow.reports.guard import TEXT_SUFFIXES, Finding, GuardReport, RulesError, load_rules, scan_file
-from grantflow.states.text import Text, normalise_lang
+from grantflow.states.text import Text
 
 KIND_LABELS = {
     "spam": Text("垃圾内容", "spam"),
@@ -63,7 +63,7 @@ def guard(
     as_json: Annotated[bool, typer.Option("--json", help="print the reports as JSON")] = False,
 ) -> None:
     """Check text files for tampering (injected spam, links, keyword stuffing, swapped words)."""
-    language = normalise_lang(lang or get_settings().language)
+    language = cli_lang(lang or None)
     out = Console(soft_wrap=True, highlight=False)
     err = Console(stderr=True, soft_wrap=True, highlight=False)
     try:

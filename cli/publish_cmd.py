@@ -4,13 +4,13 @@ blocked; the office's override; deliveries to the S&T reporting system)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from grantflow import clock
 from grantflow.config import get_settings
 from grantflow.db.session import get_engine
 from grantflow.states.errors import GrantflowError
@@ -49,7 +49,7 @@ def publish_cmd(
 
     settings = get_settings()
     engine = get_engine(settings)
-    now = datetime.now(UTC)
+    now = clock.now()
     try:
         actor = _actor(as_)
         if kind == "reports":
@@ -103,7 +103,7 @@ def publications_due() -> None:
     with get_engine(settings).connect() as conn:
         rows = due(
             conn,
-            now=datetime.now(UTC),
+            now=clock.now(),
             tz=settings.timezone,
             granularity=DEFAULT_GRANULARITY,
             since=settings.publish_since,
@@ -143,7 +143,7 @@ def publications_override(
     try:
         actor = _actor(as_)
         with get_engine().begin() as conn:
-            override(conn, publication_id=publication_id, actor=actor, reason=reason, now=datetime.now(UTC))
+            override(conn, publication_id=publication_id, actor=actor, reason=reason, now=clock.now())
     except GrantflowError as exc:
         _fail(exc)
     console.print(f"publication {publication_id} released; publish it again to write it out")
@@ -155,7 +155,7 @@ def publications_submit() -> None:
     from grantflow.reports.submit import submit_pending
 
     settings = get_settings()
-    report = submit_pending(get_engine(settings), settings, now=datetime.now(UTC))
+    report = submit_pending(get_engine(settings), settings, now=clock.now())
     console.print_json(json.dumps(report.as_dict(), ensure_ascii=False))
 
 

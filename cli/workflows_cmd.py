@@ -10,7 +10,7 @@ from grantflow.states.attributes import StateDef
 from grantflow.states.deadlines import form_label, stage_label
 from grantflow.states.workflow import Workflow
 
-FLAGS = ("active", "applying", "bids", "ranked", "accepting", "terminal")
+FLAGS = ("active", "applying", "bids", "ranked", "accepting", "terminal")  # not a workflow state
 
 
 def _editable(state: StateDef, lang: str) -> str:

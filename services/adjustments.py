@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, select, update
 
+from grantflow import clock
 from grantflow.db import audit
 from grantflow.db.apply import Transitioned, apply_trigger, create
 from grantflow.db.facts import load_facts
@@ -108,7 +109,7 @@ def start(
     now: datetime | None = None,
 ) -> int:
     """A new request in its first state, started by the project's unit or by the office."""
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     project = project_for(conn, actor, project_id)
     chosen = _kind_or_refuse(kind)
     form = request_form()
@@ -131,7 +132,7 @@ def start(
             "initiator": initiator,
             "requested_by": actor.user_id,
             "form_version": form.version,
-            "draft": draft,
+            "draft": draft,  # not a workflow state
             "draft_errors": [],
         },
     )
@@ -172,7 +173,10 @@ def save_draft(
         raise Forbidden(refusal)
     form = request_form(row.form_version)
     kept, _ = audit.normalise(tidy(form, raw))
-    values: dict[str, Any] = {"draft": kept, "draft_errors": [e.as_dict() for e in errors or []]}
+    values: dict[str, Any] = {
+        "draft": kept,  # not a workflow state
+        "draft_errors": [e.as_dict() for e in errors or []],
+    }
     # an unknown kind stays in the draft as typed; the submit says what is wrong
     with contextlib.suppress(ValueError):
         values["kind"] = AdjustmentKind(str(kept.get("kind") or row.kind)).value
@@ -206,7 +210,7 @@ def submit(
     field) or a refusal by the rules (raised: ``GuardFailed`` with every reason, ``Forbidden``…)
     never loses it.
     """
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     with engine.begin() as conn:
         row = adjustment_for(conn, actor, adjustment_id)
         typed = dict(raw) if raw is not None else dict(row.draft or {})
@@ -259,7 +263,7 @@ def decide(
         trigger=ACTIONS[action],
         actor=actor,
         payload=payload,
-        now=now or datetime.now(UTC),
+        now=now or clock.now(),
     )
 
 
@@ -324,9 +328,7 @@ def show(conn: Connection, *, adjustment_id: int, actor: Actor, now: datetime | 
     wf = get_registry().get(row.workflow)
     facts = load_facts(conn, SUBJECT, adjustment_id)
     buttons = [
-        b
-        for b in wf.available(facts=facts, actor=actor, now=now or datetime.now(UTC))
-        if b.trigger != ACTIONS["submit"]
+        b for b in wf.available(facts=facts, actor=actor, now=now or clock.now()) if b.trigger != ACTIONS["submit"]
     ]
     return AdjustmentView(
         row=row,
@@ -373,7 +375,7 @@ def list_for(
 def queue(conn: Connection, actor: Actor, *, now: datetime | None = None, limit: int = 200) -> list[Any]:
     """Requests waiting for this person: those where one of their buttons is pressable now."""
     wf = workflow()
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     # only states with a decision left to take can be waiting for anyone
     open_states = [s for s in wf.states if s not in wf.terminal_states]
     rows = [r for r in list_for(conn, actor, limit=limit * 5) if r.state in open_states]

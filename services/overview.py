@@ -463,13 +463,13 @@ def complaints(conn: Connection, scope: Scope) -> OverviewTable:
     columns = [
         PROGRAMME,
         Column("filed", Text("投诉总数", "Filed"), INT),
-        Column("open", Text("待答复", "Open"), INT),
+        Column("open", Text("待答复", "Open"), INT),  # not a workflow state
         Column("answered", Text("已答复", "Answered"), INT),
     ]
     chart = Chart(
         categories=[r[0] for r in out],
         series=[
-            (Text("待答复", "open").get(scope.lang), [Decimal(r[2]) for r in out]),
+            (Text("待答复", "open").get(scope.lang), [Decimal(r[2]) for r in out]),  # not a workflow state
             (Text("已答复", "answered").get(scope.lang), [Decimal(r[3]) for r in out]),
         ],
         stacked=True,
@@ -673,7 +673,7 @@ def evaluation_results(conn: Connection, scope: Scope) -> tuple[list[Column], It
         Column("evaluator", Text("评估机构", "Evaluator")),
         Column("total", Text("总分", "Total score"), DECIMAL),
         Column("grade", Text("等级", "Grade")),
-        Column("submitted", Text("提交日期", "Submitted"), DATE),
+        Column("submitted", Text("提交日期", "Submitted"), DATE),  # not a workflow state
     ]
 
     def rows() -> Iterator[tuple[Any, ...]]:

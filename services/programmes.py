@@ -7,12 +7,13 @@ The caller owns the transaction; nothing here commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
+from grantflow import clock
 from grantflow.db import audit
 from grantflow.db.apply import Transitioned, apply_trigger
 from grantflow.db.facts import load_facts
@@ -145,7 +146,7 @@ def show(conn: Connection, *, code: int, actor: Actor, now: datetime | None = No
         other_units=[_org_text(o) for o in others],
         key_tasks=[Text(t.title, t.title_en) for t in tasks],
         targets=targets_of(conn, row.id),
-        buttons=wf.available(facts=facts, actor=actor, now=now or datetime.now(UTC)),
+        buttons=wf.available(facts=facts, actor=actor, now=now or clock.now()),
         events=history(conn, "programme", row.id, viewer=actor),
     )
 
@@ -174,7 +175,7 @@ def fire(
         trigger=trigger,
         actor=actor,
         payload=payload,
-        now=now or datetime.now(UTC),
+        now=now or clock.now(),
     )
 
 
@@ -206,7 +207,7 @@ def add_key_task(
             {"programme_id": row.id, "seq": seq + 1, "title": title.strip(), "title_en": title_en.strip() or title},
         ).scalar_one()
     )
-    _note(conn, row.id, actor, "key_task_added", {"title": title, "title_en": title_en}, now or datetime.now(UTC))
+    _note(conn, row.id, actor, "key_task_added", {"title": title, "title_en": title_en}, now or clock.now())
     return tid
 
 
@@ -251,7 +252,7 @@ def add_target(
     }
     tid = int(conn.execute(insert(_pt).returning(_pt.c.id), values).scalar_one())
     logged = {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items() if k != "programme_id"}
-    _note(conn, row.id, actor, "target_added", logged, now or datetime.now(UTC))
+    _note(conn, row.id, actor, "target_added", logged, now or clock.now())
     return tid
 
 
@@ -280,5 +281,5 @@ def add_organising_unit(
         actor,
         "organising_unit_added",
         {"organisation_id": organisation_id, "name": org.name, "lead": lead},
-        now or datetime.now(UTC),
+        now or clock.now(),
     )

@@ -49,7 +49,7 @@ _prog = table(Programme)
 _e = table(AuditEvent)
 _head = table(AuditHead)
 
-CLAIMED, BLOCKED, RECORDED, PUBLISHED = "claimed", "blocked", "recorded", "published"
+CLAIMED, BLOCKED, RECORDED, PUBLISHED = "claimed", "blocked", "recorded", "published"  # not a workflow state
 
 
 @dataclass(frozen=True)

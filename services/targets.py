@@ -63,7 +63,7 @@ class TargetIn:
         due = value.get("due_on")
         return cls(
             kind=str(value.get("kind") or ""),
-            planned=value.get("planned"),
+            planned=value.get("planned"),  # not a workflow state
             description=str(value.get("description") or ""),
             custom_kind=value.get("custom_kind") or None,
             unit=value.get("unit") or None,
@@ -87,7 +87,7 @@ def _target_json(r: Any) -> dict[str, Any]:
         "custom_kind": r.custom_kind,
         "description": r.description,
         "unit": r.unit,
-        "planned": str(from_hundredths(r.planned_hundredths)),
+        "planned": str(from_hundredths(r.planned_hundredths)),  # not a workflow state
         "achieved": str(from_hundredths(r.achieved_hundredths)),
         "weight": None if r.weight_hundredths is None else str(from_hundredths(r.weight_hundredths)),
         "due_on": r.due_on.isoformat() if r.due_on else None,
@@ -451,7 +451,7 @@ def programme_rollups(conn: Connection, *, programme_id: int | None = None) -> d
             _t.c.kind,
             func.coalesce(_t.c.custom_kind, "").label("custom"),
             func.count(func.distinct(_t.c.project_id)).label("projects"),
-            func.sum(_t.c.planned_hundredths).label("planned"),
+            func.sum(_t.c.planned_hundredths).label("planned"),  # not a workflow state
             func.sum(_t.c.achieved_hundredths).label("achieved"),
         )
         .where(*scope, _t.c.project_id.is_not(None))

@@ -24,6 +24,8 @@ APPLICANT = ["applicant"]
 ADJUSTERS = ["applicant", "organiser", "office"]
 APPLYING = {"applying": True, "reminders": ["report", "review", "evaluation", "call_closing"]}
 ADJUSTABLE = {"adjustment_request": ADJUSTERS}
+# S&T reports are written while the work runs and after it is accepted, each for its own period
+REPORTING = {"st_report": APPLICANT}
 
 PROJECT_STATES: list[Row] = [
     {
@@ -72,7 +74,7 @@ PROJECT_STATES: list[Row] = [
         "name": "in_execution",
         "zh": "执行中",
         "en": "in execution",
-        "editable": {"midterm_report": APPLICANT, **ADJUSTABLE},
+        "editable": {"midterm_report": APPLICANT, **REPORTING, **ADJUSTABLE},
         "decided_stages": ["proposal", "midterm"],
         "active": True,
     },
@@ -80,7 +82,7 @@ PROJECT_STATES: list[Row] = [
         "name": "midterm_review",
         "zh": "中期评估中",
         "en": "mid-term review",
-        "editable": ADJUSTABLE,
+        "editable": {**REPORTING, **ADJUSTABLE},
         "review_stage": "midterm",
         "active": True,
     },
@@ -88,7 +90,7 @@ PROJECT_STATES: list[Row] = [
         "name": "midterm_passed",
         "zh": "中期评估通过，继续执行",
         "en": "executing after mid-term review",
-        "editable": {"acceptance_report": APPLICANT, **ADJUSTABLE},
+        "editable": {"acceptance_report": APPLICANT, **REPORTING, **ADJUSTABLE},
         "decided_stages": ["midterm"],
         "active": True,
     },
@@ -96,7 +98,7 @@ PROJECT_STATES: list[Row] = [
         "name": "acceptance_review",
         "zh": "验收中",
         "en": "acceptance review",
-        "editable": ADJUSTABLE,
+        "editable": {**REPORTING, **ADJUSTABLE},
         "review_stage": "acceptance",
         "active": True,
     },
@@ -104,7 +106,7 @@ PROJECT_STATES: list[Row] = [
         "name": "rectification",
         "zh": "验收整改中",
         "en": "rectification after acceptance",
-        "editable": {"acceptance_report": APPLICANT, **ADJUSTABLE},
+        "editable": {"acceptance_report": APPLICANT, **REPORTING, **ADJUSTABLE},
         "decided_stages": ["acceptance"],
         "active": True,
     },
@@ -112,7 +114,7 @@ PROJECT_STATES: list[Row] = [
         "name": "post_evaluation",
         "zh": "后评估期",
         "en": "post-evaluation",
-        "editable": {"post_evaluation_report": APPLICANT},
+        "editable": {"post_evaluation_report": APPLICANT, **REPORTING},
         "decided_stages": ["acceptance"],
     },
     {"name": "closed", "zh": "已结题", "en": "closed", "terminal": True, "decided_stages": ["acceptance"]},

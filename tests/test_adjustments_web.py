@@ -20,6 +20,7 @@ from tests.conftest import People
 from tests.factories import state_of
 from tests.test_adjustments import executing_project
 from tests.test_web_core import login
+from tests.web import WebClient
 
 runner = CliRunner()
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
@@ -28,7 +29,7 @@ CATALOGUE = Path(__file__).resolve().parent.parent / "web" / "translations" / "e
 
 @pytest.fixture
 def client(engine: Engine) -> TestClient:
-    return TestClient(create_app())
+    return WebClient(create_app())
 
 
 def _state(engine: Engine, aid: int) -> str:

@@ -311,13 +311,13 @@ def test_housekeeping_anchors_the_head(engine: Engine, story: int, now: datetime
 def test_a_lost_key_stops_writing_and_is_never_silently_replaced(
     engine: Engine, people: People, story: int, now: datetime
 ) -> None:
-    from tests.factories import launch_programme
+    from tests.factories import make_project
 
     path = get_settings().audit_key_path
     path.unlink()
     forget_key()
     with pytest.raises(AuditKeyUnavailable, match="missing"):
-        launch_programme(engine, people, now, code=3)
+        make_project(engine, people, now)
     assert _last_id(engine) == story
     with pytest.raises(AuditKeyUnavailable, match="restore that key file"):
         prepare_key(engine)

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
@@ -16,12 +15,14 @@ from grantflow.cli import audit_cmd
 from grantflow.cli.channels import os_user
 from grantflow.cli.main import app
 from grantflow.clock import SimulatedClock
+from grantflow.db.apply import fire
 from grantflow.db.models import AuditEvent
 from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.states.channels import Channel
 from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.factories import make_call, make_project
+from tests.web import WebClient
 
 runner = CliRunner()
 
@@ -49,36 +50,41 @@ def _flat(text: str) -> str:
 
 @pytest.fixture
 def acted(engine: Engine, people: People, now: datetime, clock: SimulatedClock) -> int:
-    """The office suspends a project on the page, resumes it through the API, and suspends it
-    again as ``grantflow fire --as`` on a shell."""
-    pid = make_project(engine, people, now, state="in_execution")
-    client = TestClient(create_app())
+    """The office returns a mid-term report on the page, returns it again through the API, and
+    passes it as ``grantflow fire --as`` on a shell; the applicant resubmits in between."""
+    pid = make_project(engine, people, now, state="midterm_review")
+    client = WebClient(create_app())
     r = client.post("/login", data={"email": "office@kw.example.cn", "password": DEMO_PASSWORD, "next": "/"})
     assert r.status_code == 200
-    r = client.post(f"/projects/{pid}/fire", data={"trigger": "suspend", "reason": "网页上暂停"})
+    r = client.post(f"/projects/{pid}/fire", data={"trigger": "return_midterm", "reason": "网页上退回"})
     assert r.status_code in (200, 303), r.text
-    r = client.post(f"/api/projects/{pid}/triggers/resume", json={})
+    fire(engine, subject_id=pid, trigger="submit_midterm", actor=people["applicant"], now=now)
+    r = client.post(f"/api/projects/{pid}/triggers/return_midterm", json={"reason": "接口退回"})
     assert r.status_code == 200, r.text
-    done = runner.invoke(app, ["fire", str(pid), "suspend", "--as", "office@kw.example.cn", "--reason", "命令行"])
+    fire(engine, subject_id=pid, trigger="submit_midterm", actor=people["applicant"], now=now)
+    done = runner.invoke(app, ["fire", str(pid), "pass_midterm", "--as", "office@kw.example.cn"])
     assert done.exit_code == 0, done.output
     return pid
 
 
+OFFICE_ACTS = ("return_midterm", "pass_midterm")
+
+
 def test_the_same_person_on_the_page_the_api_and_the_shell_is_told_apart(engine: Engine, acted: int) -> None:
     rows = _events(engine, subject="project", subject_id=acted)
-    office = [(e.action, e.actor_name, e.channel, e.channel_detail) for e in rows if e.action in ("suspend", "resume")]
+    office = [(e.action, e.actor_name, e.channel, e.channel_detail) for e in rows if e.action in OFFICE_ACTS]
     (page, api, cli) = office
-    assert page[:3] == ("suspend", api[1], "page") and api[:3] == ("resume", page[1], "api")
-    assert cli == ("suspend", page[1], "cli", os_user())  # same person, but from a shell, and whose
+    assert page[:3] == ("return_midterm", api[1], "page") and api[:3] == ("return_midterm", page[1], "api")
+    assert cli == ("pass_midterm", page[1], "cli", os_user())  # same person, but from a shell, and whose
     # the events the test factories wrote through code say so, never pretending to be a person's page
-    assert {e.channel for e in rows if e.action not in ("suspend", "resume")} == {"code"}
+    assert {e.channel for e in rows if e.action not in OFFICE_ACTS} == {"code"}
 
 
 def test_audit_list_filters_by_channel_and_subject_in_the_chosen_language(engine: Engine, acted: int) -> None:
     only_cli = runner.invoke(app, ["audit", "list", "--channel", "cli", "--lang", "en"])
     assert only_cli.exit_code == 0, only_cli.output
     out = _flat(only_cli.output)
-    assert f"command line ({os_user()})" in out and "suspend" in out
+    assert f"command line ({os_user()})" in out and "pass_midterm" in out
     assert "web page" not in out and "API" not in out
     # the project's whole history, newest first, headings and channel names in Chinese
     zh = runner.invoke(app, ["audit", "list", "--subject", "project", "--id", str(acted), "--lang", "zh"])

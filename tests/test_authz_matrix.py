@@ -197,9 +197,15 @@ def outcome(r: Any) -> str:
 
 
 def _order(key: tuple[str, str]) -> tuple[int, str, str]:
-    # reads first, then writes; the withdrawal late (it ends the draft), signing in and out last
+    # reads first, then writes; submitting and withdrawing late (they end the draft, and with it
+    # the editable proposal), signing in and out last
     method, path = key
-    last = {("POST", "/projects/{project_id}/fire"): 1, ("POST", "/api/projects/{project_id}/triggers/{trigger}"): 1}
+    last = {
+        ("POST", "/projects/{project_id}/fire"): 1,
+        ("POST", "/api/projects/{project_id}/triggers/{trigger}"): 1,
+        ("POST", "/review/projects/{project_id}/submit"): 1,
+        ("POST", "/api/review/projects/{project_id}/submit"): 1,
+    }
     tail = {("POST", "/logout"): 3, ("POST", "/login"): 2, ("POST", "/account/password"): 1}
     return (0 if method == "GET" else 1 + last.get(key, 0) * 2 + tail.get(key, 0) * 3, method, path)
 

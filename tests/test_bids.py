@@ -80,8 +80,10 @@ def _login(client: TestClient, email: str) -> None:
 def _every_path(
     client: TestClient, clock: SimulatedClock, tender: Tender_, moment: datetime, tmp: Path
 ) -> dict[str, tuple[int, str]]:
-    """What each path answers the office at ``moment``: (status or exit code, text)."""
+    """What each path answers the office at ``moment``: (status or exit code, text). The office
+    signs in at that moment: a sign-in from days before has expired by then."""
     clock.set(moment)
+    _login(client, "office@kw.example.cn")
     out: dict[str, tuple[int, str]] = {}
     for name, url in {
         "web page": f"/review/calls/{tender.call_id}/bids",
@@ -127,9 +129,11 @@ def test_no_path_shows_a_bid_before_opening_and_every_path_after(
 
     # nor can the office open early, through the web or the API
     clock.set(tender.closes)
+    _login(client, "office@kw.example.cn")
     assert client.post(f"/api/review/calls/{tender.call_id}/bids/open").status_code == 422
     # at the opening time the office opens them (the scheduler could have, see open_due_bids)
     clock.set(tender.opening)
+    _login(client, "office@kw.example.cn")
     assert client.post(f"/api/review/calls/{tender.call_id}/bids/open").json() == {"opened": True}
 
     after = _every_path(client, clock, tender, tender.opening + timedelta(minutes=1), tmp_path)
@@ -164,8 +168,8 @@ def test_reviewer_sees_the_bid_only_after_opening(
             conn, project_id=tender.pid, stage="proposal", actor=people["office"], now=tender.opening
         )
     assert reviewer == people["expert1"].user_id
-    _login(client, "expert1@yanyuan.example.edu")
     clock.set(tender.opening)
+    _login(client, "expert1@yanyuan.example.edu")
     page = client.get(f"/review/projects/{tender.pid}/proposal")
     assert page.status_code == 200 and "TOTAL-PRICE" in page.text
     # a reviewer not assigned to it reads nothing

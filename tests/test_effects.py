@@ -19,6 +19,7 @@ from grantflow.db.workflows import SHIPPED, clear_cache, get_registry, read_docu
 from grantflow.states.effects import EFFECTS, RECORDED_EFFECTS
 from grantflow.states.errors import WorkflowInvalid
 from grantflow.states.lifecycle import BUILTIN_WORKFLOWS
+from grantflow.states.permissions import acting_for_adjustment
 from grantflow.states.workflow import registry_from_documents
 from tests.conftest import People
 from tests.factories import make_project, state_of
@@ -94,7 +95,7 @@ def test_firing_such_a_row_from_a_registry_built_elsewhere_fails_instead_of_skip
             engine,
             subject_id=pid,
             trigger="suspend",
-            actor=people["office"],
+            actor=acting_for_adjustment(people["office"]),
             payload={"reason": "测试"},
             now=now,
             registry=registry,

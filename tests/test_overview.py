@@ -18,6 +18,7 @@ from sqlalchemy import Engine, insert, update
 from typer.testing import CliRunner
 
 from grantflow.cli.main import app as cli
+from grantflow.clock import SimulatedClock
 from grantflow.db.apply import fire
 from grantflow.db.models import DueItem, Project
 from grantflow.services.complaints import file_complaint
@@ -28,11 +29,13 @@ from grantflow.services.targets import record_results, replace_programme_targets
 from grantflow.services.tenders import open_bids, submit_bid
 from grantflow.states.enums import Category, SelectionMode, SupportMode
 from grantflow.states.errors import Forbidden
+from grantflow.states.permissions import acting_for_adjustment
 from grantflow.web.app import create_app
 from grantflow.web.routes_overview import clock
 from grantflow.web.routes_review import clock as review_clock
 from tests.conftest import T0, People
 from tests.factories import make_call, make_project, programme_id
+from tests.web import WebClient
 
 runner = CliRunner()
 FORMULA_TITLE = '=HYPERLINK("http://example.invalid","点我")'
@@ -43,7 +46,7 @@ TYPED = ["+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"]
 def client(engine: Engine) -> Iterator[TestClient]:
     web = create_app()
     web.dependency_overrides[clock] = lambda: T0
-    yield TestClient(web)
+    yield WebClient(web)
     web.dependency_overrides.clear()
 
 
@@ -76,9 +79,23 @@ def data(engine: Engine, people: People) -> dict[str, int]:
     for pid in (on_time, late, ended):
         drive(engine, people, pid, "in_execution", T0)
     drive(engine, people, refused, "rejected", T0)
-    fire(engine, subject_id=on_time, trigger="suspend", actor=people["office"], payload={"reason": "核查"}, now=T0)
-    fire(engine, subject_id=on_time, trigger="resume", actor=people["office"], now=T0)
-    fire(engine, subject_id=ended, trigger="terminate", actor=people["leader"], payload={"reason": "终止"}, now=T0)
+    fire(
+        engine,
+        subject_id=on_time,
+        trigger="suspend",
+        actor=acting_for_adjustment(people["office"]),
+        payload={"reason": "核查"},
+        now=T0,
+    )
+    fire(engine, subject_id=on_time, trigger="resume", actor=acting_for_adjustment(people["office"]), now=T0)
+    fire(
+        engine,
+        subject_id=ended,
+        trigger="terminate",
+        actor=acting_for_adjustment(people["leader"]),
+        payload={"reason": "终止"},
+        now=T0,
+    )
     office = people["office"]
     with engine.begin() as conn:
         conn.execute(
@@ -221,7 +238,8 @@ def test_the_office_and_leadership_see_tables_and_charts(
         "指标完成进度",
     ):
         assert title in html
-    assert html.count("<svg") >= 7 and "<script" not in html
+    main = html.split("<main>", 1)[1]
+    assert main.count("<svg") >= 7 and "<script" not in main  # charts drawn on the server, no script
     assert "执行中" in html and 'href="/office/overview/projects.xlsx"' in html
     assert "&#34;点我&#34;" in html or "&quot;点我&quot;" in html  # typed text is escaped, never markup
     assert 'href="/office/overview"' in client.get("/").text
@@ -321,7 +339,9 @@ def test_cli_export_writes_csv_and_xlsx_for_one_programme(engine: Engine, data: 
     assert bad.exit_code == 2 and "no overview table 'nonsense'" in bad.output and "projects_by_state" in bad.output
 
 
-def test_the_bids_export_neutralises_typed_text(engine: Engine, people: People, tmp_path: Path) -> None:
+def test_the_bids_export_neutralises_typed_text(
+    engine: Engine, people: People, tmp_path: Path, clock: SimulatedClock
+) -> None:
     from tests.test_review_helpers import call
 
     opening = T0 + timedelta(days=6)
@@ -345,17 +365,15 @@ def test_the_bids_export_neutralises_typed_text(engine: Engine, people: People, 
         open_bids(conn, call_id=call_id, actor=people["office"], now=opening)
     web = create_app()
     web.dependency_overrides[review_clock] = lambda: opening + timedelta(minutes=1)
-    client = TestClient(web)
+    client = WebClient(web)
     _login(client, People.SHORT["office"])
     r = client.get(f"/review/calls/{call_id}/bids.csv")
     assert r.status_code == 200
     rows = list(csv.reader(io.StringIO(r.text)))
     assert rows[1][-1] == "'=cmd|' /C calc'!A0"
     target = tmp_path / "bids.csv"
-    when = (opening + timedelta(minutes=1)).isoformat()
-    out = runner.invoke(
-        cli, ["review", "bids-export", str(call_id), "--as", People.SHORT["office"], "--now", when, "-o", str(target)]
-    )
+    clock.set(opening + timedelta(minutes=1))
+    out = runner.invoke(cli, ["review", "bids-export", str(call_id), "--as", People.SHORT["office"], "-o", str(target)])
     assert out.exit_code == 0, out.output
     assert list(csv.reader(target.open(encoding="utf-8", newline="")))[1][-1] == "'=cmd|' /C calc'!A0"
 

@@ -31,13 +31,14 @@ from tests.factories import state_of
 from tests.test_forms_store import proposal
 from tests.test_forms_web import as_pairs
 from tests.test_review_helpers import call, panel
+from tests.web import WebClient
 
 
 @pytest.fixture
 def client(engine: Engine, now: datetime) -> Iterator[TestClient]:
     web = create_app()
     web.dependency_overrides[clock] = lambda: now
-    yield TestClient(web)
+    yield WebClient(web)
     web.dependency_overrides.clear()
 
 

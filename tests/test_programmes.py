@@ -18,6 +18,7 @@ from grantflow.states.errors import Forbidden, GuardFailed, InvalidTrigger, Payl
 from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.test_web_core import login
+from tests.web import WebClient
 
 runner = CliRunner()
 
@@ -138,4 +139,4 @@ def test_programme_cli_and_page(client: TestClient):
 
 @pytest.fixture
 def client(engine: Engine) -> TestClient:
-    return TestClient(create_app())
+    return WebClient(create_app())

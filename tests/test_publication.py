@@ -17,6 +17,7 @@ from grantflow.db.models import AuditEvent, Publication, PublicationDocument
 from grantflow.reports.publish import publish_disclosure
 from grantflow.services.publications import override
 from grantflow.states.errors import Forbidden, PayloadInvalid
+from grantflow.states.permissions import acting_for_adjustment
 from tests.conftest import People
 from tests.factories import make_call, make_project
 from tests.publishing import FakeScanner, doc_info, embedded_fonts, first_page_png, text_of
@@ -218,7 +219,7 @@ def test_adjustments_evaluations_and_progress_read_what_the_engine_recorded(
         engine,
         subject_id=suspended,
         trigger="suspend",
-        actor=people["office"],
+        actor=acting_for_adjustment(people["office"]),
         payload={"reason": "关键设备进口受限，暂停执行"},
         now=now,
     )

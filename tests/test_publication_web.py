@@ -13,6 +13,7 @@ from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.factories import make_call, make_project
 from tests.publishing import FakeScanner, text_of
+from tests.web import WebClient
 
 
 def login(client: TestClient, email: str, lang: str = "zh") -> None:
@@ -26,7 +27,7 @@ def test_office_publishes_now_and_the_public_downloads_it(engine: Engine, people
     make_project(engine, people, now, call_id=call, title="京津冀大气污染联防联控平台", state="commissioning")
     app = create_app()
     app.state.scanner = FakeScanner()
-    office = TestClient(app)
+    office = WebClient(app)
     login(office, "office@kw.example.cn")
     page = office.get("/office/publications")
     assert page.status_code == 200 and "立即发布" in page.text and "publish-establishment" in page.text
@@ -38,7 +39,7 @@ def test_office_publishes_now_and_the_public_downloads_it(engine: Engine, people
         "/office/publications/publish", data={"kind": "establishment", "programme": "7", "period": "2026-03"}
     )
     assert "此前已发布" in again.text
-    public = TestClient(app)  # nobody signed in
+    public = WebClient(app)  # nobody signed in
     listing = public.get("/publications")
     assert listing.status_code == 200 and "立项结果" in listing.text
     href = listing.text.split('href="/publications/files/')[1].split('"')[0]
@@ -49,10 +50,10 @@ def test_office_publishes_now_and_the_public_downloads_it(engine: Engine, people
     assert public.get("/publications/manifest.json").json()["publications"][0]["documents"][0]["name"] == href
     for sneaky in ("../grantflow.db", "manifest.json", ".staging/x.pdf", "ZX07/nothing.pdf"):
         assert public.get(f"/publications/files/{sneaky}").status_code == 404, sneaky
-    english = TestClient(app)
+    english = WebClient(app)
     login(english, "office@kw.example.cn", lang="en")
     assert "Publish now" in english.get("/office/publications").text
-    assert "Download" in TestClient(app).get("/publications", headers={"accept-language": "en"}).text
+    assert "Download" in WebClient(app).get("/publications", headers={"accept-language": "en"}).text
 
 
 def test_what_the_guard_blocked_is_shown_and_released_with_a_reason(
@@ -62,7 +63,7 @@ def test_what_the_guard_blocked_is_shown_and_released_with_a_reason(
     make_project(engine, people, now, call_id=call, title="澳门威尼斯人在线娱乐平台", state="commissioning")
     app = create_app()
     app.state.scanner = FakeScanner("威尼斯人")
-    office = TestClient(app)
+    office = WebClient(app)
     login(office, "office@kw.example.cn")
     r = office.post(
         "/office/publications/publish", data={"kind": "establishment", "programme": "7", "period": "2026-03"}
@@ -83,7 +84,7 @@ def test_what_the_guard_blocked_is_shown_and_released_with_a_reason(
 
 
 def test_only_the_office_sees_the_office_side(engine: Engine) -> None:
-    client = TestClient(create_app())
+    client = WebClient(create_app())
     login(client, "pi@jinghua.example.com")
     assert client.get("/office/publications").status_code == 403
     r = client.post(

@@ -28,6 +28,7 @@ from grantflow.web.routes_review import clock
 from tests.conftest import People
 from tests.factories import state_of
 from tests.test_review_helpers import call, draft
+from tests.web import WebClient
 
 runner = CliRunner()
 OFFICE = "office@kw.example.cn"
@@ -141,7 +142,7 @@ def test_the_cli_refuses_anyone_but_the_office_and_bad_grants_in_the_users_langu
 def client(engine: Engine, now: datetime) -> Iterator[TestClient]:
     web = create_app()
     web.dependency_overrides[clock] = lambda: now
-    yield TestClient(web)
+    yield WebClient(web)
     web.dependency_overrides.clear()
 
 

@@ -36,8 +36,10 @@ from tests.conftest import People
 from tests.factories import drive, make_call, make_project, state_of
 from tests.test_bids import SECRET, Tender_
 from tests.test_forms_store import proposal
+from tests.web import WebClient
 
 ROOT = Path(__file__).resolve().parent.parent
+NOT_A_STATE = "not a workflow state"
 SCANNED = ("web", "cli", "flows", "notifications", "services")
 SUFFIXES = {".py", ".html", ".j2", ".txt", ".js"}
 PDF = b"%PDF-1.4\n%%EOF\n"
@@ -46,7 +48,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def client(engine: Engine) -> TestClient:
-    return TestClient(create_app())
+    return WebClient(create_app())
 
 
 def login(client: TestClient, email: str) -> None:
@@ -77,6 +79,8 @@ def test_no_state_name_is_typed_outside_the_rules() -> None:
             if path.suffix not in SUFFIXES or ".venv" in path.parts:
                 continue
             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if NOT_A_STATE in line:  # a key or status that shares a word with some state, marked so
+                    continue
                 for match in pattern.finditer(line):
                     found.append(f"{path.relative_to(ROOT)}:{n}: {match.group(0)}")
     assert found == [], "state names typed outside states/:\n" + "\n".join(found)
@@ -143,7 +147,7 @@ def test_workflows_show_prints_the_effective_table_of_a_variant(
     get_settings.cache_clear()
     clear_cache()
     try:
-        shown = runner.invoke(cli, ["workflows", "show", "strict", "--lang", "en"], env={"COLUMNS": "240"})
+        shown = runner.invoke(cli, ["workflows", "show", "strict", "--lang", "en"], env={"COLUMNS": "400"})
     finally:
         get_settings.cache_clear()
         clear_cache()
@@ -325,7 +329,9 @@ def test_an_assigned_reviewer_never_reads_a_sealed_bid(
     login(client, "expert2@cies.example.cn")
     assert client.get(f"/projects/{tender.pid}").status_code == 200
     bid = client.get(f"/api/review/projects/{tender.pid}/bid")
-    assert SECRET not in bid.text and bid.json()["sealed"] is True
+    # refused before anything is looked up: the refusal says until when, not whether a bid exists
+    assert SECRET not in bid.text
+    assert bid.status_code == 422 and bid.json()["error"] == "bid_sealed"
 
 
 # --- the concept workflow gets what the standard one gets -----------------------------------------------

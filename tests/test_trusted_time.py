@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import typer
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
@@ -28,6 +27,7 @@ from grantflow.services.tenders import BidSealed, read_bid, require_open
 from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.test_bids import SECRET, Tender_
+from tests.web import WebClient
 
 BIN = Path(sys.executable).parent
 FAR = "2099-01-01T00:00:00"
@@ -107,7 +107,7 @@ def test_a_sealed_bid_stays_sealed_whatever_a_user_passes(
         assert SECRET not in done.stdout + done.stderr
         assert "sealed" in done.stderr or "has not come" in done.stderr, done.stderr
     # query parameters on the web: the routes read the clock, not the request
-    client = TestClient(create_app())
+    client = WebClient(create_app())
     r = client.post("/login", data={"email": "office@kw.example.cn", "password": DEMO_PASSWORD, "next": "/"})
     assert r.status_code == 200
     assert SECRET not in client.get(f"/api/review/projects/{tender.pid}/bid", params={"now": FAR}).text
@@ -165,3 +165,30 @@ def _engine_at(path: Path) -> Engine:
     from grantflow.db.session import make_engine
 
     return make_engine(f"sqlite:///{path}")
+
+
+def test_the_system_clock_is_read_in_one_place() -> None:
+    """Every package reads "now" through ``grantflow.clock``, so a simulated clock (the demo, the
+    tests, a scratch flow run) reaches every rule; a stray system-clock call would escape it."""
+    root = Path(__file__).resolve().parent.parent
+    reads = ("datetime.now(", "datetime.utcnow(", "date.today(", "time.time(")
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in (
+            "grantflow",
+            "states",
+            "db",
+            "services",
+            "forms",
+            "notifications",
+            "flows",
+            "web",
+            "cli",
+            "reports",
+        )
+        for path in sorted((root / folder).rglob("*.py"))
+        if path != root / "grantflow" / "clock.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if any(r in line for r in reads)
+    ]
+    assert found == []

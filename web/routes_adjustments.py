@@ -7,13 +7,13 @@ Nothing here writes a state: ``services.adjustments`` calls ``db.apply``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
+from grantflow.clock import now as clock_now
 from grantflow.forms import AttachmentRejected, Attachments, FieldError, parse_post, render_fields, render_readonly
 from grantflow.services import adjustments as service
 from grantflow.services.files import store_attachment
@@ -142,7 +142,7 @@ def adjustment_page(
     adjustment_id: int,
     saved: str | None = None,
 ) -> Response:
-    notice = {"draft": SAVED, "submitted": SUBMITTED, "done": DONE}.get(saved or "")
+    notice = {"draft": SAVED, "submitted": SUBMITTED, "done": DONE}.get(saved or "")  # not a workflow state
     with engine.connect() as conn:
         return _detail(request, conn, actor=actor, lang=lang, adjustment_id=adjustment_id, notice=notice)
 
@@ -257,7 +257,7 @@ def _json(v: service.AdjustmentView) -> dict[str, Any]:
         "major": r.major,
         "major_reason": r.major_reason,
         "request": r.request,
-        "draft": r.draft if v.editable else None,
+        "draft": r.draft if v.editable else None,  # not a workflow state
         "decisions": [{**d, "at": d["at"].isoformat()} for d in v.decisions],
         "changes": v.changes,
         "before": r.before,
@@ -344,6 +344,6 @@ def api_act(
             action=action,
             actor=actor,
             reason=str((body or {}).get("reason") or ""),
-            now=datetime.now(UTC),
+            now=clock_now(),
         )
     return JSONResponse({"id": adjustment_id, "from": t.from_state, "to": t.to_state, "event_id": t.event_id})

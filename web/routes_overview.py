@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
+from grantflow.clock import now as clock_now
 from grantflow.services.exports import FORMATS, MEDIA_TYPES, csv_chunks, unknown_format, write_xlsx
 from grantflow.services.overview import (
     DECIMAL,
@@ -40,7 +41,7 @@ router = APIRouter()
 
 def clock() -> datetime:
     """Now, as a dependency: tests replace it; nobody else can move the overview's clock."""
-    return datetime.now(UTC)
+    return clock_now()
 
 
 NowDep = Annotated[datetime, Depends(clock)]

@@ -4,12 +4,12 @@ override), returned S&T reports, and "publish now". Who may publish is ``states.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from grantflow.clock import now as clock_now
 from grantflow.flows.jobs import SCHEDULE_SETTING
 from grantflow.reports import outputs
 from grantflow.reports.publish import publish_disclosure, publish_reports
@@ -30,7 +30,7 @@ router = APIRouter()
 
 NO_FILE = Text("文件不存在或尚未公开", "no such published file")
 OUTCOMES = {
-    "published": Text("已发布", "published"),
+    "published": Text("已发布", "published"),  # not a workflow state
     "already": Text("此前已发布，未重复发布", "already published; not published again"),
     "busy": Text("另一次发布正在进行", "another run is publishing it"),
     "blocked": Text("内容安全检查发现可疑内容，已拦截", "the content guard found suspicious passages; blocked"),
@@ -71,7 +71,7 @@ def public_file(request: Request, engine: EngineDep, name: str) -> Response:
 
 def _office_context(request: Request, engine: Any, lang: str) -> dict[str, Any]:
     settings = request.app.state.settings
-    now = datetime.now(UTC)
+    now = clock_now()
     with engine.connect() as conn:
         due = publications.due(
             conn, now=now, tz=settings.timezone, granularity=DEFAULT_GRANULARITY, since=settings.publish_since
@@ -89,7 +89,7 @@ def _office_context(request: Request, engine: Any, lang: str) -> dict[str, Any]:
         "tz": settings.timezone,
         "due": due,
         "blocked": blocked,
-        "returned": checks,
+        "returned": checks,  # not a workflow state
         "kinds": [(k, KIND_LABELS[k].get(lang)) for k in DISCLOSURE_KINDS],
         "kind_labels": KIND_LABELS,
         "programmes": programmes,
@@ -123,14 +123,14 @@ def office_publish(
     _office_only(actor)
     settings = request.app.state.settings
     scanner = getattr(request.app.state, "scanner", None)
-    now = datetime.now(UTC)
+    now = clock_now()
     typed = {"kind": kind, "programme": programme, "period": period}
     try:
         if kind == "reports":
             result = publish_reports(engine, settings, now=now, actor=actor, scanner=scanner)
             outcome = Text(
-                f"已检查 {result['checked']['checked']} 份，发布 {len(result['published'])} 份",
-                f"{result['checked']['checked']} checked, {len(result['published'])} published",
+                f"已检查 {result['checked']['checked']} 份，发布 {len(result['published'])} 份",  # not a workflow state
+                f"{result['checked']['checked']} checked, {len(result['published'])} published",  # not a workflow state
             )
         else:
             out = publish_disclosure(
@@ -164,9 +164,7 @@ def office_override(
 ) -> Response:
     try:
         with engine.begin() as conn:
-            publications.override(
-                conn, publication_id=publication_id, actor=actor, reason=reason, now=datetime.now(UTC)
-            )
+            publications.override(conn, publication_id=publication_id, actor=actor, reason=reason, now=clock_now())
     except GrantflowError as exc:
         ctx = {
             **_office_context(request, engine, lang),

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from grantflow.db.models import AuditEvent, Organisation, Programme, Project, Review, Submission, table
+from grantflow.db.models.forms import SUBMITTED
 from grantflow.db.workflows import get_registry
 from grantflow.forms.definitions.reports import MET, PROGRESS
 from grantflow.states.disclosure import KIND_LABELS, Period
@@ -190,7 +191,7 @@ def latest_submissions(
     out: dict[int, tuple[str, datetime, dict[str, Any]]] = {}
     for chunk in _chunks(list(project_ids)):
         stmt = select(_s.c.project_id, _s.c.form_key, _s.c.submitted_at, _s.c.data).where(
-            _s.c.project_id.in_(chunk), _s.c.form_key.in_(list(form_keys)), _s.c.status == "submitted"
+            _s.c.project_id.in_(chunk), _s.c.form_key.in_(list(form_keys)), _s.c.status == SUBMITTED
         )
         if before is not None:
             stmt = stmt.where(_s.c.submitted_at < before)
