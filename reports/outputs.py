@@ -135,6 +135,12 @@ def manifest(engine: Engine) -> dict[str, Any]:
     return {"format": "grantflow-publications/1", "publications": items}
 
 
+def feed(engine: Engine, *, now: datetime, base_url: str = "") -> str:
+    """The Atom feed of what is recorded as published (empty, but valid, before the first)."""
+    context = {"items": manifest(engine)["publications"], "generated_at": now, "base_url": base_url.rstrip("/")}
+    return render_html("feed.xml", context)
+
+
 def write_outputs(engine: Engine, root: Path, *, now: datetime, base_url: str = "") -> dict[str, Any]:
     """Rebuild manifest.json, index.html and feed.atom from what is recorded as published."""
     data = manifest(engine)

@@ -26,6 +26,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Engine
 
+from grantflow.services import adjustments
 from grantflow.services.files import store_attachment
 from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.web.app import create_app
@@ -61,6 +62,12 @@ NOBODY_SIGNED_IN = "in no no no no no no no no"
 COMPLAINTS = "in ok ok no no no ok no no"
 # only the project's own unit acts on it (applying, appealing, bidding)
 OWN_UNIT = "in ok no no no no no no no"
+# programme-wide figures: the office and the leadership group
+OVERVIEW = "in no no no no no ok ok no"
+# a unit's qualifications: the unit itself, organising units (they write eligibility rules), the office
+QUALIFICATIONS = "in ok no no ok ok ok no no"
+# nothing there, for anyone, signed in or not
+NOTHING = "no no no no no no no no no"
 
 MATRIX: dict[tuple[str, str], str] = {
     # public
@@ -129,6 +136,41 @@ MATRIX: dict[tuple[str, str], str] = {
     ("POST", "/review/complaints/{complaint_id}/answer"): NOBODY_SIGNED_IN,
     ("POST", "/api/review/complaints/{complaint_id}/answer"): NOBODY_SIGNED_IN,
     ("POST", "/inbox/deliveries/{delivery_id}/resend"): OFFICE,
+    # dynamic adjustment: a request is seen as its project is, edited and sent by the side that
+    # started it, decided by the organiser, the office or the leadership group as its table says
+    ("GET", "/adjustments"): SIGNED_IN,  # each sees their own queue
+    ("GET", "/api/adjustments"): SIGNED_IN,
+    ("GET", "/projects/{project_id}/adjustments"): PROJECT,
+    ("GET", "/adjustments/{adjustment_id}"): PROJECT,
+    ("GET", "/api/adjustments/{adjustment_id}"): PROJECT,
+    ("POST", "/projects/{project_id}/adjustments"): "in ok no no no no ok no no",
+    ("POST", "/api/projects/{project_id}/adjustments"): "in ok no no no no ok no no",
+    ("POST", "/adjustments/{adjustment_id}"): OWN_UNIT,
+    ("POST", "/api/adjustments/{adjustment_id}/submit"): OWN_UNIT,
+    ("POST", "/adjustments/{adjustment_id}/fire"): PROJECT,  # then refused for the request's state
+    ("POST", "/api/adjustments/{adjustment_id}/actions/{action}"): PROJECT,
+    # programmes: everyone signed in reads them; the leadership group launches one
+    ("GET", "/programmes"): SIGNED_IN,
+    ("GET", "/programmes/{code}"): SIGNED_IN,
+    ("POST", "/programmes/{code}/fire"): "in no no no no no no ok no",  # launching: the leadership group
+    # organisations and their qualifications
+    ("GET", "/orgs"): SIGNED_IN,
+    ("GET", "/orgs/{org_id}/qualifications"): QUALIFICATIONS,
+    ("GET", "/api/orgs/{org_id}/qualifications"): QUALIFICATIONS,
+    ("POST", "/orgs/{org_id}/qualifications"): OFFICE,
+    ("POST", "/orgs/{org_id}/qualifications/{code}/revoke"): NOBODY_SIGNED_IN,  # none granted
+    # the office's overview and its exports
+    ("GET", "/office/overview"): OVERVIEW,
+    ("GET", "/api/office/overview"): OVERVIEW,
+    ("GET", "/office/overview/{name}.{fmt}"): OVERVIEW,
+    # publication: public reading, the office publishes
+    ("GET", "/publications"): EVERYONE,
+    ("GET", "/publications/feed.atom"): EVERYONE,
+    ("GET", "/publications/manifest.json"): EVERYONE,
+    ("GET", "/publications/files/{name:path}"): NOTHING,  # only published names are served
+    ("GET", "/office/publications"): OFFICE,
+    ("POST", "/office/publications/publish"): OFFICE,
+    ("POST", "/office/publications/{publication_id}/override"): NOBODY_SIGNED_IN,  # none exists
 }
 
 
@@ -179,7 +221,20 @@ def _bodies(ids: dict[str, Any], role: str) -> dict[tuple[str, str], dict[str, A
         ("POST", "/review/projects/{project_id}/bid"): {"files": {"file": ("bid.txt", b"x", "text/plain")}},
         ("POST", "/review/projects/{project_id}/complaints"): {"data": {"grounds": "x"}},
         ("POST", "/review/projects/{project_id}/{stage}"): {"data": {"action": "conflict", "statement": "x"}},
+        ("POST", "/projects/{project_id}/adjustments"): {"data": {"kind": "extension"}},
+        ("POST", "/api/projects/{project_id}/adjustments"): {"json": {"kind": "extension"}},
+        ("POST", "/adjustments/{adjustment_id}/fire"): {"data": {"trigger": "review_adjustment", "reason": "x"}},
+        ("POST", "/api/adjustments/{adjustment_id}/actions/{action}"): {"json": {"reason": "x"}},
+        ("POST", "/programmes/{code}/fire"): {"data": {"trigger": "launch"}},
+        ("POST", "/office/publications/publish"): {"data": {"kind": "no_such_kind"}},
+        ("POST", "/office/publications/{publication_id}/override"): {"data": {"reason": "x"}},
+        ("POST", "/orgs/{org_id}/qualifications/{code}/revoke"): {"data": {"reason": "x"}},
     }
+
+
+# where a path's placeholder means something else than elsewhere (``code``: a language, a
+# programme's number, a qualification)
+PATH_IDS: dict[str, dict[str, Any]] = {"programmes": {"code": 7}, "orgs": {"code": "high_tech_enterprise"}}
 
 
 def outcome(r: Any) -> str:
@@ -217,6 +272,12 @@ def test_who_may_use_each_route(role: str, engine: Engine, people: People, now: 
     # a second project, under review with the call's panel formed: what the batch desks work on
     reviewed = make_project(engine, people, now, call_id=call_id, applicant="applicant2", state="under_review")
     panel(engine, people, now, call_id)
+    # a project of the applicant's unit in execution, with a dynamic-adjustment request drafted
+    running = make_project(engine, people, now, call_id=call_id, state="in_execution")
+    with engine.begin() as conn:
+        adjustment_id = adjustments.start(
+            conn, project_id=running, kind="extension", actor=people["applicant"], now=now
+        )
     with engine.begin() as conn:
         stored = store_attachment(
             conn,
@@ -242,6 +303,14 @@ def test_who_may_use_each_route(role: str, engine: Engine, people: People, now: 
         "submission_id": submission_id,
         "complaint_id": 999_999,  # none exists: the office is told so, others are refused first
         "delivery_id": 999_999,
+        "adjustment_id": adjustment_id,
+        "running_id": running,
+        "action": "review",
+        "org_id": people["applicant"].organisation_id,
+        "publication_id": 999_999,  # none exists
+        "name": "projects",
+        "fmt": "csv",
+        "name:path": "nothing.pdf",
     }
     app = create_app()
     app.dependency_overrides[clock] = lambda: now
@@ -254,7 +323,10 @@ def test_who_may_use_each_route(role: str, engine: Engine, people: People, now: 
     seen: dict[tuple[str, str], str] = {}
     for key in sorted(MATRIX, key=_order):
         method, path = key
-        url = re.sub(r"{(\w+)}", lambda m: str(ids[m.group(1)]), path)
+        here = {**ids, **PATH_IDS.get(path.split("/")[1], {})}
+        url = re.sub(r"{([\w:]+)}", lambda m, here=here: str(here[m.group(1)]), path)
+        if "/projects/{project_id}/adjustments" in path:  # adjustments belong to projects in execution
+            url = url.replace(f"/projects/{pid}/", f"/projects/{running}/")
         r = client.request(method, url, follow_redirects=False, **bodies.get(key, {}))
         seen[key] = outcome(r)
     wrong = {

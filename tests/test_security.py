@@ -75,6 +75,9 @@ FORM = {
     "current": DEMO_PASSWORD,
     "new": "a-new-password-123",
     "repeat": "a-new-password-123",
+    "kind": "extension",
+    "valid_from": "2026-01-01",
+    "valid_until": "2030-01-01",
 }
 JSON = {"trigger": "withdraw", "reason": "x", "grounds": "x", "answer": "x", "statement": "x", "content": "x"}
 
@@ -94,6 +97,11 @@ def test_a_cross_site_post_changes_nothing_on_any_state_changing_route(
         "key": "proposal",
         "stage": "proposal",
         "trigger": "withdraw",
+        "adjustment_id": "1",
+        "action": "approve",
+        "code": "7",
+        "org_id": "1",
+        "publication_id": "1",
     }
     owner, office = WebClient(app), WebClient(app)
     login(owner, "pi@jinghua.example.com")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from grantflow.clock import now as clock_now
 from grantflow.flows.jobs import SCHEDULE_SETTING
@@ -44,18 +44,18 @@ def public_list(request: Request, engine: EngineDep, actor: OptionalActor) -> Re
 
 
 @router.get("/publications/feed.atom")
-def public_feed(request: Request) -> Response:
+def public_feed(request: Request, engine: EngineDep) -> Response:
     path = request.app.state.settings.publications_dir / outputs.FEED
-    if not path.is_file():
-        raise NotFound(NO_FILE)
+    if not path.is_file():  # nothing published yet: a valid feed with no entries, not a 404
+        return Response(outputs.feed(engine, now=clock_now()), media_type="application/atom+xml")
     return FileResponse(path, media_type="application/atom+xml")
 
 
 @router.get("/publications/manifest.json")
-def public_manifest(request: Request) -> Response:
+def public_manifest(request: Request, engine: EngineDep) -> Response:
     path = request.app.state.settings.publications_dir / outputs.MANIFEST
     if not path.is_file():
-        raise NotFound(NO_FILE)
+        return JSONResponse(outputs.manifest(engine))
     return FileResponse(path, media_type="application/json")
 
 
