@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Engine, insert, select
 
 from grantflow.db.models import (
+    Adjustment,
     AuditEvent,
     BudgetLine,
     Complaint,
@@ -57,8 +58,9 @@ from grantflow.services.actors import actor_for
 from grantflow.services.bootstrap import init_database
 from grantflow.services.exports import write_csv, write_xlsx
 from grantflow.services.overview import Scope, build_overview, table_stream
+from grantflow.states.adjustments import KIND_LABELS as ADJUSTMENT_KINDS
 from grantflow.states.enums import Category, FundingSource, OrgKind, SelectionMode, SupportMode
-from grantflow.states.overview import ADJUSTMENT_TRIGGERS, START_TRIGGER
+from grantflow.states.overview import START_TRIGGER
 
 NOW = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
 TARGET_OVERVIEW_S = 1.0
@@ -123,7 +125,7 @@ def build(path: Path, *, projects: int, seed: int = 11) -> Engine:
             ],
         )  # fmt: skip
         buffers: dict[Any, list[dict[str, Any]]] = {
-            m: [] for m in (Project, AuditEvent, Target, BudgetLine, Spending, DueItem, Complaint)
+            m: [] for m in (Project, AuditEvent, Target, BudgetLine, Spending, DueItem, Complaint, Adjustment)
         }
         target_id = 10_000
         results: list[dict[str, Any]] = []
@@ -177,8 +179,14 @@ def build(path: Path, *, projects: int, seed: int = 11) -> Engine:
                      "reported_at": NOW}
                 )  # fmt: skip
                 if rng.random() < 0.05:
-                    for action in list(ADJUSTMENT_TRIGGERS)[: rng.randint(1, 3)]:
-                        buffers[AuditEvent].append({**event, "action": action, "created_at": NOW - timedelta(days=9)})
+                    for kind in rng.sample(list(ADJUSTMENT_KINDS), rng.randint(1, 3)):
+                        applied = NOW - timedelta(days=9)
+                        buffers[Adjustment].append(
+                            {"project_id": i, "programme_id": prog, "kind": kind, "initiator": "applicant",
+                             "form_version": 1, "draft": {}, "draft_errors": [], "major": False,
+                             "applied_at": applied, "state": "applied", "version": 5,
+                             "state_entered_at": applied, "created_at": applied - timedelta(days=30)}
+                        )  # fmt: skip
                 if rng.random() < 0.05:
                     buffers[DueItem].append(
                         {"key": f"bench:{i}", "kind": "report", "subject": "project", "subject_id": i,
@@ -186,7 +194,7 @@ def build(path: Path, *, projects: int, seed: int = 11) -> Engine:
                          "status": "overdue", "created_at": NOW}
                     )  # fmt: skip
             if i % BATCH == 0 or i == projects:
-                for model in (Project, AuditEvent, Target, BudgetLine, Spending, DueItem):
+                for model in (Project, AuditEvent, Target, BudgetLine, Spending, DueItem, Adjustment):
                     _flush(conn, model, buffers[model])
                 _flush(conn, TargetResult, results)
         # a complaint needs the decision it appeals: the 'create' events stand in for it in the fixture

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, and_, case, func, literal, or_, selec
 
 from grantflow.config import get_settings
 from grantflow.db.models import (
+    Adjustment,
     AuditEvent,
     BudgetLine,
     Complaint,
@@ -43,6 +44,7 @@ from grantflow.services.funding import (
     totals_by_support_mode,
 )
 from grantflow.services.targets import ProgrammeRollup, programme_rollups
+from grantflow.states.adjustments import KIND_LABELS as ADJUSTMENT_KIND_LABELS
 from grantflow.states.amounts import from_hundredths, percent
 from grantflow.states.deadlines import DUE_KIND_LABELS, form_label
 from grantflow.states.enums import LABELS
@@ -50,7 +52,6 @@ from grantflow.states.errors import Forbidden, NotFound
 from grantflow.states.evaluation import GRADE_LABELS, STAGES, SUBJECTS
 from grantflow.states.funding import source_label, support_mode_label
 from grantflow.states.overview import (
-    ADJUSTMENT_TRIGGERS,
     LIVE_DUE_STATUSES,
     OVERVIEW_FORBIDDEN,
     START_TRIGGER,
@@ -66,6 +67,7 @@ _p = table(Project)
 _g = table(Programme)
 _o = table(Organisation)
 _e = table(AuditEvent)
+_adj = table(Adjustment)
 _due = table(DueItem)
 _cp = table(Complaint)
 _b = table(BudgetLine)
@@ -409,16 +411,15 @@ def overdue_items(conn: Connection, scope: Scope) -> tuple[list[Column], Iterato
 
 
 def adjustments(conn: Connection, scope: Scope) -> OverviewTable:
-    """Suspensions, resumptions and terminations as the audit log records them, by programme."""
+    """Applied dynamic adjustments by programme and kind, from the adjustment records."""
     rows = conn.execute(
-        select(_p.c.programme_id, _e.c.action, func.count())
-        .select_from(_e.join(_p, and_(_e.c.subject == "project", _p.c.id == _e.c.subject_id)))
-        .where(_e.c.action.in_(list(ADJUSTMENT_TRIGGERS)), *scope.where(_p.c.programme_id))
-        .group_by(_p.c.programme_id, _e.c.action)
+        select(_adj.c.programme_id, _adj.c.kind, func.count())
+        .where(_adj.c.applied_at.is_not(None), *scope.where(_adj.c.programme_id))
+        .group_by(_adj.c.programme_id, _adj.c.kind)
     ).all()
     by = {(r[0], r[1]): int(r[2]) for r in rows}
     names = programme_names(conn, scope)
-    kinds = list(ADJUSTMENT_TRIGGERS)
+    kinds = [k for k in ADJUSTMENT_KIND_LABELS if any(kind == k for _, kind in by)]
     out: list[tuple[Any, ...]] = [
         (name, *(by.get((pid, k), 0) for k in kinds), sum(by.get((pid, k), 0) for k in kinds))
         for pid, name in names.items()
@@ -426,20 +427,17 @@ def adjustments(conn: Connection, scope: Scope) -> OverviewTable:
     ]
     columns = [
         PROGRAMME,
-        *(Column(f"kind:{k}", ADJUSTMENT_TRIGGERS[k], INT) for k in kinds),
+        *(Column(f"kind:{k}", ADJUSTMENT_KIND_LABELS[k], INT) for k in kinds),
         Column("total", Text("合计", "Total"), INT),
     ]
     chart = Chart(
         categories=[r[0] for r in out],
         series=[
-            (ADJUSTMENT_TRIGGERS[k].get(scope.lang), [Decimal(r[i + 1]) for r in out]) for i, k in enumerate(kinds)
+            (ADJUSTMENT_KIND_LABELS[k].get(scope.lang), [Decimal(r[i + 1]) for r in out]) for i, k in enumerate(kinds)
         ],
         stacked=True,
     )
-    note = Text(
-        "按审计日志中的暂停、恢复、终止记录统计",
-        "counted from the suspensions, resumptions and terminations in the audit log",
-    )
+    note = Text("按已执行的动态调整申请统计", "counted from the dynamic-adjustment requests applied")
     return OverviewTable("adjustments", table_title("adjustments"), columns, out, chart, note=note)
 
 

@@ -61,9 +61,6 @@ LAUNCH_TRIGGER = "launch"
 ESTABLISHMENT_TRIGGERS: tuple[str, ...] = ("approve",)
 """A project is established (立项) by the gate decision after expert review."""
 
-ADJUSTMENT_TRIGGERS: tuple[str, ...] = ("suspend", "resume", "terminate")
-"""Dynamic adjustments of a project recorded by the engine today."""
-
 EVALUATION_TRIGGERS: dict[str, str] = {
     "pass_midterm": "midterm",
     "return_midterm": "midterm",

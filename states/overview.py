@@ -28,13 +28,6 @@ def may_view_overview(actor: Actor) -> bool:
 START_TRIGGER = "sign_agreement"
 """A project starts when its task agreement is signed: the transition that begins execution."""
 
-ADJUSTMENT_TRIGGERS: dict[str, Text] = {
-    "suspend": Text("暂停", "suspension"),
-    "resume": Text("恢复", "resumption"),
-    "terminate": Text("终止", "termination"),
-}
-"""What the audit log holds of dynamic adjustments when no adjustment records are kept."""
-
 LIVE_DUE_STATUSES = ("open", "overdue")
 """Due items still owed; one of them past its date is overdue, whether or not a sweep marked it yet."""
 

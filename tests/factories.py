@@ -261,3 +261,40 @@ def drive(engine: Engine, people: People, project_id: int, target: str, now: dat
             )
         )
     return done
+
+
+def apply_adjustment(
+    engine: Engine, people: People, project_id: int, kind: str, now: datetime, reason: str, **fields: Any
+) -> int:
+    """A dynamic-adjustment request of ``kind`` (suspension, resumption, termination need only a
+    reason) started by the project's unit, then reviewed, approved and applied as its table says:
+    the only way a project is suspended, resumed or terminated."""
+    from grantflow.services import adjustments
+
+    with engine.begin() as conn:
+        aid = adjustments.start(
+            conn,
+            project_id=project_id,
+            kind=kind,
+            actor=people["applicant"],
+            raw={"kind": kind, "reason": reason, **fields},
+            now=now,
+        )
+    sent = adjustments.submit(engine, adjustment_id=aid, actor=people["applicant"], now=now)
+    assert sent.ok, sent.messages("en")
+    steps = {"review": people["organiser"], "approve": people["office"]}
+    for action, who in steps.items():
+        with engine.begin() as conn:
+            adjustments.decide(conn, adjustment_id=aid, action=action, actor=who, reason="同意", now=now)
+    from grantflow.db.models import Adjustment
+
+    with engine.connect() as conn:
+        major = bool(conn.execute(select(Adjustment.major).where(Adjustment.id == aid)).scalar_one())
+    if major:
+        with engine.begin() as conn:
+            adjustments.decide(
+                conn, adjustment_id=aid, action="approve", actor=people["leader"], reason="同意", now=now
+            )
+    with engine.begin() as conn:
+        adjustments.decide(conn, adjustment_id=aid, action="apply", actor=people["office"], reason="执行", now=now)
+    return aid

@@ -9,7 +9,6 @@ import pytest
 
 from grantflow.db.workflows import get_registry
 from grantflow.states.disclosure import (
-    ADJUSTMENT_TRIGGERS,
     ESTABLISHMENT_TRIGGERS,
     EVALUATION_TRIGGERS,
     LAUNCH_TRIGGER,
@@ -28,7 +27,7 @@ from grantflow.states.st_report import add_years, keywords, report_number
 def test_the_triggers_disclosures_read_exist_in_the_project_lifecycle() -> None:
     assert LAUNCH_TRIGGER in {row["trigger"] for row in PROGRAMME_WORKFLOW["transitions"]}
     triggers = {row["trigger"] for row in PROJECT_TRANSITIONS}
-    assert set(ESTABLISHMENT_TRIGGERS) | set(ADJUSTMENT_TRIGGERS) | set(EVALUATION_TRIGGERS) <= triggers
+    assert set(ESTABLISHMENT_TRIGGERS) | set(EVALUATION_TRIGGERS) <= triggers
     for trigger, stage in EVALUATION_TRIGGERS.items():
         sources = {row["source"] for row in PROJECT_TRANSITIONS if row["trigger"] == trigger}
         standard = get_registry().get("standard")

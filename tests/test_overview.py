@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 
 from grantflow.cli.main import app as cli
 from grantflow.clock import SimulatedClock
-from grantflow.db.apply import fire
 from grantflow.db.models import DueItem, Project
 from grantflow.services.complaints import file_complaint
 from grantflow.services.funding import replace_budget
@@ -29,12 +28,11 @@ from grantflow.services.targets import record_results, replace_programme_targets
 from grantflow.services.tenders import open_bids, submit_bid
 from grantflow.states.enums import Category, SelectionMode, SupportMode
 from grantflow.states.errors import Forbidden
-from grantflow.states.permissions import acting_for_adjustment
 from grantflow.web.app import create_app
 from grantflow.web.routes_overview import clock
 from grantflow.web.routes_review import clock as review_clock
 from tests.conftest import T0, People
-from tests.factories import make_call, make_project, programme_id
+from tests.factories import apply_adjustment, make_call, make_project, programme_id
 from tests.web import WebClient
 
 runner = CliRunner()
@@ -79,23 +77,9 @@ def data(engine: Engine, people: People) -> dict[str, int]:
     for pid in (on_time, late, ended):
         drive(engine, people, pid, "in_execution", T0)
     drive(engine, people, refused, "rejected", T0)
-    fire(
-        engine,
-        subject_id=on_time,
-        trigger="suspend",
-        actor=acting_for_adjustment(people["office"]),
-        payload={"reason": "核查"},
-        now=T0,
-    )
-    fire(engine, subject_id=on_time, trigger="resume", actor=acting_for_adjustment(people["office"]), now=T0)
-    fire(
-        engine,
-        subject_id=ended,
-        trigger="terminate",
-        actor=acting_for_adjustment(people["leader"]),
-        payload={"reason": "终止"},
-        now=T0,
-    )
+    apply_adjustment(engine, people, on_time, "suspension", T0, "核查")
+    apply_adjustment(engine, people, on_time, "resumption", T0, "核查完毕")
+    apply_adjustment(engine, people, ended, "termination", T0, "终止")
     office = people["office"]
     with engine.begin() as conn:
         conn.execute(

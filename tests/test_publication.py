@@ -17,7 +17,6 @@ from grantflow.db.models import AuditEvent, Publication, PublicationDocument
 from grantflow.reports.publish import publish_disclosure
 from grantflow.services.publications import override
 from grantflow.states.errors import Forbidden, PayloadInvalid
-from grantflow.states.permissions import acting_for_adjustment
 from tests.conftest import People
 from tests.factories import make_call, make_project
 from tests.publishing import FakeScanner, doc_info, embedded_fonts, first_page_png, text_of
@@ -195,7 +194,7 @@ def test_adjustments_evaluations_and_progress_read_what_the_engine_recorded(
 
     from grantflow.db.apply import fire
     from grantflow.services.records import record_review
-    from tests.factories import drive
+    from tests.factories import apply_adjustment, drive
 
     call = make_call(engine, people, now)
     suspended = make_project(engine, people, now, call_id=call, title="城市应急指挥平台", state="in_execution")
@@ -215,14 +214,7 @@ def test_adjustments_evaluations_and_progress_read_what_the_engine_recorded(
                 now=now,
             )
     fire(engine, subject_id=reviewed, trigger="pass_midterm", actor=people["organiser"], now=now)
-    fire(
-        engine,
-        subject_id=suspended,
-        trigger="suspend",
-        actor=acting_for_adjustment(people["office"]),
-        payload={"reason": "关键设备进口受限，暂停执行"},
-        now=now,
-    )
+    apply_adjustment(engine, people, suspended, "suspension", now, "关键设备进口受限，暂停执行")
     adjustments = _publish(engine, now, kind="adjustments", period="2026-03")
     text = text_of(get_settings().publications_dir / adjustments.documents[0].name).replace("\n", "")
     assert "城市应急指挥平台" in text and "关键设备进口受限，暂停执行" in text and "暂停" in text

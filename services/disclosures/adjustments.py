@@ -1,32 +1,29 @@
-"""动态调整: the adjustments made to a programme's projects in the period.
-
-Today the engine records suspension, resumption and termination (each an audit event with
-its reason); richer adjustment records (category changes, budget changes) can feed the same
-lines through ``assemble`` without changing the document.
-"""
+"""动态调整: the dynamic adjustments applied to a programme's projects in the period, one line
+each, from the adjustment records (kind, decision, reason, what changed)."""
 
 from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from grantflow.services.disclosures.common import Disclosure, events_in, programme_header, project_lines
-from grantflow.states.disclosure import ADJUSTMENT_TRIGGERS, ADJUSTMENTS, Period
+from grantflow.services.adjustments import applied_adjustments
+from grantflow.services.disclosures.common import Disclosure, programme_header, project_lines
+from grantflow.states.disclosure import ADJUSTMENTS, Period
 from grantflow.states.text import Text
-from grantflow.states.workflow import trigger_label
 
 
 def assemble(conn: Connection, *, programme_id: int, period: Period, tz: str) -> Disclosure:
     start, end = period.start(tz), period.end(tz)
-    events = events_in(conn, programme_id, ADJUSTMENT_TRIGGERS, start, end)
-    base = project_lines(conn, [e.subject_id for e in events], at=end)
+    applied = applied_adjustments(conn, programme_id=programme_id, start=start, end=end)
+    base = project_lines(conn, [a.project_id for a in applied], at=end)
     lines = []
-    for e in events:
-        proto = base.get(e.subject_id)
+    for a in applied:
+        proto = base.get(a.project_id)
         if proto is None:
             continue
         line = type(proto)(**{**proto.__dict__})  # one line per adjustment, sharing the project's columns
-        line.event, line.event_at = trigger_label(e.action), e.created_at
-        line.note = str((e.payload or {}).get("reason") or "")
+        line.event = Text(f"{a.kind_label.zh}（{a.decision.zh}）", f"{a.kind_label.en} ({a.decision.en})")
+        line.event_at = a.applied_at
+        line.note = a.reason or ""
         lines.append(line)
     code, name, organiser, publisher = programme_header(conn, programme_id)
     return Disclosure(
