@@ -19,6 +19,7 @@ from grantflow.db.models import (
     Adjustment,
     Bid,
     Call,
+    EvaluationAssignment,
     Programme,
     ProgrammeKeyTask,
     ProgrammeTarget,
@@ -48,6 +49,7 @@ _r = table(Review)
 _b = table(Bid)
 _t = table(Tender)
 _ra = table(ReviewAssignment)
+_ea = table(EvaluationAssignment)
 _adj = table(Adjustment)
 _kt = table(ProgrammeKeyTask)
 _pt = table(ProgrammeTarget)
@@ -156,8 +158,13 @@ _POST_EVAL_YEARS = select(distinct(_s.c.period)).where(
 _ASSIGNMENTS = select(_ra.c.reviewer_id, _ra.c.stage).where(
     _ra.c.project_id == _SID, _ra.c.conflict_declared_at.is_(None)
 )
+# an engagement of a third-party evaluator counts until the office withdraws it
+_EVALUATORS = select(distinct(_ea.c.evaluator_id)).where(
+    _ea.c.subject == "project", _ea.c.subject_id == _SID, _ea.c.withdrawn_at.is_(None)
+)
 _LAZY: dict[str, Select[Any]] = {
     "assignments": _ASSIGNMENTS,
+    "evaluator_orgs": _EVALUATORS,
     "submitted_forms": _SUBMITTED_FORMS,
     "reviews_submitted": _REVIEWS_SUBMITTED,
     "scorer_ids": _SCORERS,
@@ -262,6 +269,12 @@ class DbFacts:
         if not self._project_only():
             return frozenset()
         return frozenset((int(r[0]), str(r[1])) for r in self._rows("assignments"))
+
+    @cached_property
+    def evaluator_orgs(self) -> frozenset[int]:
+        if not self._project_only():
+            return frozenset()
+        return frozenset(int(v) for v in self._column("evaluator_orgs"))
 
     @cached_property
     def post_evaluation_years_reported(self) -> frozenset[int]:

@@ -28,8 +28,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select, update
 
 from grantflow.db.models import Call, Organisation, Project, Submission, User, table
-from grantflow.db.models.forms import SUBMITTED
 from grantflow.states.adjustments import BudgetLine
+from grantflow.states.enums import SubmissionStatus
 
 _p = table(Project)
 _c = table(Call)
@@ -76,7 +76,7 @@ def task_agreement(conn: Connection, project_id: int) -> Any:
             _s.c.project_id == project_id,
             _s.c.form_key == TASK_AGREEMENT,
             _s.c.period.is_(None),
-            _s.c.status == SUBMITTED,
+            _s.c.status == SubmissionStatus.SUBMITTED,
         )
     ).one_or_none()
 

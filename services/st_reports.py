@@ -29,8 +29,8 @@ from grantflow.db.models import (
     Submission,
     table,
 )
-from grantflow.db.models.forms import SUBMITTED
 from grantflow.states.disclosure import ST_FULL, ST_SHEET
+from grantflow.states.enums import SubmissionStatus
 from grantflow.states.permissions import SYSTEM
 from grantflow.states.st_report import (
     DEFERRED,
@@ -152,7 +152,7 @@ def check_submitted(conn: Connection, *, now: datetime, tz: str) -> CheckReport:
     pending = conn.execute(
         select(_s.c.id, _s.c.project_id, _s.c.period, _s.c.data, _s.c.submitted_at).where(
             _s.c.form_key == FORM_KEY,
-            _s.c.status == SUBMITTED,
+            _s.c.status == SubmissionStatus.SUBMITTED,
             _s.c.submitted_at.is_not(None),
             ~exists().where(and_(_c.c.submission_id == _s.c.id, _c.c.submitted_at == _s.c.submitted_at)),
         )

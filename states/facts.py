@@ -61,6 +61,10 @@ class Facts(Protocol):
     # The assignment-bound presets (reviewer, evaluator) read them.
     @property
     def assignments(self) -> frozenset[tuple[int, str]]: ...
+
+    # third-party evaluation organisations the office engaged for the project (not withdrawn)
+    @property
+    def evaluator_orgs(self) -> frozenset[int]: ...
     # an adjustment request and the project it changes (None for other subjects)
     @property
     def adjustment(self) -> AdjustmentFacts | None: ...
@@ -95,5 +99,6 @@ class StaticFacts:
     eligibility: tuple[EligibilityRules, ApplicantFacts] | None = None
     bid_sealed: bool = False
     assignments: frozenset[tuple[int, str]] = field(default_factory=frozenset)
+    evaluator_orgs: frozenset[int] = field(default_factory=frozenset)
     adjustment: AdjustmentFacts | None = None
     programme_readiness: Readiness | None = None

@@ -88,10 +88,13 @@ def _reviewer_assigned(actor: Actor, facts: Facts, here: StateDef | None) -> boo
 
 
 def _evaluator_assigned(actor: Actor, facts: Facts, here: StateDef | None) -> bool:
-    """A third-party evaluator with a live assignment to this project (any stage): being in the
-    evaluator role is not enough, the office engages an evaluator per project."""
+    """A third-party evaluator engaged for this project: a member of an evaluation organisation
+    the office engaged (and has not withdrawn), or a person assigned to one of its review stages.
+    Being in the evaluator role is not enough; the office engages evaluators per project."""
     if not actor.has(Role.EVALUATOR) or actor.user_id is None:
         return False
+    if actor.organisation_id is not None and actor.organisation_id in facts.evaluator_orgs:
+        return True
     return any(uid == actor.user_id for uid, _ in facts.assignments)
 
 

@@ -287,3 +287,31 @@ def test_the_command_line_refuses_with_the_same_rules_and_records_results(engine
     assert recorded.exit_code == 0, recorded.output
     listed = runner.invoke(cli, ["evaluation", "list", "--project", str(pid), "--as", office, "--lang", "en"])
     assert listed.exit_code == 0 and "86.50" in listed.output and "excellent" in listed.output
+
+
+def test_an_engaged_evaluation_organisation_reads_and_decides_until_withdrawn(engine: Engine, people: People) -> None:
+    """The office's engagement is what admits the evaluator's people to the project: they see it
+    and may pass its mid-term review; once the engagement is withdrawn they are refused again."""
+    from grantflow.db.apply import fire
+    from grantflow.db.facts import load_facts
+    from grantflow.db.workflows import get_registry
+
+    withdrawn, engaged = (make_project(engine, people, T0, state="midterm_review") for _ in range(2))
+    evaluator = people["evaluator"]
+    wf = get_registry().get("standard")
+    with engine.connect() as conn:
+        assert not wf.may_view(load_facts(conn, "project", engaged), evaluator)
+    org = _evaluator(people)
+    _qualify(engine, people, org)
+    first = _assign(engine, people, org, withdrawn, due_on=date(2026, 6, 30))
+    _assign(engine, people, org, engaged, due_on=date(2026, 6, 30))
+    with engine.connect() as conn:
+        assert wf.may_view(load_facts(conn, "project", withdrawn), evaluator)
+    with engine.begin() as conn:
+        withdraw_assignment(conn, assignment_id=first, reason="换人", actor=people["office"], now=T0)
+    with engine.connect() as conn:
+        assert not wf.may_view(load_facts(conn, "project", withdrawn), evaluator)
+    with pytest.raises(Forbidden):
+        fire(engine, subject_id=withdrawn, trigger="pass_midterm", actor=evaluator, now=T0)
+    done = fire(engine, subject_id=engaged, trigger="pass_midterm", actor=evaluator, now=T0)
+    assert done.from_state != done.to_state

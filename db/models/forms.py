@@ -17,9 +17,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from grantflow.db.models.base import Base, utcnow
 
-SUBMITTED = "submitted"
-"""A submission's status once its author has sent it (a form's own status, not a workflow state)."""
-
 
 class Submission(Base):
     """A filled-in form for a project: proposal, task agreement, reports. Issue-3 forms build on it."""
@@ -33,7 +30,7 @@ class Submission(Base):
     form_version: Mapped[int] = mapped_column(Integer, default=1)
     period: Mapped[int | None] = mapped_column(Integer)  # e.g. the year of an annual report
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | SUBMITTED
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # states.enums.SubmissionStatus
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

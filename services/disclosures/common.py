@@ -18,11 +18,10 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from grantflow.db.models import AuditEvent, Organisation, Programme, Project, Review, Submission, table
-from grantflow.db.models.forms import SUBMITTED
 from grantflow.db.workflows import get_registry
 from grantflow.forms.definitions.reports import MET, PROGRESS
 from grantflow.states.disclosure import KIND_LABELS, Period
-from grantflow.states.enums import LABELS, FundingSource, OrgKind
+from grantflow.states.enums import LABELS, FundingSource, OrgKind, SubmissionStatus
 from grantflow.states.text import Text
 
 _p = table(Project)
@@ -191,7 +190,7 @@ def latest_submissions(
     out: dict[int, tuple[str, datetime, dict[str, Any]]] = {}
     for chunk in _chunks(list(project_ids)):
         stmt = select(_s.c.project_id, _s.c.form_key, _s.c.submitted_at, _s.c.data).where(
-            _s.c.project_id.in_(chunk), _s.c.form_key.in_(list(form_keys)), _s.c.status == SUBMITTED
+            _s.c.project_id.in_(chunk), _s.c.form_key.in_(list(form_keys)), _s.c.status == SubmissionStatus.SUBMITTED
         )
         if before is not None:
             stmt = stmt.where(_s.c.submitted_at < before)
