@@ -366,6 +366,14 @@ QUALIFICATIONS_HIDDEN = Text(
 )
 
 
+PEOPLE_FORBIDDEN = Text("只有领导小组办公室可以登记单位和人员", "only the office registers organisations and people")
+
+
+def may_manage_people(actor: Actor) -> bool:
+    """Registering organisations and people, granting roles, deactivating accounts: the office."""
+    return actor.has(Role.OFFICE)
+
+
 def may_manage_qualifications(actor: Actor) -> bool:
     """Qualifications are recorded from certificates by the office, the system's keeper of record."""
     return actor.has(Role.OFFICE)

@@ -158,6 +158,11 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/orgs/{org_id}/qualifications"): QUALIFICATIONS,
     ("GET", "/api/orgs/{org_id}/qualifications"): QUALIFICATIONS,
     ("POST", "/orgs/{org_id}/qualifications"): OFFICE,
+    ("POST", "/orgs"): OFFICE,  # registering an organisation
+    # people and their accounts: the office
+    ("GET", "/office/people"): OFFICE,
+    ("POST", "/office/people"): OFFICE,
+    ("POST", "/office/people/{user_id}/active"): NOBODY_SIGNED_IN,  # no such person: the office is told so
     ("POST", "/orgs/{org_id}/qualifications/{code}/revoke"): NOBODY_SIGNED_IN,  # none granted
     # the office's overview and its exports
     ("GET", "/office/overview"): OVERVIEW,
@@ -308,6 +313,7 @@ def test_who_may_use_each_route(role: str, engine: Engine, people: People, now: 
         "action": "review",
         "org_id": people["applicant"].organisation_id,
         "publication_id": 999_999,  # none exists
+        "user_id": 999_999,
         "name": "projects",
         "fmt": "csv",
         "name:path": "nothing.pdf",

@@ -102,6 +102,7 @@ def test_a_cross_site_post_changes_nothing_on_any_state_changing_route(
         "code": "7",
         "org_id": "1",
         "publication_id": "1",
+        "user_id": "1",
     }
     owner, office = WebClient(app), WebClient(app)
     login(owner, "pi@jinghua.example.com")

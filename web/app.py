@@ -24,6 +24,7 @@ from grantflow.web.routes_forms import router as forms_router
 from grantflow.web.routes_inbox import router as inbox_router
 from grantflow.web.routes_orgs import router as orgs_router
 from grantflow.web.routes_overview import router as overview_router
+from grantflow.web.routes_people import router as people_router
 from grantflow.web.routes_programmes import router as programmes_router
 from grantflow.web.routes_publications import router as publications_router
 from grantflow.web.routes_review import router as review_router
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(review_router)
     app.include_router(inbox_router)
     app.include_router(orgs_router)
+    app.include_router(people_router)
     app.include_router(publications_router)
     app.include_router(overview_router)
     app.include_router(adjustments_router)

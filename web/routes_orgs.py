@@ -9,16 +9,17 @@ again with every problem and everything that was typed.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from grantflow.db.models import Organisation, table
+from grantflow.services import people
 from grantflow.services.qualifications import QualificationInvalid, find_unit, grant, qualifications_of, revoke
 from grantflow.states.eligibility import QUALIFICATIONS
-from grantflow.states.permissions import Actor, may_manage_qualifications, may_view_qualifications
+from grantflow.states.enums import LABELS, OrgKind
+from grantflow.states.permissions import Actor, may_manage_people, may_manage_qualifications, may_view_qualifications
 from grantflow.states.qualifications import Standing
 from grantflow.states.text import Lang, Text
 from grantflow.web.deps import CurrentActor, EngineDep, LangDep, render
@@ -58,17 +59,96 @@ def _page(
     return render(request, "orgs/qualifications.html", ctx, status_code=status_code)
 
 
-@router.get("/orgs")
-def orgs_page(request: Request, actor: CurrentActor, engine: EngineDep, lang: LangDep) -> Response:
-    """The units whose qualifications this person may see."""
+def _orgs_page(
+    request: Request,
+    engine: Any,
+    actor: Actor,
+    lang: Lang,
+    *,
+    q: str = "",
+    kind: str = "",
+    sort: str = "name",
+    page: int = 1,
+    typed: dict[str, str] | None = None,
+    problems: dict[str, list[str]] | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> Response:
     with engine.connect() as conn:
-        rows = conn.execute(select(_o.c.id, _o.c.name, _o.c.name_en, _o.c.kind).order_by(_o.c.id)).all()
+        rows = people.organisations(conn, q=q, kind=kind, sort=sort)
+    visible = [r for r in rows if may_view_qualifications(actor, r.id)]
+    listing = people.paginate(visible, page)
     units = [
-        {"id": r.id, "name": r.name if lang == "zh" else (r.name_en or r.name), "kind": r.kind}
-        for r in rows
-        if may_view_qualifications(actor, r.id)
+        {
+            "id": r.id,
+            "name": r.name if lang == "zh" else (r.name_en or r.name),
+            "kind": r.kind,
+            "region": r.region or "",
+            "people": r.people,
+        }
+        for r in listing.rows
     ]
-    return render(request, "orgs/list.html", {"units": units})
+    ctx = {
+        "units": units,
+        "listing": listing,
+        "filters": {"q": q, "kind": kind, "sort": sort},
+        "prefix": people.page_prefix("/orgs", {"q": q, "kind": kind, "sort": sort}),
+        "kind_choices": [(k.value, LABELS[k].get(lang)) for k in OrgKind],
+        "may_add": may_manage_people(actor),
+        "typed": typed or {},
+        "problems": problems or {},
+        "notice": notice,
+    }
+    return render(request, "orgs/list.html", ctx, status_code=status_code)
+
+
+@router.get("/orgs")
+def orgs_page(
+    request: Request,
+    actor: CurrentActor,
+    engine: EngineDep,
+    lang: LangDep,
+    q: Annotated[str, Query(max_length=100)] = "",
+    kind: Annotated[str, Query(max_length=40)] = "",
+    sort: Annotated[str, Query(max_length=10)] = "name",
+    page: Annotated[int, Query(ge=1, le=10**6)] = 1,
+    saved: str = "",
+) -> Response:
+    """The units whose qualifications this person may see; the office also registers new ones."""
+    notice = Text("已登记该单位。", "The organisation is registered.").get(lang) if saved == "org" else None
+    return _orgs_page(request, engine, actor, lang, q=q, kind=kind, sort=sort, page=page, notice=notice)
+
+
+@router.post("/orgs")
+def orgs_add(
+    request: Request,
+    actor: CurrentActor,
+    engine: EngineDep,
+    lang: LangDep,
+    now: NowDep,
+    name: Annotated[str, Form(max_length=300)] = "",
+    name_en: Annotated[str, Form(max_length=300)] = "",
+    kind: Annotated[str, Form(max_length=40)] = "",
+    region: Annotated[str, Form(max_length=100)] = "",
+    domains: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    typed = {"name": name, "name_en": name_en, "kind": kind, "region": region, "domains": domains}
+    try:
+        with engine.begin() as conn:
+            people.add_organisation(
+                conn,
+                name=name,
+                name_en=name_en,
+                kind=kind,
+                region=region,
+                domains=domains.replace("，", ",").replace(" ", ",").split(","),
+                actor=actor,
+                now=now,
+            )
+    except people.PeopleInvalid as exc:
+        shown = {k: [t.get(lang) for t in v] for k, v in exc.problems.items()}
+        return _orgs_page(request, engine, actor, lang, typed=typed, problems=shown, status_code=422)
+    return RedirectResponse("/orgs?saved=org", status_code=303)
 
 
 @router.get("/orgs/{org_id}/qualifications")
