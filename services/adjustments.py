@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, Engine, and_, func, select, update
 
 from grantflow import clock
 from grantflow.db import audit
@@ -345,6 +345,22 @@ def show(conn: Connection, *, adjustment_id: int, actor: Actor, now: datetime | 
     )
 
 
+def _visible_requests(
+    actor: Actor, *, project_id: int | None, programme_id: int | None, state: str | None, kind: str | None
+) -> list[Any]:
+    visible = visible_projects_query(actor).with_only_columns(_p.c.id).order_by(None)
+    where: list[Any] = [_a.c.project_id.in_(visible)]
+    if project_id is not None:
+        where.append(_a.c.project_id == project_id)
+    if programme_id is not None:
+        where.append(_a.c.programme_id == programme_id)
+    if state is not None:
+        where.append(_a.c.state == state)
+    if kind:
+        where.append(_a.c.kind == kind)
+    return where
+
+
 def list_for(
     conn: Connection,
     actor: Actor,
@@ -352,24 +368,27 @@ def list_for(
     project_id: int | None = None,
     programme_id: int | None = None,
     state: str | None = None,
+    kind: str | None = None,
     limit: int = 200,
+    offset: int = 0,
 ) -> list[Any]:
     """Requests this person may see (those of projects they may see), newest first."""
-    visible = visible_projects_query(actor).with_only_columns(_p.c.id).order_by(None)
+    where = _visible_requests(actor, project_id=project_id, programme_id=programme_id, state=state, kind=kind)
     stmt = (
         select(_a, _p.c.code.label("project_code"), _p.c.title.label("project_title"))
         .join(_p, _a.c.project_id == _p.c.id)
-        .where(_a.c.project_id.in_(visible))
+        .where(*where)
         .order_by(_a.c.id.desc())
         .limit(limit)
+        .offset(offset)
     )
-    if project_id is not None:
-        stmt = stmt.where(_a.c.project_id == project_id)
-    if programme_id is not None:
-        stmt = stmt.where(_a.c.programme_id == programme_id)
-    if state is not None:
-        stmt = stmt.where(_a.c.state == state)
     return list(conn.execute(stmt).all())
+
+
+def count_for(conn: Connection, actor: Actor, *, kind: str | None = None) -> int:
+    """How many requests ``list_for`` would show this person in all."""
+    where = _visible_requests(actor, project_id=None, programme_id=None, state=None, kind=kind)
+    return int(conn.execute(select(func.count()).select_from(_a).where(*where)).scalar_one())
 
 
 def queue(conn: Connection, actor: Actor, *, now: datetime | None = None, limit: int = 200) -> list[Any]:

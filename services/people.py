@@ -102,6 +102,11 @@ def organisations(conn: Connection, *, q: str = "", kind: str = "", sort: str = 
     return list(conn.execute(stmt.order_by(ORG_SORTS.get(sort, _o.c.name), _o.c.id)))
 
 
+def paginate_count(total: int, page: int, per_page: int = PER_PAGE) -> Page:
+    """Where page ``page`` of ``total`` rows falls (past the end: the last page); rows to be read."""
+    return Page([], _page(page, total, per_page), per_page, total)
+
+
 def paginate(rows: Sequence[Any], page: int, per_page: int = PER_PAGE) -> Page:
     number = _page(page, len(rows), per_page)
     start = (number - 1) * per_page

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Form, Request
+from fastapi import APIRouter, Body, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
@@ -18,6 +18,7 @@ from grantflow.forms import AttachmentRejected, Attachments, FieldError, parse_p
 from grantflow.services import adjustments as service
 from grantflow.services.files import store_attachment
 from grantflow.services.forms import organisation_names, refs_for
+from grantflow.services.people import page_prefix, paginate_count
 from grantflow.services.queries import project_for
 from grantflow.states.adjustments import KIND_LABELS
 from grantflow.states.errors import GrantflowError
@@ -82,11 +83,30 @@ def start_adjustment(
 
 
 @router.get("/adjustments")
-def adjustments_queue(request: Request, engine: EngineDep, actor: CurrentActor) -> Response:
+def adjustments_queue(
+    request: Request,
+    engine: EngineDep,
+    actor: CurrentActor,
+    kind: Annotated[str, Query(max_length=40)] = "",
+    page: Annotated[int, Query(ge=1, le=10**6)] = 1,
+) -> Response:
+    chosen = kind if kind in KIND_LABELS else ""
     with engine.connect() as conn:
         waiting = service.queue(conn, actor)
-        rows = service.list_for(conn, actor)
-    ctx = {"waiting": waiting, "rows": rows, "workflow": service.workflow(), "kind_labels": KIND_LABELS}
+        total = service.count_for(conn, actor, kind=chosen or None)
+        listing = paginate_count(total, page)
+        rows = service.list_for(
+            conn, actor, kind=chosen or None, limit=listing.per_page, offset=(listing.page - 1) * listing.per_page
+        )
+    ctx = {
+        "waiting": waiting,
+        "rows": rows,
+        "listing": listing,
+        "kind": chosen,
+        "prefix": page_prefix("/adjustments", {"kind": chosen}),
+        "workflow": service.workflow(),
+        "kind_labels": KIND_LABELS,
+    }
     return render(request, "adjustments/queue.html", {**ctx, "user": actor})
 
 
