@@ -22,11 +22,11 @@ from grantflow.db.models import (
     EvaluationAssignment,
     Programme,
     ProgrammeKeyTask,
-    ProgrammeTarget,
     Project,
     Review,
     ReviewAssignment,
     Submission,
+    Target,
     Tender,
     table,
 )
@@ -52,7 +52,7 @@ _ra = table(ReviewAssignment)
 _ea = table(EvaluationAssignment)
 _adj = table(Adjustment)
 _kt = table(ProgrammeKeyTask)
-_pt = table(ProgrammeTarget)
+_tg = table(Target)
 
 TABLES = {"project": _p, "call": _c, "programme": _g, "adjustment": _adj}
 SUBJECT_LABELS = {
@@ -296,7 +296,11 @@ class DbFacts:
         if self.subject != "programme":
             return None
         tasks = self._conn.execute(select(func.count()).where(_kt.c.programme_id == self.subject_id)).scalar_one()
-        targets = self._conn.execute(select(func.count()).where(_pt.c.programme_id == self.subject_id)).scalar_one()
+        targets = self._conn.execute(
+            select(func.count()).where(
+                _tg.c.programme_id == self.subject_id, _tg.c.project_id.is_(None), _tg.c.retired_at.is_(None)
+            )
+        ).scalar_one()
         return Readiness(
             organising_unit=self.organising_unit_id is not None, key_tasks=int(tasks), targets=int(targets)
         )

@@ -7,11 +7,11 @@ The caller owns the transaction; nothing here commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, and_, func, insert, select
 
 from grantflow import clock
 from grantflow.db import audit
@@ -21,22 +21,29 @@ from grantflow.db.models import (
     Organisation,
     Programme,
     ProgrammeKeyTask,
-    ProgrammeTarget,
     ProgrammeUnit,
     table,
 )
+from grantflow.db.models import (
+    Target as TargetRow,
+)
 from grantflow.db.workflows import get_registry
 from grantflow.services.queries import HistoryEntry, history
+from grantflow.services.targets import replace_programme_targets, snapshot
+from grantflow.states.amounts import from_hundredths
 from grantflow.states.enums import OrgKind, Role
 from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
 from grantflow.states.permissions import Actor
-from grantflow.states.programmes import CLASS_LABELS, target_kind_label
+from grantflow.states.programmes import CLASS_LABELS
+from grantflow.states.targets import kind_label
 from grantflow.states.text import Text
 from grantflow.states.workflow import Availability, Workflow
 
 _g = table(Programme)
 _kt = table(ProgrammeKeyTask)
-_pt = table(ProgrammeTarget)
+_pt = table(TargetRow)
+# a programme's own targets: rows of the targets table without a project, not retired
+_PROGRAMME_TARGET = and_(_pt.c.project_id.is_(None), _pt.c.retired_at.is_(None))
 _pu = table(ProgrammeUnit)
 _o = table(Organisation)
 
@@ -51,13 +58,12 @@ class Target:
     description: Text
     quantity: Decimal
     unit: Text
-    at_least: bool
     due_year: int | None
     weight: Decimal | None
 
     def reads(self, lang: str) -> str:
         """'≥ 10 项 有国际影响力的创新性成果（2017 年）' / '≥ 10 results: ... (by 2017)'."""
-        sign = "≥ " if self.at_least else ""
+        sign = "≥ "  # a target is a minimum to reach
         qty = f"{self.quantity.normalize():f}"
         if lang == "en":
             by = f" (by {self.due_year})" if self.due_year else ""
@@ -91,18 +97,19 @@ def _org_text(row: Any) -> Text:
 
 
 def targets_of(conn: Connection, programme_id: int) -> list[Target]:
-    rows = conn.execute(select(_pt).where(_pt.c.programme_id == programme_id).order_by(_pt.c.id)).all()
+    rows = conn.execute(
+        select(_pt).where(_pt.c.programme_id == programme_id, _PROGRAMME_TARGET).order_by(_pt.c.position, _pt.c.id)
+    ).all()
     return [
         Target(
             id=r.id,
             kind=r.kind,
-            kind_label=target_kind_label(r.kind),
-            description=Text(r.description, r.description_en),
-            quantity=r.quantity,
-            unit=Text(r.unit, r.unit_en),
-            at_least=r.at_least,
-            due_year=r.due_year,
-            weight=r.weight,
+            kind_label=kind_label(r.kind, r.custom_kind),
+            description=Text(r.description, r.description_en or r.description),
+            quantity=from_hundredths(r.planned_hundredths),
+            unit=Text(r.unit or "", r.unit_en or r.unit or ""),
+            due_year=r.due_on.year if r.due_on else None,
+            weight=None if r.weight_hundredths is None else from_hundredths(r.weight_hundredths),
         )
         for r in rows
     ]
@@ -111,7 +118,12 @@ def targets_of(conn: Connection, programme_id: int) -> list[Target]:
 def list_programmes(conn: Connection) -> list[Any]:
     """Every programme with its state, class and counts of key tasks and targets (public information)."""
     tasks = select(_kt.c.programme_id, func.count().label("n")).group_by(_kt.c.programme_id).subquery()
-    targets = select(_pt.c.programme_id, func.count().label("n")).group_by(_pt.c.programme_id).subquery()
+    targets = (
+        select(_pt.c.programme_id, func.count().label("n"))
+        .where(_PROGRAMME_TARGET)
+        .group_by(_pt.c.programme_id)
+        .subquery()
+    )
     return list(
         conn.execute(
             select(
@@ -224,7 +236,6 @@ def add_target(
     actor: Actor,
     due_year: int | None = None,
     weight: str | None = None,
-    at_least: bool = True,
     now: datetime | None = None,
 ) -> int:
     _office(actor)
@@ -238,21 +249,22 @@ def add_target(
         raise PayloadInvalid(Text("指标数量和权重不能为负数", "quantity and weight cannot be negative"))
     if not kind.strip() or not description.strip():
         raise PayloadInvalid(Text("请填写指标类别和内容", "give the target's kind and description"))
-    values = {
-        "programme_id": row.id,
+    existing = snapshot(conn, programme_id=row.id)
+    new = {
         "kind": kind.strip(),
         "description": description.strip(),
         "description_en": description_en.strip() or description.strip(),
-        "quantity": qty,
-        "unit": unit.strip(),
-        "unit_en": unit_en.strip() or unit.strip(),
-        "at_least": at_least,
-        "due_year": due_year,
-        "weight": wt,
+        "planned": str(qty),
+        "unit": unit.strip() or None,
+        "unit_en": unit_en.strip() or unit.strip() or None,
+        "weight": None if wt is None else str(wt),
+        "due_on": date(due_year, 12, 31) if due_year else None,
     }
-    tid = int(conn.execute(insert(_pt).returning(_pt.c.id), values).scalar_one())
-    logged = {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items() if k != "programme_id"}
-    _note(conn, row.id, actor, "target_added", logged, now or clock.now())
+    moment = now or clock.now()
+    replace_programme_targets(conn, programme_id=row.id, targets=[*existing, new], actor=actor, now=moment)
+    tid = max(t["id"] for t in snapshot(conn, programme_id=row.id))
+    logged = {k: v.isoformat() if isinstance(v, date) else v for k, v in new.items()}
+    _note(conn, row.id, actor, "target_added", logged, moment)
     return tid
 
 

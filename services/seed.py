@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grantflow.db.models import Organisation, Programme, ProgrammeKeyTask, ProgrammeTarget, User, UserRole
+from grantflow import clock
+from grantflow.db.models import Organisation, Programme, ProgrammeKeyTask, Target, User, UserRole
 from grantflow.services.passwords import hash_password
 from grantflow.states.enums import OrgKind, Role
 
@@ -72,7 +73,7 @@ KEY_TASKS: dict[int, list[tuple[str, str]]] = {
     12: [("现代服务业创新发展", "innovation in modern services")],
 }
 
-# Targets the action plan sets (by 2017): programme 5's. Kinds: ``states.programmes.TARGET_KINDS``.
+# Targets the action plan sets (by 2017): programme 5's. Kinds: ``states.targets.TARGET_KINDS``.
 # (code, kind, zh, en, quantity, unit zh, unit en, due year)
 PROGRAMME_TARGETS: list[tuple[int, str, str, str, int, str, str, int]] = [
     (
@@ -121,20 +122,26 @@ def _seed_programme_details(session: Session) -> int:
             for seq, (zh, en) in enumerate(tasks, start=1):
                 session.add(ProgrammeKeyTask(programme_id=by_code[code], seq=seq, title=zh, title_en=en))
                 added += 1
-    with_targets = set(session.scalars(select(ProgrammeTarget.programme_id).distinct()))
+    with_targets = set(session.scalars(select(Target.programme_id).where(Target.project_id.is_(None)).distinct()))
+    positions: dict[int, int] = {}
     for code, kind, zh, en, quantity, unit, unit_en, year in PROGRAMME_TARGETS:
         if code in by_code and by_code[code] not in with_targets:
+            pid = by_code[code]
+            positions[pid] = positions.get(pid, 0) + 1
             session.add(
-                ProgrammeTarget(
-                    programme_id=by_code[code],
+                Target(
+                    programme_id=pid,
+                    project_id=None,
                     kind=kind,
                     description=zh,
                     description_en=en,
-                    quantity=Decimal(quantity),
                     unit=unit,
                     unit_en=unit_en,
-                    at_least=True,
-                    due_year=year,
+                    planned_hundredths=quantity * 100,
+                    achieved_hundredths=0,
+                    due_on=date(year, 12, 31),
+                    position=positions[pid],
+                    created_at=clock.now(),
                 )
             )
             added += 1

@@ -55,6 +55,8 @@ class TargetIn:
     weight: Any = None
     due_on: date | None = None
     id: int | None = None
+    description_en: str = ""
+    unit_en: str | None = None
 
     @classmethod
     def of(cls, value: TargetIn | Mapping[str, Any]) -> TargetIn:
@@ -70,6 +72,8 @@ class TargetIn:
             weight=value.get("weight"),
             due_on=date.fromisoformat(due) if isinstance(due, str) and due else (due or None),
             id=int(value["id"]) if value.get("id") is not None else None,
+            description_en=str(value.get("description_en") or ""),
+            unit_en=value.get("unit_en") or None,
         )
 
 
@@ -86,7 +90,9 @@ def _target_json(r: Any) -> dict[str, Any]:
         "kind": r.kind,
         "custom_kind": r.custom_kind,
         "description": r.description,
+        "description_en": r.description_en,
         "unit": r.unit,
+        "unit_en": r.unit_en,
         "planned": str(from_hundredths(r.planned_hundredths)),  # not a workflow state
         "achieved": str(from_hundredths(r.achieved_hundredths)),
         "weight": None if r.weight_hundredths is None else str(from_hundredths(r.weight_hundredths)),
@@ -162,7 +168,9 @@ def _replace(
             "kind": item.kind,
             "custom_kind": (item.custom_kind or "").strip() or None if item.kind == CUSTOM else None,
             "description": item.description.strip() or kind_label(item.kind, item.custom_kind).zh,
+            "description_en": item.description_en.strip() or None,
             "unit": item.unit or (DEFAULT_UNITS[item.kind].zh if item.kind in DEFAULT_UNITS else None),
+            "unit_en": item.unit_en or (DEFAULT_UNITS[item.kind].en if item.kind in DEFAULT_UNITS else None),
             "planned_hundredths": planned,
             "weight_hundredths": weight,
             "due_on": item.due_on,

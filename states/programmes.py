@@ -107,22 +107,6 @@ CLASS_LABELS: dict[int, Text] = {
     2: Text("第二类：产业转型升级", "class 2: industrial upgrading"),
 }
 
-# Kinds of programme and project target; a free-form kind is allowed and shown as typed.
-TARGET_KINDS: dict[str, Text] = {
-    "standard": Text("技术标准", "technical standards"),
-    "patent": Text("专利及其他知识产权", "patents and other IP"),
-    "talent": Text("人才培养", "talent trained"),
-    "paper": Text("论文", "papers"),
-    "product": Text("产品", "products"),
-    "revenue": Text("收入", "revenue"),
-    "result": Text("重大成果", "major results"),
-    "discipline": Text("优势学科", "leading disciplines"),
-}
-
-
-def target_kind_label(kind: str) -> Text:
-    return TARGET_KINDS.get(kind, Text(kind, kind))
-
 
 @dataclass(frozen=True)
 class Readiness:

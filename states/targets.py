@@ -28,6 +28,8 @@ TARGET_KINDS: dict[str, Text] = {
     "paper": Text("论文", "papers"),
     "product": Text("产品", "products"),
     "revenue": Text("收入（元）", "revenue (yuan)"),
+    "result": Text("重大成果", "major results"),
+    "discipline": Text("优势学科", "leading disciplines"),
     CUSTOM: Text("其他", "other"),
 }
 DEFAULT_UNITS: dict[str, Text] = {
@@ -37,6 +39,8 @@ DEFAULT_UNITS: dict[str, Text] = {
     "paper": Text("篇", "papers"),
     "product": Text("项", "items"),
     "revenue": Text("元", "yuan"),
+    "result": Text("项", "results"),
+    "discipline": Text("个", "disciplines"),
 }
 MAX_WEIGHT = Decimal(100)
 

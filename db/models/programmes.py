@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -68,26 +67,6 @@ class ProgrammeKeyTask(Base):
     seq: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(300))
     title_en: Mapped[str] = mapped_column(String(300))
-
-
-class ProgrammeTarget(Base):
-    """A programme's target by kind (``states.programmes.TARGET_KINDS``, or a free-form kind):
-    a quantity to reach by a year, optionally weighted for roll-ups."""
-
-    __tablename__ = "programme_targets"
-    __table_args__ = (Index("ix_programme_targets_programme", "programme_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(40))
-    description: Mapped[str] = mapped_column(String(300))
-    description_en: Mapped[str] = mapped_column(String(300))
-    quantity: Mapped[Decimal] = mapped_column(Numeric(16, 2))
-    unit: Mapped[str] = mapped_column(String(40))
-    unit_en: Mapped[str] = mapped_column(String(40))
-    at_least: Mapped[bool] = mapped_column(Boolean, default=True)  # "≥ quantity" rather than exactly
-    due_year: Mapped[int | None] = mapped_column(Integer)
-    weight: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))
 
 
 class Call(Base):

@@ -14,7 +14,8 @@ from grantflow.db.models.base import ID, Base
 
 
 class Target(Base):
-    """A target of a project (``project_id`` set) or of a programme (``project_id`` empty).
+    """A target of a project (``project_id`` set) or of a programme (``project_id`` empty): the one
+    place for both, which the programme lifecycle and the roll-ups read.
 
     ``achieved_hundredths`` is the sum of the target's results, written by ``services.targets``
     in the same transaction as the results, so roll-ups over many projects read one row per target.
@@ -33,7 +34,9 @@ class Target(Base):
     kind: Mapped[str] = mapped_column(String(20))  # states.targets.TARGET_KINDS
     custom_kind: Mapped[str | None] = mapped_column(String(60))
     description: Mapped[str] = mapped_column(Text)
-    unit: Mapped[str | None] = mapped_column(String(20))
+    description_en: Mapped[str | None] = mapped_column(Text)  # programme targets are set in both languages
+    unit: Mapped[str | None] = mapped_column(String(40))
+    unit_en: Mapped[str | None] = mapped_column(String(40))
     planned_hundredths: Mapped[int] = mapped_column(BigInteger)
     achieved_hundredths: Mapped[int] = mapped_column(BigInteger, default=0)
     weight_hundredths: Mapped[int | None] = mapped_column(BigInteger)
