@@ -7,7 +7,7 @@
 #   one shared file store (GRANTFLOW_HOME: keys, attachments, published documents)
 #
 # then seeds a story, has clients submit through the proxy, runs a deadline sweep, reminders and
-# a publication through the workers (each twice, at once, so two runs race), and checks in the
+# a publication through the workers (the publication twice, at once, so two runs race), and checks in the
 # database that every submission, reminder and published document exists exactly once.
 # Exit status 0 only when every check holds. Everything it started is stopped on exit.
 #
@@ -25,6 +25,10 @@ SUBMISSIONS=${SCALE_OUT_SUBMISSIONS:-36}
 REMINDERS=${SCALE_OUT_REMINDERS:-6}
 POOL=grantflow-scale-out
 STARTED=$SECONDS
+# this run configures every process itself: nothing from the caller's grantflow or Prefect settings leaks in
+for var in $(compgen -e | grep -E '^(GRANTFLOW|PREFECT)_' || true); do
+	[ "$var" = GRANTFLOW_PG_BINDIR ] || unset "$var"
+done
 
 say() { printf '[scale-out %3ds] %s\n' "$((SECONDS - STARTED))" "$*"; }
 
@@ -40,8 +44,7 @@ run_pg() { # PostgreSQL refuses to run as root: as root, run its tools as the po
 }
 
 stop_groups() { # stop_groups PGID...: SIGTERM, up to 5 s to finish cleanly, then SIGKILL
-	# (not SIGINT: background jobs of a script start with SIGINT ignored, and Python keeps it so)
-	local pgid
+		local pgid
 	for pgid in "$@"; do kill -TERM -- "-$pgid" 2>/dev/null; done
 	for pgid in "$@"; do
 		for _ in $(seq 1 20); do
@@ -88,22 +91,34 @@ trap 'exit 130' INT TERM
 start() { # start NAME COMMAND...: in its own session (so one kill reaches its children), logged
 	local name=$1
 	shift
-	setsid "$@" >"$WORK/logs/$name.log" 2>&1 </dev/null &
+	# its own session (setsid), and SIGINT back to default: a script's background jobs start with SIGINT
+	# ignored, and a Prefect worker stops its child process with SIGINT
+	"$PY" -c 'import os, signal, sys; os.setsid(); signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+		"$@" >"$WORK/logs/$name.log" 2>&1 </dev/null &
 	GROUPS_STARTED+=("$!")
 	disown "$!" # stopped by cleanup, by process group; no job-status noise when it is killed
 }
 
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-wait_http() { # wait_http URL SECONDS WHAT
-	local deadline=$((SECONDS + $2))
-	until curl -s -o /dev/null "$1"; do
-		if ((SECONDS > deadline)); then
-			say "timed out waiting for $3 ($1)"
-			return 1
-		fi
-		sleep 0.5 # waiting for another process to listen
-	done
+wait_http() { # wait_http URL SECONDS WHAT: until the URL answers at all (any HTTP status)
+	"$PY" - "$1" "$2" <<'EOF' || {
+import sys, time, urllib.error, urllib.request
+url, timeout = sys.argv[1], float(sys.argv[2])
+deadline = time.monotonic() + timeout
+while time.monotonic() < deadline:
+    try:
+        urllib.request.urlopen(url, timeout=2).close()
+        sys.exit(0)
+    except urllib.error.HTTPError:
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.5)  # waiting for another process to listen
+sys.exit(1)
+EOF
+		say "timed out waiting for $3 ($1)"
+		return 1
+	}
 }
 
 # --- PostgreSQL: one throwaway server, as tests/pg.py starts it -----------------------------------
@@ -144,10 +159,12 @@ start prefect-server env -u PREFECT_API_URL \
 	"$BIN/prefect" server start --host 127.0.0.1 --port "$PREFECT_PORT"
 PREFECT_PGID=${GROUPS_STARTED[-1]}
 
-# meanwhile: migrate, seed the demo people, then the story this run checks
-say "migrating and seeding grantflow's database (in the background)"
+# meanwhile: migrate and seed the demo people (once, before anything else writes: it makes the audit
+# key), then, in the background, the story this run checks
+say "migrating grantflow's database"
+"$BIN/grantflow" init --demo >"$WORK/logs/init.log"
+say "seeding the story (in the background)"
 {
-	"$BIN/grantflow" init --demo
 	"$PY" scripts/scale_out.py seed --plan "$WORK/plan.json" --submissions "$SUBMISSIONS" --reminders "$REMINDERS"
 } >"$WORK/logs/seed.log" 2>&1 &
 SEED_PID=$!
@@ -172,9 +189,9 @@ PREFECT_HOME="$WORK/prefect-deploy" "$BIN/grantflow" deploy --pool "$POOL" --pau
 	--only deadlines --only reminders --only publish-establishment >"$WORK/logs/deploy.log"
 say "deployed deadlines, reminders and publish-establishment to work pool $POOL"
 for n in 1 2; do
-	# --limit 3: a worker takes at most three runs at a time, so the burst of five below is shared
+	# --limit 2: a worker takes at most two runs at a time, so the burst of four below is shared
 	start "worker-$n" env PREFECT_HOME="$WORK/prefect-worker-$n" PREFECT_WORKER_QUERY_SECONDS=1 \
-		"$BIN/prefect" worker start --pool "$POOL" --type process --name "worker-$n" --limit 3
+		"$BIN/prefect" worker start --pool "$POOL" --type process --name "worker-$n" --limit 2
 done
 
 wait "$SEED_PID" || {
@@ -188,11 +205,12 @@ wait_http "http://127.0.0.1:$WEB2/login" 60 "web process 2"
 say "web processes on :$WEB1 and :$WEB2, proxy on :$PROXY"
 
 # --- the flows through the workers (in the background) and the clients through the proxy ----------
-# reminders and the publication twice, at once: two workers race, and each must still happen once
-say "starting runs: deadlines, reminders x2, publish-establishment x2"
+# the publication twice, at once: the two workers race for the same documents, which must still
+# be published once
+say "starting flow runs: deadlines, reminders, publish-establishment twice"
 PREFECT_HOME="$WORK/prefect-client" "$PY" scripts/scale_out.py flows --plan "$WORK/flows.json" --timeout 240 \
-	--deployment deadlines/grantflow --deployment reminders/grantflow --deployment publish-establishment/grantflow \
-	--deployment reminders/grantflow --deployment publish-establishment/grantflow \
+	--deployment deadlines/grantflow --deployment reminders/grantflow \
+	--deployment publish-establishment/grantflow --deployment publish-establishment/grantflow \
 	>"$WORK/logs/flows.log" 2>&1 &
 FLOWS_PID=$!
 say "$SUBMISSIONS clients submitting proposals through the proxy"

@@ -217,7 +217,9 @@ def submit(args: argparse.Namespace) -> int:
     failed = [r for r in results if not r["ok"]]
     data["submitted"] = results
     save(args.plan, data)
-    print(f"clients: {len(results) - len(failed)}/{len(results)} proposals submitted through {args.url} in {took:.1f} s")
+    print(
+        f"clients: {len(results) - len(failed)}/{len(results)} proposals submitted through {args.url} in {took:.1f} s"
+    )
     for r in failed[:5]:
         print(f"  FAILED project {r['project_id']} ({r['email']}): HTTP {r['status']} {r['error']}")
     return 1 if failed else 0
@@ -332,12 +334,16 @@ def check(args: argparse.Namespace) -> int:
     for log in args.worker_log or []:
         text = log.read_text(errors="replace")
         # the run's own output, printed by the worker that started it: "View at .../flow-run/ID"
-        took[log.name] = [f"{r['deployment'].split('/')[0]} {r['id'][:8]}" for r in runs if f"flow-run/{r['id']}" in text]
+        took[log.name] = [
+            f"{r['deployment'].split('/')[0]} {r['id'][:8]}" for r in runs if f"flow-run/{r['id']}" in text
+        ]
     print("flow runs per worker: " + "; ".join(f"{k}: {', '.join(v) or '-'}" for k, v in took.items()))
     c.expect(bool(runs) and all(r["state"] == "COMPLETED" for r in runs), f"flow runs not all completed: {runs}")
     ran = Counter(name for names in took.values() for name in names)
-    c.expect(not took or all(ran[f"{r['deployment'].split('/')[0]} {r['id'][:8]}"] == 1 for r in runs),
-             f"a flow run was not run by exactly one worker: {ran}")
+    c.expect(
+        not took or all(ran[f"{r['deployment'].split('/')[0]} {r['id'][:8]}"] == 1 for r in runs),
+        f"a flow run was not run by exactly one worker: {ran}",
+    )
     if args.require_both_workers:
         c.expect(len(took) >= 2 and all(took.values()), f"not every worker ran a flow: {took}")
 
@@ -352,7 +358,9 @@ def check(args: argparse.Namespace) -> int:
     print(f"deadline sweep: call {data['opening_call']} now '{call_state}', opened {len(opened)} time(s)")
     for o in opened:
         print(f"  by {o.channel}: {o.channel_detail}")
-    c.expect(len(opened) == 1 and opened[0].channel == "flow", f"the call was not opened exactly once by a flow: {opened}")
+    c.expect(
+        len(opened) == 1 and opened[0].channel == "flow", f"the call was not opened exactly once by a flow: {opened}"
+    )
 
     # reminders: one outbox message per project, one inbox message per recipient
     reminded = data["reminded_projects"]
@@ -371,7 +379,9 @@ def check(args: argparse.Namespace) -> int:
     print(f"reminders: {len(outbox)} outbox messages for {len(reminded)} projects due in 3 days")
     delivered = Counter(i.outbox_id for i in inbox)
     for o in outbox:
-        print(f"  outbox {o.id}: project {o.subject_id} reminder.due_soon {o.status}, inbox to {delivered[o.id]} user(s)")
+        print(
+            f"  outbox {o.id}: project {o.subject_id} reminder.due_soon {o.status}, inbox to {delivered[o.id]} user(s)"
+        )
     c.expect(all(per_reminded[p] == 1 for p in reminded), f"reminders per project not exactly one: {per_reminded}")
     c.expect(all(i[2] == 1 for i in inbox), "a reminder reached someone's inbox more than once")
     c.expect(all(delivered[o.id] >= 1 for o in outbox), "a reminder reached nobody's inbox")
@@ -395,7 +405,8 @@ def check(args: argparse.Namespace) -> int:
     for d in docs:
         path = settings.publications_dir / d.name
         ok = path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == d.sha256
-        print(f"  document {d.id}: {d.name} {d.size} bytes, {d.pages} page(s), file {'matches' if ok else 'MISSING/DIFFERS'}")
+        found = "matches" if ok else "MISSING/DIFFERS"
+        print(f"  document {d.id}: {d.name} {d.size} bytes, {d.pages} page(s), file {found}")
         c.expect(ok, f"document {d.name} missing from the shared store or its hash differs")
     c.expect(all(per_prog[p] == 1 for p in progs), f"publications per programme not exactly one: {per_prog}")
     c.expect(all(p.status == "published" for p in pubs), "a publication is not published")
