@@ -32,46 +32,18 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # tests.factories: the suite's way of building subjects through the engine
 
-from sqlalchemy import Engine, func, select  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from grantflow import clock  # noqa: E402
 from grantflow.config import get_settings  # noqa: E402
 from grantflow.db.session import get_engine  # noqa: E402
-from grantflow.services.actors import actor_for  # noqa: E402
-from grantflow.states.permissions import Actor  # noqa: E402
+from tests.conftest import People  # noqa: E402 - the demo people as actors, as the suite has them
 
 APPLICANTS = {
     "applicant": "pi@jinghua.example.com",
     "applicant2": "pi@yanyuan.example.edu",
     "applicant3": "pi@cies.example.cn",
 }
-PEOPLE = {
-    **APPLICANTS,
-    "leader": "leader@kw.example.cn",
-    "office": "office@kw.example.cn",
-    "clerk": "clerk@kw.example.cn",
-    "organiser": "organiser@jxw.example.cn",
-    "expert1": "expert1@yanyuan.example.edu",
-    "expert2": "expert2@cies.example.cn",
-    "expert3": "expert3@qingyuan.example.cn",
-    "expert4": "expert4@jinghua.example.com",
-    "evaluator": "evaluator@qingyuan.example.cn",
-}
-
-
-class People:
-    """The demo people as actors (what tests/factories.py expects; same as the suite's fixture)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._cache: dict[str, Actor] = {}
-
-    def __getitem__(self, key: str) -> Actor:
-        email = PEOPLE.get(key, key)
-        if email not in self._cache:
-            with self._engine.connect() as conn:
-                self._cache[email] = actor_for(conn, email=email)
-        return self._cache[email]
 
 
 def load(plan: Path) -> dict[str, Any]:
@@ -246,15 +218,11 @@ async def _run_flows(deployments: list[str], timeout: float) -> list[dict[str, A
             if time.monotonic() > deadline:
                 break
             await asyncio.sleep(1)  # polling another process, not waiting for a deadline
-    return [
-        {
-            "deployment": name,
-            "id": str(r.id),
-            "name": states[r.id].name,
-            "state": states[r.id].state_type.value if states[r.id].state_type else None,
-        }
-        for name, r in zip(deployments, runs, strict=True)
-    ]
+    out = []
+    for name, r in zip(deployments, runs, strict=True):
+        state = states[r.id].state_type
+        out.append({"deployment": name, "id": str(r.id), "name": states[r.id].name, "state": state and state.value})
+    return out
 
 
 def flows(args: argparse.Namespace) -> int:
