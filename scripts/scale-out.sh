@@ -44,7 +44,7 @@ run_pg() { # PostgreSQL refuses to run as root: as root, run its tools as the po
 }
 
 stop_groups() { # stop_groups PGID...: SIGTERM, up to 5 s to finish cleanly, then SIGKILL
-		local pgid
+	local pgid
 	for pgid in "$@"; do kill -TERM -- "-$pgid" 2>/dev/null; done
 	for pgid in "$@"; do
 		for _ in $(seq 1 20); do
