@@ -60,10 +60,10 @@ def lifecycle_svg(workflow: str, path: tuple[str, ...], lang: str) -> bytes | No
 
 
 DUE_STATUS_LABELS: dict[str, Text] = {
-    DueStatus.OPEN: Text("待办", "open"),
+    DueStatus.OPEN: Text("待办", "to do"),
     DueStatus.OVERDUE: Text("已逾期", "overdue"),
     DueStatus.DONE: Text("已完成", "done"),
-    DueStatus.CANCELLED: Text("已取消", "cancelled"),
+    DueStatus.CANCELLED: Text("已取消", "no longer due"),
 }
 
 

@@ -42,7 +42,7 @@ def _detail(engine: Any, actor: Actor | None, call_id: int) -> dict[str, Any]:
         may = actor is not None and may_apply(actor)
         unmet = applicant_refusals(conn, call_id=call_id, actor=actor, now=clock.now()) if may and actor else []
     past = summary.row.closes_at is not None and clock.now() > summary.row.closes_at
-    return {"call": summary, "may_apply": may, "unmet": unmet, "closed": past, "unmet_intro": NOT_ELIGIBLE_NOW}
+    return {"call": summary, "may_apply": may, "unmet": unmet, "deadline_passed": past, "unmet_intro": NOT_ELIGIBLE_NOW}
 
 
 @router.get("/calls")
