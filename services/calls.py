@@ -305,12 +305,44 @@ def apply_to_call(conn: Connection, *, call_id: int, actor: Actor, title: str, n
     ``new_project`` with its own checks (the call accepts applications, the per-unit limit)."""
     if not may_apply(actor):
         raise Forbidden([APPLY_FORBIDDEN])
-    if not title.strip():
+    cleaned = clean_line(title)
+    if not cleaned:
         raise ApplicationRefused([TITLE_MISSING])
+    if len(cleaned) > TITLE_MAX:
+        raise ApplicationRefused([TITLE_TOO_LONG])
     refused = applicant_refusals(conn, call_id=call_id, actor=actor, now=now)
     if refused:
         raise ApplicationRefused(refused)
     return new_project(conn, call_id=call_id, actor=actor, title=title, now=now)
 
 
+TITLE_MAX = 300  # projects.title
 TITLE_MISSING = Text("请填写项目名称", "the project needs a title")
+TITLE_TOO_LONG = Text(
+    f"项目名称不能超过 {TITLE_MAX} 个字符", f"the project title may be at most {TITLE_MAX} characters"
+)
+
+
+@dataclass(frozen=True)
+class OwnApplication:
+    project_id: int
+    code: str
+    title: str
+    state_label: Text
+
+
+def unit_applications(conn: Connection, *, call_id: int, unit_id: int) -> list[OwnApplication]:
+    """The unit's applications in the call that have not ended, so its people continue one instead
+    of starting another (their unit's projects are theirs to see)."""
+    registry = get_registry()
+    rows = conn.execute(
+        select(_p.c.id, _p.c.code, _p.c.title, _p.c.workflow, _p.c.state)
+        .where(_p.c.call_id == call_id, _p.c.undertaking_unit_id == unit_id)
+        .order_by(_p.c.id)
+    ).all()
+    out = []
+    for r in rows:
+        wf = registry.get(r.workflow) if r.workflow in registry else None
+        if wf is not None and not wf.state(r.state).terminal:
+            out.append(OwnApplication(r.id, r.code, r.title, wf.state_label(r.state)))
+    return out

@@ -106,6 +106,7 @@ def test_applicant_applies_on_the_page(client: WebClient, engine: Engine, people
     # a second one for the same unit is refused, as the CLI refuses it, naming the first
     again = client.post(f"/calls/{call_id}/apply", data={"title": "第二次"})
     assert again.status_code == 422 and "每个单位最多 1 项" in again.text and 'value="第二次"' in again.text
+    assert f'href="/projects/{pid}"' in again.text  # the one to continue instead
     assert len(_projects(engine, call_id)) == 1
     # someone who is not an applicant is refused for who they are
     _login(client, "office@kw.example.cn")
@@ -126,6 +127,8 @@ def test_an_ineligible_applicant_is_refused_with_every_reason(
     client.get("/lang/en")
     en = client.post(f"/calls/{call_id}/apply", data={"title": "my project"})
     assert en.status_code == 422 and "Cannot apply" in en.text
+    too_long = client.post(f"/calls/{call_id}/apply", data={"title": "x" * 301})
+    assert too_long.status_code == 422 and "at most 300 characters" in too_long.text
     assert "type does not qualify" in en.text and "missing valid qualifications: ISO 9001" in en.text
     assert _projects(engine, call_id) == []
 

@@ -17,7 +17,13 @@ from fastapi.responses import RedirectResponse, Response
 from grantflow import clock
 from grantflow.db.facts import load_facts
 from grantflow.db.workflows import get_registry
-from grantflow.services.calls import applicant_refusals, apply_to_call, call_summary, open_calls
+from grantflow.services.calls import (
+    applicant_refusals,
+    apply_to_call,
+    call_summary,
+    open_calls,
+    unit_applications,
+)
 from grantflow.services.lifecycle_view import lifecycle_svg, state_path
 from grantflow.services.queries import history, project_for
 from grantflow.states.applications import ApplicationRefused
@@ -40,9 +46,19 @@ def _detail(engine: Any, actor: Actor | None, call_id: int) -> dict[str, Any]:
     with engine.connect() as conn:
         summary = call_summary(conn, call_id)
         may = actor is not None and may_apply(actor)
-        unmet = applicant_refusals(conn, call_id=call_id, actor=actor, now=clock.now()) if may and actor else []
+        unmet, own = [], []
+        if may and actor is not None and actor.organisation_id is not None:
+            unmet = applicant_refusals(conn, call_id=call_id, actor=actor, now=clock.now())
+            own = unit_applications(conn, call_id=call_id, unit_id=actor.organisation_id)
     past = summary.row.closes_at is not None and clock.now() > summary.row.closes_at
-    return {"call": summary, "may_apply": may, "unmet": unmet, "deadline_passed": past, "unmet_intro": NOT_ELIGIBLE_NOW}
+    return {
+        "call": summary,
+        "may_apply": may,
+        "unmet": unmet,
+        "own": own,
+        "deadline_passed": past,
+        "unmet_intro": NOT_ELIGIBLE_NOW,
+    }
 
 
 @router.get("/calls")
