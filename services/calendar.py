@@ -150,8 +150,8 @@ def feed(conn: Connection, *, user_id: int, now: datetime, base_url: str) -> byt
         event = Event()
         event.add("uid", d.uid)
         event.add("dtstamp", now)
-        event.add("dtstart", d.due_at)  # aware UTC: written as UTC ("...Z")
-        event.add("dtend", d.due_at)
+        # aware UTC, written as UTC ("...Z"); no end: a deadline is a moment (RFC 5545 3.6.1)
+        event.add("dtstart", d.due_at)
         event.add("summary", d.summary.get(lang))
         link = f"/projects/{d.project_id}" if d.project_id is not None else f"/calls/{d.call_id}"
         event.add("url", base_url.rstrip("/") + link)

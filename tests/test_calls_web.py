@@ -4,14 +4,18 @@ project page's lifecycle drawing and timeline. Real app, real SQLite file, clock
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from icalendar import Calendar
 from sqlalchemy import Engine, insert, select
 
 from grantflow.clock import SimulatedClock
+from grantflow.config import get_settings
 from grantflow.db.apply import create
 from grantflow.db.models import AuditEvent, CalendarToken, DueItem, Project
 from grantflow.db.workflows import get_registry
@@ -25,6 +29,7 @@ from tests.test_review_helpers import call
 from tests.web import WebClient
 
 APPLICANT = "pi@jinghua.example.com"
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "calls_web.py"
 
 
 @pytest.fixture
@@ -230,3 +235,21 @@ def test_project_page_shows_its_lifecycle_and_timeline(
         assert b"darksalmon" in svg.content  # the current state is drawn highlighted
     _login(client, "pi@yanyuan.example.edu")
     assert client.get(f"/projects/{pid}/lifecycle.svg").status_code in (403, 404)
+
+
+def test_tiny_calls_web_bench_prints_its_figures(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """bench/calls_web.py keeps working (speed is the bench's business, never asserted here)."""
+    monkeypatch.setenv("GRANTFLOW_HOME", str(tmp_path))  # the bench points it at its own directory
+    spec = importlib.util.spec_from_file_location("bench_calls_web", BENCH)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    try:
+        assert bench.main(["--calls", "3", "--items", "8"]) == 0
+    finally:
+        get_settings.cache_clear()
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["bench"] == "calls_web" and figures["calls"] == 3 and figures["feed_events"] >= 8
+    assert set(figures["targets"]) == {"list_page_ms", "call_page_ms", "feed_ms_per_event", "diagram_cached_ms"}
