@@ -23,7 +23,7 @@ from grantflow.cli.channels import cli_channel
 from grantflow.cli.common import cli_lang, use_lang
 from grantflow.db.session import get_engine
 from grantflow.services.actors import actor_for
-from grantflow.services.calls import create_call, new_project
+from grantflow.services.calls import apply_to_call, create_call
 from grantflow.services.complaints import answer_complaint, complaints_for, file_complaint
 from grantflow.services.eligibility import check, submit_checked
 from grantflow.services.exports import BID_HEADER, bid_rows
@@ -127,13 +127,14 @@ def call_create(
 
 @review_app.command("apply")
 def apply_cmd(as_: AsOpt, call_id: int, title: str, lang: LangOpt = "") -> None:
-    """Draft a project of your unit in a call: only while the call accepts applications, and no
-    more per unit than the call allows (one unless it says otherwise)."""
+    """Draft a project of your unit in a call: only while the call accepts applications, when your
+    unit meets its eligibility conditions, and no more per unit than the call allows (one unless
+    it says otherwise)."""
     actor = _who(as_)
 
     def work() -> int:
         with get_engine().begin() as conn:
-            return new_project(conn, call_id=call_id, actor=actor, title=title, now=clock.now())
+            return apply_to_call(conn, call_id=call_id, actor=actor, title=title, now=clock.now())
 
     console.print(f"project {_run(_lang(lang, actor), work)}")
 

@@ -94,12 +94,31 @@ def load_for_project(conn: Connection, project_id: int) -> tuple[EligibilityRule
     ).one_or_none()
     if row is None:
         raise NotFound(Text(f"项目 {project_id} 不存在", f"project {project_id} does not exist"))
+    return _load(conn, row, unit_id=row.undertaking_unit_id, pi=row.principal_investigator_id, exclude=project_id)
+
+
+def load_for_applicant(
+    conn: Connection, *, call_id: int, unit_id: int, pi: int | None
+) -> tuple[EligibilityRules, ApplicantFacts] | None:
+    """The same as ``load_for_project`` for an application not yet started: the unit and the
+    person who would lead it, in a call (before a draft exists, nothing is excluded)."""
+    row = conn.execute(
+        select(_c.c.eligibility, _c.c.selection_mode, _c.c.designated_unit_id).where(_c.c.id == call_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(Text(f"申报指南 {call_id} 不存在", f"call {call_id} does not exist"))
+    return _load(conn, row, unit_id=unit_id, pi=pi, exclude=0)  # ids start at 1: 0 excludes nothing
+
+
+def _load(
+    conn: Connection, row: Any, *, unit_id: int, pi: int | None, exclude: int
+) -> tuple[EligibilityRules, ApplicantFacts] | None:
     rules = parse_rules(row.eligibility) if row.eligibility else EligibilityRules()
     directed = row.selection_mode == SelectionMode.DIRECTED
     if rules.empty and not directed:
         return None
     unit = conn.execute(
-        select(_o.c.id, _o.c.name, _o.c.kind, _o.c.unit_type, _o.c.region).where(_o.c.id == row.undertaking_unit_id)
+        select(_o.c.id, _o.c.name, _o.c.kind, _o.c.unit_type, _o.c.region).where(_o.c.id == unit_id)
     ).one()
     designated_name = ""
     if row.designated_unit_id is not None:
@@ -109,7 +128,6 @@ def load_for_project(conn: Connection, project_id: int) -> tuple[EligibilityRule
             _q.c.organisation_id == unit.id, _q.c.revoked_at.is_(None)
         )
     ).all()
-    pi = row.principal_investigator_id
     applicant = ApplicantFacts(
         unit_id=unit.id,
         unit_name=unit.name,
@@ -118,10 +136,10 @@ def load_for_project(conn: Connection, project_id: int) -> tuple[EligibilityRule
         region=unit.region,
         qualifications={q.code: q.valid_until for q in held},
         qualifications_from={q.code: q.valid_from for q in held},
-        active_projects_of_unit=_active_count(conn, _p.c.undertaking_unit_id, unit.id, project_id),
-        active_projects_of_pi=_active_count(conn, _p.c.principal_investigator_id, pi, project_id) if pi else 0,
+        active_projects_of_unit=_active_count(conn, _p.c.undertaking_unit_id, unit.id, exclude),
+        active_projects_of_pi=_active_count(conn, _p.c.principal_investigator_id, pi, exclude) if pi else 0,
         has_pi=pi is not None,
-        reports_due=_reports_due(conn, unit.id, project_id) if rules.no_overdue_reports else (),
+        reports_due=_reports_due(conn, unit.id, exclude) if rules.no_overdue_reports else (),
         selection_mode=row.selection_mode,
         designated_unit_id=row.designated_unit_id,
         designated_unit_name=designated_name,

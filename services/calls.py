@@ -10,12 +10,14 @@ docs/review-and-eligibility.md).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, and_, false, func, or_, select
 
 from grantflow.config import get_settings
+from grantflow.db.applicant_facts import load_for_applicant
 from grantflow.db.apply import create
 from grantflow.db.models import Call, Organisation, Programme, Project, table
 from grantflow.db.workflows import get_registry
@@ -29,6 +31,8 @@ from grantflow.states.applications import (
     limit_refusals,
     max_applications_problems,
 )
+from grantflow.states.eligibility import RulesInvalid, describe, parse_rules
+from grantflow.states.eligibility import problems as rule_problems
 from grantflow.states.enums import SelectionMode
 from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
 from grantflow.states.lifecycle import DEFAULT_QUORUM
@@ -191,3 +195,154 @@ def new_project(
             "workflow": row.project_workflow,
         },
     )
+
+
+# --- the public list of open calls, and starting an application from it --------------------------------
+
+
+def accepting_clause() -> ColumnElement[bool]:
+    """Calls in a state their own workflow table marks ``accepting`` (asked of each call workflow)."""
+    registry = get_registry()
+    clauses = []
+    for name in registry.names("call"):
+        states = registry.get(name).states_where(lambda s: s.accepting)
+        if states:
+            clauses.append(and_(_c.c.workflow == name, _c.c.state.in_(states)))
+    return or_(*clauses) if clauses else false()
+
+
+_LISTED = (
+    _c.c.id,
+    _c.c.title,
+    _c.c.title_en,
+    _c.c.category,
+    _c.c.selection_mode,
+    _c.c.support_modes,
+    _c.c.eligibility,
+    _c.c.opens_at,
+    _c.c.closes_at,
+    _c.c.workflow,
+    _c.c.state,
+    _c.c.max_applications_per_unit,
+    _c.c.designated_unit_id,
+    _c.c.project_workflow,
+    _g.c.code.label("programme_code"),
+    _g.c.name.label("programme_name"),
+    _g.c.name_en.label("programme_name_en"),
+    _g.c.implementation_plan,
+)
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    """A call as an applicant reads it: its terms in words, both languages kept."""
+
+    row: Any
+    accepting: bool
+    conditions: list[Text]  # the eligibility rules and the per-unit limit, as sentences
+    designated_unit: str | None
+
+
+def _summary(conn: Connection, row: Any) -> CallSummary:
+    try:
+        conditions = describe(parse_rules(row.eligibility)) if row.eligibility else []
+    except RulesInvalid:
+        conditions = []  # stored through create_call, which validated it; never shown broken
+    designated = None
+    if row.designated_unit_id is not None:
+        designated = conn.execute(select(_o.c.name).where(_o.c.id == row.designated_unit_id)).scalar_one_or_none()
+        name = designated or str(row.designated_unit_id)
+        conditions.insert(0, Text(f"定向委托：仅限“{name}”申报", f"directed commission: only {name} may apply"))
+    n = row.max_applications_per_unit
+    conditions.append(Text(f"每个单位最多申报 {n} 项", f"at most {n} application(s) per unit"))
+    registry = get_registry()
+    accepting = row.workflow in registry and registry.get(row.workflow).state(row.state).accepting
+    return CallSummary(row=row, accepting=accepting, conditions=conditions, designated_unit=designated)
+
+
+def open_calls(conn: Connection, *, page: int = 1, size: int = 20) -> tuple[list[CallSummary], int]:
+    """One page of the calls taking applications, soonest deadline first, and how many there are."""
+    where = accepting_clause()
+    total = int(conn.execute(select(func.count()).select_from(_c).where(where)).scalar_one())
+    rows = conn.execute(
+        select(*_LISTED)
+        .select_from(_c.join(_g, _c.c.programme_id == _g.c.id))
+        .where(where)
+        .order_by(_c.c.closes_at.is_(None), _c.c.closes_at, _c.c.id)
+        .offset((max(page, 1) - 1) * size)
+        .limit(size)
+    ).all()
+    return [_summary(conn, r) for r in rows], total
+
+
+def call_summary(conn: Connection, call_id: int) -> CallSummary:
+    """A call's public terms. Only a call taking applications is public: any other is NotFound
+    (a call being drafted is not disclosed before it is published and opened)."""
+    row = conn.execute(
+        select(*_LISTED)
+        .select_from(_c.join(_g, _c.c.programme_id == _g.c.id))
+        .where(_c.c.id == call_id, accepting_clause())
+    ).one_or_none()
+    if row is None:
+        raise NotFound(
+            Text(f"申报指南 {call_id} 不存在或未在受理申报", f"call {call_id} does not exist or is not open")
+        )
+    return _summary(conn, row)
+
+
+def applicant_refusals(conn: Connection, *, call_id: int, actor: Actor, now: datetime) -> list[Text]:
+    """Every eligibility condition of the call the actor's unit fails today, as the submission
+    check would name them; empty when it meets them all (or the call sets none)."""
+    if actor.organisation_id is None:
+        return []
+    found = load_for_applicant(conn, call_id=call_id, unit_id=actor.organisation_id, pi=actor.user_id)
+    return [] if found is None else rule_problems(found[0], found[1], now)
+
+
+def apply_to_call(conn: Connection, *, call_id: int, actor: Actor, title: str, now: datetime) -> int:
+    """Start an application as the page and ``grantflow review apply`` do: refused with every
+    eligibility reason first (a draft the unit could not submit is not started), then
+    ``new_project`` with its own checks (the call accepts applications, the per-unit limit)."""
+    if not may_apply(actor):
+        raise Forbidden([APPLY_FORBIDDEN])
+    cleaned = clean_line(title)
+    if not cleaned:
+        raise ApplicationRefused([TITLE_MISSING])
+    if len(cleaned) > TITLE_MAX:
+        raise ApplicationRefused([TITLE_TOO_LONG])
+    refused = applicant_refusals(conn, call_id=call_id, actor=actor, now=now)
+    if refused:
+        raise ApplicationRefused(refused)
+    return new_project(conn, call_id=call_id, actor=actor, title=title, now=now)
+
+
+TITLE_MAX = 300  # projects.title
+TITLE_MISSING = Text("请填写项目名称", "the project needs a title")
+TITLE_TOO_LONG = Text(
+    f"项目名称不能超过 {TITLE_MAX} 个字符", f"the project title may be at most {TITLE_MAX} characters"
+)
+
+
+@dataclass(frozen=True)
+class OwnApplication:
+    project_id: int
+    code: str
+    title: str
+    state_label: Text
+
+
+def unit_applications(conn: Connection, *, call_id: int, unit_id: int) -> list[OwnApplication]:
+    """The unit's applications in the call that have not ended, so its people continue one instead
+    of starting another (their unit's projects are theirs to see)."""
+    registry = get_registry()
+    rows = conn.execute(
+        select(_p.c.id, _p.c.code, _p.c.title, _p.c.workflow, _p.c.state)
+        .where(_p.c.call_id == call_id, _p.c.undertaking_unit_id == unit_id)
+        .order_by(_p.c.id)
+    ).all()
+    out = []
+    for r in rows:
+        wf = registry.get(r.workflow) if r.workflow in registry else None
+        if wf is not None and not wf.state(r.state).terminal:
+            out.append(OwnApplication(r.id, r.code, r.title, wf.state_label(r.state)))
+    return out

@@ -6,6 +6,8 @@ output (SVG, PNG) needs the ``dot`` program from Debian's ``graphviz`` package.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any, ClassVar
 
 from transitions.extensions import GraphMachine
@@ -28,7 +30,7 @@ class _DiagramMachine(GraphMachine):
     state_attributes: ClassVar[list[str]] = [*GraphMachine.state_attributes, "label"]  # type: ignore[misc]
 
 
-def _machine(wf: Workflow, engine: str, lang: str) -> Any:
+def _machine(wf: Workflow, engine: str, lang: str, path: Sequence[str] = ()) -> Any:
     sheet = _Sheet()
     sep = "<br/>" if engine == "mermaid" else "\n"
     states = [{"name": s.name, "label": f"{s.name}{sep}{s.label.get(lang)}"} for s in wf.states.values()]
@@ -38,7 +40,7 @@ def _machine(wf: Workflow, engine: str, lang: str) -> Any:
         if (t.trigger, t.source, t.dest) not in seen:
             seen.add((t.trigger, t.source, t.dest))
             transitions.append({"trigger": t.trigger, "source": t.source, "dest": t.dest})
-    _DiagramMachine(
+    machine = _DiagramMachine(
         model=sheet,
         states=states,
         transitions=transitions,
@@ -49,6 +51,19 @@ def _machine(wf: Workflow, engine: str, lang: str) -> Any:
         show_conditions=False,
         show_state_attributes=False,
     )
+    graph = sheet.get_graph()  # type: ignore[attr-defined]
+    if not path:
+        return graph
+    # a subject's own drawing: the states it went through and the steps between them in the
+    # "previous" style, where it stands now in the "active" one (transitions' own styles)
+    styles = machine.model_graphs[id(sheet)]
+    styles.reset_styling()
+    known = set(wf.states)
+    for src, dst in pairwise(path):
+        if src != dst and src in known and dst in known:
+            styles.set_previous_transition(src, dst)
+    if path[-1] in known:
+        styles.set_node_style(path[-1], "active")
     return sheet.get_graph()  # type: ignore[attr-defined]
 
 
@@ -57,7 +72,8 @@ def mermaid(wf: Workflow, *, lang: str = "en") -> str:
     return text.rstrip() + "\n"
 
 
-def render(wf: Workflow, *, fmt: str = "svg", lang: str = "en") -> bytes:
-    """SVG or PNG bytes via Graphviz ``dot``."""
-    data: bytes = _machine(wf, "graphviz", lang).draw(None, format=fmt, prog="dot")
+def render(wf: Workflow, *, fmt: str = "svg", lang: str = "en", path: Sequence[str] = ()) -> bytes:
+    """SVG or PNG bytes via Graphviz ``dot``; with ``path`` (the states a subject went through,
+    oldest first) that path and its last state are highlighted."""
+    data: bytes = _machine(wf, "graphviz", lang, path).draw(None, format=fmt, prog="dot")
     return data

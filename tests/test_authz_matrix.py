@@ -176,6 +176,18 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/office/publications"): OFFICE,
     ("POST", "/office/publications/publish"): OFFICE,
     ("POST", "/office/publications/{publication_id}/override"): NOBODY_SIGNED_IN,  # none exists
+    # calls taking applications: public reading; applicants start an application (the project's
+    # unit already has its one draft in the call: refused for the call's limit, 422, not for who
+    # it is; another unit's applicant starts one)
+    ("GET", "/calls"): EVERYONE,
+    ("GET", "/calls/{call_id}"): EVERYONE,
+    ("POST", "/calls/{call_id}/apply"): "in ok ok no no no no no no",
+    # the project's lifecycle drawing is seen as the project is
+    ("GET", "/projects/{project_id}/lifecycle.svg"): PROJECT,
+    # the account page and its calendar address; the feed itself needs its token, not a sign-in
+    ("GET", "/account"): SIGNED_IN,
+    ("POST", "/account/calendar"): SIGNED_IN,
+    ("GET", "/calendar/{token}.ics"): NOTHING,  # a token nobody was given
 }
 
 
@@ -234,6 +246,7 @@ def _bodies(ids: dict[str, Any], role: str) -> dict[tuple[str, str], dict[str, A
         ("POST", "/office/publications/publish"): {"data": {"kind": "no_such_kind"}},
         ("POST", "/office/publications/{publication_id}/override"): {"data": {"reason": "x"}},
         ("POST", "/orgs/{org_id}/qualifications/{code}/revoke"): {"data": {"reason": "x"}},
+        ("POST", "/calls/{call_id}/apply"): {"data": {"title": "x"}},
     }
 
 
@@ -317,6 +330,7 @@ def test_who_may_use_each_route(role: str, engine: Engine, people: People, now: 
         "name": "projects",
         "fmt": "csv",
         "name:path": "nothing.pdf",
+        "token": "no-such-token",
     }
     app = create_app()
     app.dependency_overrides[clock] = lambda: now

@@ -78,6 +78,7 @@ FORM = {
     "kind": "extension",
     "valid_from": "2026-01-01",
     "valid_until": "2030-01-01",
+    "title": "cross-site",
 }
 JSON = {"trigger": "withdraw", "reason": "x", "grounds": "x", "answer": "x", "statement": "x", "content": "x"}
 
@@ -103,6 +104,7 @@ def test_a_cross_site_post_changes_nothing_on_any_state_changing_route(
         "org_id": "1",
         "publication_id": "1",
         "user_id": "1",
+        "token": "x",
     }
     owner, office = WebClient(app), WebClient(app)
     login(owner, "pi@jinghua.example.com")

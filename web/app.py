@@ -19,6 +19,8 @@ from grantflow.services.bootstrap import init_database
 from grantflow.web import errors
 from grantflow.web.routes_account import router as account_router
 from grantflow.web.routes_adjustments import router as adjustments_router
+from grantflow.web.routes_calendar import router as calendar_router
+from grantflow.web.routes_calls import router as calls_router
 from grantflow.web.routes_core import router as core_router
 from grantflow.web.routes_forms import router as forms_router
 from grantflow.web.routes_inbox import router as inbox_router
@@ -81,4 +83,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(overview_router)
     app.include_router(adjustments_router)
     app.include_router(programmes_router)
+    app.include_router(calls_router)
+    app.include_router(calendar_router)
     return app

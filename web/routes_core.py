@@ -15,6 +15,7 @@ from grantflow import clock
 from grantflow.db.apply import fire
 from grantflow.db.facts import load_facts
 from grantflow.db.workflows import get_registry
+from grantflow.services.lifecycle_view import graphviz_available, state_path, timeline
 from grantflow.services.queries import history, project_for, visible_projects
 from grantflow.services.signin import BadLogin, sign_in
 from grantflow.services.targets import project_progress
@@ -97,7 +98,17 @@ def _project_view(engine: Any, actor: Any, project_id: int) -> dict[str, Any]:
         buttons = wf.available(facts=facts, actor=actor, now=clock.now())
         events = history(conn, "project", project_id, viewer=actor)
         targets = project_progress(conn, project_id=project_id)  # numbered as the stage reports name them
-    return {"project": project, "workflow": wf, "buttons": buttons, "events": events, "targets": targets}
+        deadlines = timeline(conn, project_id=project_id, now=clock.now())
+    return {
+        "project": project,
+        "workflow": wf,
+        "buttons": buttons,
+        "events": events,
+        "targets": targets,
+        "timeline": deadlines,
+        "path": state_path(events, current=project.state),
+        "diagram": graphviz_available(),
+    }
 
 
 @router.get("/projects/{project_id}")

@@ -44,7 +44,7 @@ from grantflow.db.models.review import (
     ReviewPanel,
     ReviewRubric,
 )
-from grantflow.db.models.security import ThrottleEvent, WebSession
+from grantflow.db.models.security import CalendarToken, ThrottleEvent, WebSession
 from grantflow.db.models.targets import Target, TargetResult
 from grantflow.db.models.tenders import Bid, Tender
 
@@ -58,6 +58,7 @@ __all__ = [
     "Base",
     "Bid",
     "BudgetLine",
+    "CalendarToken",
     "Call",
     "CodeCounter",
     "Complaint",

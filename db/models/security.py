@@ -38,3 +38,15 @@ class ThrottleEvent(Base):
     bucket: Mapped[str] = mapped_column(String(40))
     key: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CalendarToken(Base):
+    """A person's private calendar-feed address. The URL holds a random token; only its SHA-256 is
+    stored (a copy of this table does not open anyone's feed). One per person: resetting replaces
+    it, so the old address stops working at once."""
+
+    __tablename__ = "calendar_tokens"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
