@@ -6,7 +6,7 @@ The caller owns the transaction; nothing here commits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -29,7 +29,7 @@ from grantflow.db.models import (
 )
 from grantflow.db.workflows import get_registry
 from grantflow.services.queries import HistoryEntry, history
-from grantflow.services.targets import replace_programme_targets, snapshot
+from grantflow.services.targets import TargetIn, replace_programme_targets, snapshot
 from grantflow.states.amounts import from_hundredths
 from grantflow.states.enums import OrgKind, Role
 from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
@@ -250,20 +250,24 @@ def add_target(
     if not kind.strip() or not description.strip():
         raise PayloadInvalid(Text("请填写指标类别和内容", "give the target's kind and description"))
     existing = snapshot(conn, programme_id=row.id)
-    new = {
-        "kind": kind.strip(),
-        "description": description.strip(),
-        "description_en": description_en.strip() or description.strip(),
-        "planned": str(qty),
-        "unit": unit.strip() or None,
-        "unit_en": unit_en.strip() or unit.strip() or None,
-        "weight": None if wt is None else str(wt),
-        "due_on": date(due_year, 12, 31) if due_year else None,
-    }
+    new = TargetIn(
+        kind=kind.strip(),
+        planned=qty,
+        description=description.strip(),
+        description_en=description_en.strip() or description.strip(),
+        unit=unit.strip() or None,
+        unit_en=unit_en.strip() or unit.strip() or None,
+        weight=wt,
+        due_on=date(due_year, 12, 31) if due_year else None,
+    )
     moment = now or clock.now()
     replace_programme_targets(conn, programme_id=row.id, targets=[*existing, new], actor=actor, now=moment)
     tid = max(t["id"] for t in snapshot(conn, programme_id=row.id))
-    logged = {k: v.isoformat() if isinstance(v, date) else v for k, v in new.items()}
+    logged = {
+        k: v.isoformat() if isinstance(v, date) else str(v) if isinstance(v, Decimal) else v
+        for k, v in asdict(new).items()
+        if v not in (None, "")
+    }
     _note(conn, row.id, actor, "target_added", logged, moment)
     return tid
 
