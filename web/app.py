@@ -22,6 +22,7 @@ from grantflow.web.routes_adjustments import router as adjustments_router
 from grantflow.web.routes_core import router as core_router
 from grantflow.web.routes_forms import router as forms_router
 from grantflow.web.routes_inbox import router as inbox_router
+from grantflow.web.routes_office_calls import router as office_calls_router
 from grantflow.web.routes_orgs import router as orgs_router
 from grantflow.web.routes_overview import router as overview_router
 from grantflow.web.routes_programmes import router as programmes_router
@@ -79,4 +80,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(overview_router)
     app.include_router(adjustments_router)
     app.include_router(programmes_router)
+    app.include_router(office_calls_router)
     return app
