@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, and_, func, select
 
 from grantflow.db.apply import Transitioned, apply_trigger
 from grantflow.db.facts import load_facts
@@ -113,7 +113,7 @@ def list_calls(
     """The calls this person manages, filtered and sorted by closing date, one page of them."""
     require_desk(actor)
     managed = [p.id for p in programmes_for(conn, actor)]
-    where = [_c.c.programme_id.in_(managed)]
+    where: list[ColumnElement[bool]] = [_c.c.programme_id.in_(managed)]
     if programme_id is not None:
         where.append(_c.c.programme_id == programme_id)
     if state:

@@ -120,13 +120,13 @@ def panel_desk(conn: Connection, *, call_id: int, stage: str, actor: Actor) -> P
         taken = {a.reviewer_id for a in assigned}
         candidates = []
         for uid in sorted(members):
-            p = everyone.get(uid)
-            if p is None:
+            member = everyone.get(uid)
+            if member is None:
                 continue
-            reasons = list(unassignable(p, item_parties[ctx.project_id], aliases))
+            reasons = list(unassignable(member, item_parties[ctx.project_id], aliases))
             if uid in taken:
-                reasons.append(Text(f"{p.name} 已分配过此项目", f"{p.name} was already given this item"))
-            candidates.append(Candidate(uid, p.name, tuple(reasons)))
+                reasons.append(Text(f"{member.name} 已分配过此项目", f"{member.name} was already given this item"))
+            candidates.append(Candidate(uid, member.name, tuple(reasons)))
         items.append(
             DeskItem(
                 ctx.project_id,
