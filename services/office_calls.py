@@ -83,7 +83,7 @@ def state_choices() -> list[StateChoice]:
 @dataclass(frozen=True)
 class CallRow:
     id: int
-    title: str
+    title: Text
     programme: Text
     category: str
     selection_mode: str
@@ -135,7 +135,7 @@ def list_calls(
         [
             CallRow(
                 r.id,
-                r.title,
+                Text(r.title, r.title_en or r.title),
                 Text(r.g_name, r.g_name_en or r.g_name),
                 r.category,
                 r.selection_mode,

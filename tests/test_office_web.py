@@ -288,3 +288,35 @@ def test_the_ranking_names_states_in_the_readers_language_and_offers_only_decisi
     assert "commissioning (task agreement)" in _row(page, codes[scored])
     assert 'type="checkbox"' not in _row(page, codes[scored])  # decided: nothing more to decide here
     assert "政府支持开展" not in page and "government-supported" in page
+
+
+def test_a_tender_needs_its_bid_opening_time_and_the_page_reads_in_english(
+    engine: Engine, people: People, now: datetime
+) -> None:
+    office = client_as("office", Clock(now))
+    office.get("/lang/en")
+    form: dict[str, Any] = {
+        "programme_id": str(programme_id(engine)),
+        "title": "轨道交通招标",
+        "title_en": "Rail transit tender",
+        "category": Category.ENCOURAGED,
+        "selection_mode": SelectionMode.TENDER,
+        "support_modes": [SupportMode.TENDER],
+        "quorum": "5",
+        "opens_at": local(now),
+        "closes_at": local(now + timedelta(days=20)),
+        "bids_open_at": local(now + timedelta(days=10)),  # before the deadline
+    }
+    r = office.post("/office/calls/new", data=form)
+    assert r.status_code == 422
+    assert "bids cannot be opened before the bidding deadline" in field_errors(r.text, "bids_open_at")
+    assert 'value="Rail transit tender"' in r.text and '<option value="tender" selected' in r.text
+    form["bids_open_at"] = local(now + timedelta(days=21))
+    r = office.post("/office/calls/new", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    page = office.get(r.headers["location"]).text
+    assert "Rail transit tender" in page and "public tender" in page and "government-encouraged" in page
+    assert "Bid-opening time" in page and "being drafted" in page
+    assert buttons(page) == {"publish": True, "cancel": True}
+    listing = office.get("/office/calls").text
+    assert "Rail transit tender" in listing and "being drafted" in listing and "public tender" in listing

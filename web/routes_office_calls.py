@@ -327,6 +327,7 @@ def _panel_page(
             "name": desk.panel.name if desk.panel else "",
             "members": [str(m) for m in desk.panel.members] if desk.panel else [],
             "tags": " ".join(desk.panel.tags) if desk.panel else "",
+            "hide_peers": bool(desk.panel and not desk.panel.peers_after_submit),
         }
     return render(
         request,
@@ -369,6 +370,7 @@ async def panel_post(
         "name": str(form.get("name", "")),
         "members": [str(m) for m in form.getlist("member")],
         "tags": str(form.get("tags", "")),
+        "hide_peers": form.get("hide_peers") == "yes",
     }
     members = [m for m in (_int_or_none(v) for v in typed["members"]) if m is not None]
     with engine.connect() as conn:
@@ -386,6 +388,7 @@ async def panel_post(
                 actor=actor,
                 now=now,
                 tags=[t for t in typed["tags"].replace(",", " ").split() if t],
+                peers_after_submit=not typed["hide_peers"],
             )
     except GrantflowError as exc:
         return _panel_page(
