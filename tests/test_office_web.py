@@ -88,7 +88,7 @@ def test_an_organiser_drafts_a_call_fixes_an_error_then_publishes_and_opens_it(
     # each problem beside its field, in Chinese
     assert "只能采用" in field_errors(r.text, "selection_mode")
     assert "不能采用支持方式" in field_errors(r.text, "support_modes")
-    assert "时间格式" in field_errors(r.text, "closes_at")
+    assert "截止时间的格式" in field_errors(r.text, "closes_at")
     assert field_errors(r.text, "title") == ""
     # everything typed is still there
     assert 'value="城市精细化管理 2026 年度指南"' in r.text

@@ -112,16 +112,26 @@ def _typed(form: FormData) -> dict[str, Any]:
     return typed
 
 
+MOMENTS = {
+    "opens_at": Text("开始时间", "opening time"),
+    "closes_at": Text("截止时间", "deadline"),
+    "bids_open_at": Text("开标时间", "bid-opening time"),
+}
+
+
 def _moment(typed: dict[str, Any], key: str, parsed: Parsed, *, required: bool) -> datetime | None:
     raw = str(typed.get(key, "")).strip()
+    what = MOMENTS[key]
     if not raw:
         if required:
-            parsed.problems.append((key, Text("请填写此时间", "enter this time")))
+            parsed.problems.append((key, Text(f"请填写{what.zh}", f"enter the {what.en}")))
         return None
     try:
         moment = datetime.fromisoformat(raw.replace(" ", "T"))
     except ValueError:
-        parsed.problems.append((key, Text("时间格式应为 年-月-日 时:分", "use the form YYYY-MM-DD HH:MM")))
+        parsed.problems.append(
+            (key, Text(f"{what.zh}的格式应为 年-月-日 时:分", f"write the {what.en} as YYYY-MM-DD HH:MM"))
+        )
         return None
     # what people type is the local time of the commission (the field says so), stored as UTC
     if moment.tzinfo is None:
