@@ -15,11 +15,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, select
 
 from grantflow.config import get_settings
+from grantflow.db.facts import load_facts
 from grantflow.db.models import Call, ReviewAssignment
+from grantflow.db.workflows import get_registry
 from grantflow.services.calls import create_call
 from grantflow.services.records import record_review
 from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.states.enums import Category, SelectionMode, SupportMode
+from grantflow.states.selection import CallPlan, call_field_problems, call_problems
 from grantflow.web.app import create_app
 from grantflow.web.routes_review import clock
 from tests.conftest import People
@@ -320,3 +323,31 @@ def test_a_tender_needs_its_bid_opening_time_and_the_page_reads_in_english(
     assert buttons(page) == {"publish": True, "cancel": True}
     listing = office.get("/office/calls").text
     assert "Rail transit tender" in listing and "being drafted" in listing and "public tender" in listing
+
+
+def test_the_table_says_which_buttons_a_person_may_ever_press(engine: Engine, people: People, now: datetime) -> None:
+    """``permitted``: the table names this person (a guard may still wait); otherwise the page hides it."""
+    call_id = call(engine, people, now)
+    with engine.connect() as conn:
+        facts = load_facts(conn, "call", call_id)
+    wf = get_registry().get(facts.workflow)
+    mine = {b.trigger: (b.allowed, b.permitted) for b in wf.available(facts=facts, actor=people["organiser"], now=now)}
+    office = {b.trigger: (b.allowed, b.permitted) for b in wf.available(facts=facts, actor=people["office"], now=now)}
+    assert mine["close_call"] == (False, False) and office["close_call"] == (False, True)  # the deadline waits
+    assert mine["cancel"] == (True, True)
+    assert {b.trigger for b in wf.available(facts=facts, actor=people["applicant"], now=now) if b.permitted} == set()
+
+
+def test_every_problem_of_a_planned_call_names_its_field() -> None:
+    plan = CallPlan(
+        category=Category.ORGANISED,
+        selection_mode=SelectionMode.TENDER,
+        support_modes=(SupportMode.COMPETITIVE,),
+        quorum=0,
+        eligibility={"regions": 5},
+        opens_at=datetime(2026, 5, 1, tzinfo=ZoneInfo("UTC")),
+        closes_at=datetime(2026, 4, 1, tzinfo=ZoneInfo("UTC")),
+    )
+    found = call_field_problems(plan)
+    assert {name for name, _ in found} == {"support_modes", "bids_open_at", "closes_at", "quorum", "eligibility"}
+    assert [text for _, text in found] == call_problems(plan)
