@@ -38,7 +38,7 @@ from grantflow.states.errors import Forbidden, NotFound, PayloadInvalid
 from grantflow.states.lifecycle import DEFAULT_QUORUM
 from grantflow.states.permissions import APPLY_FORBIDDEN, Actor, may_apply
 from grantflow.states.review_rules import MANAGE_FORBIDDEN, may_manage
-from grantflow.states.selection import CallPlan, call_problems
+from grantflow.states.selection import CallPlan, call_field_problems
 from grantflow.states.text import Text, clean_line, join
 
 _o = table(Organisation)
@@ -50,13 +50,26 @@ _p = table(Project)
 class CallInvalid(PayloadInvalid):
     code = "call_invalid"
 
-    def __init__(self, problems: list[Text]) -> None:
+    def __init__(self, problems: list[Text], fields: Mapping[str, list[Text]] | None = None) -> None:
         body = join(problems)
         super().__init__(
             Text("申报指南设置有误：" + body.zh, "The call is not valid: " + body.en),
             details={"problems": [p.as_dict() for p in problems]},
         )
         self.problems = problems
+        self.fields: dict[str, list[Text]] = dict(fields or {})
+        """The same problems by the field they are about (a form shows each beside its field)."""
+
+
+TITLE_MISSING = Text("请填写指南名称", "enter the call's title")
+
+
+def call_invalid(problems: list[tuple[str, Text]]) -> CallInvalid:
+    """One refusal for every problem of a plan, keeping which field each is about."""
+    fields: dict[str, list[Text]] = {}
+    for name, text in problems:
+        fields.setdefault(name, []).append(text)
+    return CallInvalid([text for _, text in problems], fields)
 
 
 def plan_from(conn: Connection, values: Mapping[str, Any], bids_open_at: datetime | None) -> CallPlan:
@@ -78,6 +91,19 @@ def plan_from(conn: Connection, values: Mapping[str, Any], bids_open_at: datetim
     )
 
 
+def check_call(
+    conn: Connection, *, values: Mapping[str, Any], bids_open_at: datetime | None = None
+) -> list[tuple[str, Text]]:
+    """Every problem of a planned call, each with the field it is about; writes nothing."""
+    problems = call_field_problems(plan_from(conn, values, bids_open_at))
+    if not (isinstance(values.get("title"), str) and clean_line(values["title"])):
+        problems.insert(0, ("title", TITLE_MISSING))
+    if "max_applications_per_unit" in values:
+        limit = max_applications_problems(values["max_applications_per_unit"])
+        problems += [("max_applications_per_unit", p) for p in limit]
+    return problems
+
+
 def create_call(
     conn: Connection,
     *,
@@ -92,11 +118,9 @@ def create_call(
     ).scalar_one_or_none()
     if not may_manage(actor, organiser):
         raise Forbidden([MANAGE_FORBIDDEN])
-    problems = call_problems(plan_from(conn, values, bids_open_at))
-    if "max_applications_per_unit" in values:
-        problems += max_applications_problems(values["max_applications_per_unit"])
+    problems = check_call(conn, values=values, bids_open_at=bids_open_at)
     if problems:
-        raise CallInvalid(problems)
+        raise call_invalid(problems)
     cleaned = {**values, "title": clean_line(values["title"])} if isinstance(values.get("title"), str) else values
     call_id = create(conn, subject="call", values=dict(cleaned), actor=actor, now=now)
     if values.get("selection_mode") == SelectionMode.TENDER and bids_open_at is not None:

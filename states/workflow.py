@@ -100,6 +100,9 @@ class Availability:
     allowed: bool
     reasons: tuple[Text, ...] = ()
     requires: tuple[str, ...] = ()
+    permitted: bool = True
+    """The table names this actor among those who may fire it (guards and time aside): a page
+    shows a disabled button only then, and hides what this person can never do."""
 
 
 class _Subject:
@@ -260,7 +263,17 @@ class Workflow:
                 err = self._explain(candidates, facts, actor, now)
                 reasons = tuple(err.reasons)
             requires = tuple(dict.fromkeys(k for t in candidates for k in t.requires))
-            result.append(Availability(trigger, trigger_label(trigger), ok, reasons, requires))
+            permitted = ok or any(
+                not forbidden_reasons(
+                    who=t.who,
+                    separate_from_scorers=t.separate_from_scorers,
+                    actor=actor,
+                    facts=facts,
+                    here=self.states.get(facts.state),
+                )
+                for t in candidates
+            )
+            result.append(Availability(trigger, trigger_label(trigger), ok, reasons, requires, permitted))
         return result
 
     def _explain(

@@ -62,6 +62,8 @@ NOBODY_SIGNED_IN = "in no no no no no no no no"
 COMPLAINTS = "in ok ok no no no ok no no"
 # only the project's own unit acts on it (applying, appealing, bidding)
 OWN_UNIT = "in ok no no no no no no no"
+# keeps a call desk: the office and every organising unit (each sees the calls of its own programmes)
+CALL_DESK = "in no no no ok ok ok no no"
 # programme-wide figures: the office and the leadership group
 OVERVIEW = "in no no no no no ok ok no"
 # a unit's qualifications: the unit itself, organising units (they write eligibility rules), the office
@@ -131,6 +133,15 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/review/calls/{call_id}/bids"): NOBODY_SIGNED_IN,
     ("POST", "/review/calls/{call_id}/bids/open"): NOBODY_SIGNED_IN,
     ("POST", "/api/review/calls/{call_id}/bids/open"): NOBODY_SIGNED_IN,
+    # the call desk: calls listed, drafted, moved through their table; the panel and assignment
+    ("GET", "/office/calls"): CALL_DESK,
+    ("GET", "/office/calls/new"): CALL_DESK,
+    ("POST", "/office/calls/new"): CALL_DESK,  # the form, refused for its content (422)
+    ("GET", "/office/calls/{call_id}"): MANAGER,
+    ("POST", "/office/calls/{call_id}/fire"): MANAGER,  # then refused for the call's state
+    ("GET", "/review/calls/{call_id}/panel"): MANAGER,
+    ("POST", "/review/calls/{call_id}/panel"): MANAGER,
+    ("POST", "/review/calls/{call_id}/panel/assign"): MANAGER,
     # the office's desks
     # no complaint with that id: the office is told so, everyone else is refused
     ("POST", "/review/complaints/{complaint_id}/answer"): NOBODY_SIGNED_IN,
@@ -234,6 +245,10 @@ def _bodies(ids: dict[str, Any], role: str) -> dict[tuple[str, str], dict[str, A
         ("POST", "/projects/{project_id}/forms/{key}"): {"data": {"action": "save"}},
         ("POST", "/review/calls/{call_id}/assign"): {"data": {"project": str(reviewed)}},
         ("POST", "/review/calls/{call_id}/decide"): {"data": {"reject": str(reviewed), "reason": "x"}},
+        ("POST", "/office/calls/new"): {"data": {"title": "x"}},
+        ("POST", "/office/calls/{call_id}/fire"): {"data": {"trigger": "publish"}},
+        ("POST", "/review/calls/{call_id}/panel"): {"data": {"stage": "proposal"}},
+        ("POST", "/review/calls/{call_id}/panel/assign"): {"data": {"project": str(reviewed), "stage": "proposal"}},
         ("POST", "/review/complaints/{complaint_id}/answer"): {"data": {"answer": "x"}},
         ("POST", "/review/projects/{project_id}/bid"): {"files": {"file": ("bid.txt", b"x", "text/plain")}},
         ("POST", "/review/projects/{project_id}/complaints"): {"data": {"grounds": "x"}},

@@ -73,7 +73,7 @@ def test_office_desk_ranks_assigns_and_decides_in_a_batch(
     assert page.status_code == 200 and "评审排名" in page.text
     # b has no review yet: its decision fails on its own, a's goes through
     done = client.post(f"/review/calls/{call_id}/decide", data={"approve": [a, b]})
-    assert done.status_code == 200 and "未处理" in done.text and "under_review → commissioning" in done.text
+    assert done.status_code == 200 and "未处理" in done.text and "专家评审中 → 委托立项（签订任务书）" in done.text
     assert (state_of(engine, a), state_of(engine, b)) == ("commissioning", "under_review")
     # the organiser of another programme has no desk here
     _login(client, "organiser@hbj.example.cn")

@@ -24,6 +24,7 @@ from grantflow.web.routes_calls import router as calls_router
 from grantflow.web.routes_core import router as core_router
 from grantflow.web.routes_forms import router as forms_router
 from grantflow.web.routes_inbox import router as inbox_router
+from grantflow.web.routes_office_calls import router as office_calls_router
 from grantflow.web.routes_orgs import router as orgs_router
 from grantflow.web.routes_overview import router as overview_router
 from grantflow.web.routes_people import router as people_router
@@ -85,4 +86,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(programmes_router)
     app.include_router(calls_router)
     app.include_router(calendar_router)
+    app.include_router(office_calls_router)
     return app

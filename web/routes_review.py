@@ -48,6 +48,7 @@ from grantflow.services.review import (
     rubric_for,
     submit_review,
 )
+from grantflow.services.review.desk import ranking_desk
 from grantflow.services.tenders import (
     BidSealed,
     open_bids,
@@ -131,7 +132,7 @@ def _call_view(engine: Any, actor: Actor, call_id: int, stage: str, now: datetim
             "stages": STAGES,
             "rules": describe(rules) if rules else [],
             "panel": panel_for(conn, call_id=call_id, stage=stage),
-            "rows": ranking(conn, call_id=call_id, stage=stage, actor=actor),
+            "rows": ranking_desk(conn, call_id=call_id, stage=stage, actor=actor, now=now),
             "tender": tender_status(conn, call_id=call_id),
             "now": now,
         }

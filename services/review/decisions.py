@@ -81,10 +81,13 @@ def decide_batch(engine: Engine, *, decisions: Sequence[Decision], actor: Actor,
         d = by_id[pid]
         payload = {"reason": d.reason} if d.reason else {}
         t = apply_trigger(conn, subject_id=pid, trigger=d.trigger, actor=actor, payload=payload, now=now)
+        # the states as the table names them in the reader's language, not as stored
+        wf = get_registry().get(conn.execute(select(_p.c.workflow).where(_p.c.id == pid)).scalar_one())
+        was, now_in = wf.state_label(t.from_state), wf.state_label(t.to_state)
         return ItemResult(
             pid,
             True,
-            Text(f"{t.from_state} → {t.to_state}", f"{t.from_state} → {t.to_state}"),
+            Text(f"{was.zh} → {now_in.zh}", f"{was.en} → {now_in.en}"),
             {"to": t.to_state, "event": t.event_id},
         )
 
