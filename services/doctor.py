@@ -13,12 +13,14 @@ A check is ``ok``, ``warn`` (works, but look: e.g. e-mail not configured) or ``f
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import smtplib
 import ssl
 import stat
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -296,6 +298,19 @@ def render_sample() -> tuple[str, list[str]]:
             if base is not None:
                 fonts.append(str(base).lstrip("/").split("+", 1)[-1])
     return text, fonts
+
+
+def render_sample_isolated(timeout: float = 120) -> tuple[str, list[str]]:
+    """``render_sample`` in a child process: with no usable font Pango can crash the whole process
+    (a segmentation fault, seen with an empty fontconfig path), and doctor must live to say so."""
+    done = subprocess.run(
+        [sys.executable, "-m", "grantflow.services.doctor"], capture_output=True, timeout=timeout, check=False
+    )
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+        raise OSError(f"the test render ended with status {done.returncode}: {tail[0][:200]}")
+    body = json.loads(done.stdout.decode())
+    return str(body["text"]), [str(f) for f in body["fonts"]]
 
 
 def check_fonts() -> Finding:
@@ -577,3 +592,8 @@ def run(*, min_free: int = MIN_FREE_BYTES, on_finding: Callable[[Finding], None]
 
 def failed(findings: list[Finding]) -> bool:
     return any(f.status is Status.FAIL for f in findings)
+
+
+if __name__ == "__main__":  # the child of ``render_sample_isolated``
+    _text, _fonts = render_sample()
+    sys.stdout.write(json.dumps({"text": _text, "fonts": _fonts}))

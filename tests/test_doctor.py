@@ -181,3 +181,26 @@ def test_a_readable_key_and_a_missing_database_are_named(fresh: Path, monkeypatc
     (database,) = _line(out, "database")
     assert database.startswith("PROBLEM") and "does not exist" in database and "grantflow init" in out
     assert not (fresh.parent / "nowhere" / "grantflow.db").exists()  # doctor did not create one
+
+
+def test_a_listed_font_that_does_not_render_chinese_is_named(
+    fresh: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fontconfig may list a CJK family that the layout does not really get (a broken or shadowed
+    font): the PDF is what counts. Here the test render sees only a Latin font."""
+    from grantflow.services import doctor
+
+    latin = next((d for d in ("/usr/share/fonts/truetype/dejavu",) if Path(d).is_dir()), None)
+    if latin is None:
+        pytest.skip("no DejaVu fonts to stand for a font without Chinese")
+    conf = tmp_path / "latin.conf"
+    conf.write_text(
+        f"<?xml version='1.0'?>\n<fontconfig><dir>{latin}</dir><cachedir>{tmp_path / 'fc'}</cachedir></fontconfig>\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("FONTCONFIG_FILE", str(conf))  # seen by the render's child process
+    monkeypatch.setattr(doctor, "_fc", lambda *args: "Noto Sans CJK SC\n")
+    finding = doctor.check_fonts()
+    assert finding.status is doctor.Status.FAIL
+    assert "does not read back" in finding.detail.en and "DejaVu" in finding.detail.en
+    assert "乱码" in finding.detail.zh
