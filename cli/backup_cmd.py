@@ -62,8 +62,14 @@ def register(app: typer.Typer) -> None:
         table = Table(title=Text("备份时的行数", "rows as of the backup").get(language))
         table.add_column(Text("表", "table").get(language))
         table.add_column(Text("行数", "rows").get(language), justify="right")
-        for name in _ordered(manifest.tables):
-            table.add_row(name, str(manifest.tables[name]))
+        for name in MAIN_TABLES:
+            if name in manifest.tables:
+                table.add_row(name, str(manifest.tables[name]))
+        others = [n for n in manifest.tables if n not in MAIN_TABLES]
+        table.add_row(
+            Text(f"（其他 {len(others)} 张表）", f"({len(others)} other tables)").get(language),
+            str(sum(manifest.tables[n] for n in others)),
+        )
         console.print(table)
         _summary(manifest, language)
         console.print(
