@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from grantflow.cli.common import cli_lang, fail, use_lang
 from grantflow.services.backup import MAIN_TABLES, BackupRefused, Manifest, RestoreRefused, backup, restore
@@ -59,6 +60,11 @@ def register(app: typer.Typer) -> None:
             manifest = backup(path, on_step=lambda t: console.print(f"  {t.get(language)}"))
         except BackupRefused as exc:
             fail(exc.message, lang=language)
+        except (OSError, SQLAlchemyError) as exc:  # a disk full, a database gone: one line, no traceback
+            fail(
+                Text(f"备份失败（目录已清空）：{exc}", f"backup failed (the directory was emptied): {exc}"),
+                lang=language,
+            )
         table = Table(title=Text("备份时的行数", "rows as of the backup").get(language))
         table.add_column(Text("表", "table").get(language))
         table.add_column(Text("行数", "rows").get(language), justify="right")
@@ -89,6 +95,13 @@ def register(app: typer.Typer) -> None:
             report = restore(path, on_step=lambda t: console.print(f"  {t.get(language)}"))
         except RestoreRefused as exc:
             fail(exc.message, lang=language)
+        except (OSError, SQLAlchemyError) as exc:
+            fail(
+                Text(
+                    f"恢复失败（已撤回写入的文件）：{exc}", f"restore failed (what it had written was removed): {exc}"
+                ),
+                lang=language,
+            )
         table = Table(title=Text("行数核对", "row counts").get(language))
         for col in (Text("表", "table"), Text("清单", "manifest"), Text("恢复后", "restored"), Text("", "")):
             table.add_column(col.get(language), justify="left" if not col.zh or col.zh == "表" else "right")

@@ -142,14 +142,32 @@ class Manifest:
             ) from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise RestoreRefused(Text(f"{path} 不是 grantflow 备份清单", f"{path} is not a grantflow backup manifest"))
-        return cls(
-            created_at=str(data["created_at"]),
-            dialect=str(data["dialect"]),
-            alembic_revision=data.get("alembic_revision"),
-            audit_head=dict(data.get("audit_head") or {}),
-            tables={str(k): int(v) for k, v in dict(data["tables"]).items()},
-            files={str(k): dict(v) for k, v in dict(data["files"]).items()},
-        )
+        try:
+            manifest = cls(
+                created_at=str(data["created_at"]),
+                dialect=str(data["dialect"]),
+                alembic_revision=data.get("alembic_revision"),
+                audit_head=dict(data.get("audit_head") or {}),
+                tables={str(k): int(v) for k, v in dict(data["tables"]).items()},
+                files={str(k): dict(v) for k, v in dict(data["files"]).items()},
+            )
+            for entry in manifest.files.values():
+                int(entry["size"]), str(entry["sha256"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RestoreRefused(
+                Text(
+                    f"备份清单 {path} 不完整或有误：{exc!r}",
+                    f"the backup manifest {path} is incomplete or wrong: {exc!r}",
+                )
+            ) from None
+        if manifest.dialect not in ("sqlite", "postgresql"):
+            raise RestoreRefused(
+                Text(
+                    f"备份清单中的数据库类型未知：{manifest.dialect}",
+                    f"unknown database kind in the manifest: {manifest.dialect}",
+                )
+            )
+        return manifest
 
 
 @dataclass(frozen=True)
@@ -381,9 +399,29 @@ def backup(
                 Text(f"备份目录不能位于 {p.source} 之内", f"the backup directory cannot be inside {p.source}")
             )
     url = s.url
+    if not url.startswith(("sqlite", "postgresql")):
+        raise BackupRefused(
+            Text(
+                f"不支持备份此类数据库：{make_url(url).drivername}",
+                f"cannot back up a {make_url(url).drivername} database",
+            )
+        )
     db = engine or get_engine(s)
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(dest, 0o700)  # it holds the keys
+    try:
+        return _write(dest, s, db, url, say)
+    except BaseException:
+        # it was empty: leave it empty, so the same command can simply be run again
+        for child in dest.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+        raise
+
+
+def _write(dest: Path, s: Settings, db: Engine, url: str, say: Progress) -> Manifest:
     files: dict[str, dict[str, Any]] = {}
 
     by_name = {p.name: p for p in parts(s)}
@@ -396,17 +434,10 @@ def backup(
         name = SQLITE_COPY
         tables, revision, head = _backup_sqlite(db, url, dest / name)
         dialect = "sqlite"
-    elif url.startswith("postgresql"):
+    else:
         name = PG_DUMP
         tables, revision, head = _backup_postgres(db, url, dest / name)
         dialect = "postgresql"
-    else:
-        raise BackupRefused(
-            Text(
-                f"不支持备份此类数据库：{make_url(url).drivername}",
-                f"cannot back up a {make_url(url).drivername} database",
-            )
-        )
     files[name] = {"sha256": _sha256(dest / name), "size": (dest / name).stat().st_size, "mode": f"{KEY_MODE:04o}"}
     for p in parts(s):
         if p.name == anchors.name:
@@ -516,9 +547,10 @@ def _refuse_non_empty(s: Settings, manifest: Manifest) -> None:
         )
 
 
-def _place(source: Path, target: Path, *, secret: bool) -> None:
+def _place(source: Path, target: Path, *, secret: bool, placed: list[Path]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if secret else 0o755)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_MODE if secret else 0o640)
+    placed.append(target)
     with source.open("rb") as src, os.fdopen(fd, "wb") as dst:
         shutil.copyfileobj(src, dst, CHUNK)
         dst.flush()
@@ -534,6 +566,49 @@ def _target_for(s: Settings, rel: str) -> tuple[Path, bool] | None:
         if not p.folder and rel == p.name:
             return p.source, p.secret
     return None
+
+
+def _install(s: Settings, root: Path, manifest: Manifest, placed: list[Path], say: Progress) -> None:
+    url = s.url
+    s.home_dir.mkdir(parents=True, exist_ok=True)
+    say(Text("恢复数据库…", "restoring the database…"))
+    if manifest.dialect == "sqlite":
+        _place(root / SQLITE_COPY, sqlite_path(url), secret=True, placed=placed)
+    else:
+        # one transaction: a failure leaves the target database as empty as it was
+        _run(
+            [
+                pg_tool("pg_restore"),
+                "--no-owner",
+                "--exit-on-error",
+                "--single-transaction",
+                f"--dbname={make_url(url).database}",
+                str(root / PG_DUMP),
+            ],
+            _libpq_env(url),
+            Text("pg_restore ", "pg_restore"),
+        )
+    say(Text("恢复文件、密钥与锚点…", "restoring files, keys and anchors…"))
+    for rel in manifest.files:
+        if rel in (SQLITE_COPY, PG_DUMP):
+            continue
+        target = _target_for(s, rel)
+        if target is None:
+            continue  # a part a newer version backs up; nothing here knows where it goes
+        _place(root / rel, target[0], secret=target[1], placed=placed)
+
+
+def _undo(s: Settings, placed: list[Path]) -> None:
+    for path in placed:
+        path.unlink(missing_ok=True)
+    if s.home_dir.is_dir():
+        for child in s.home_dir.iterdir():
+            if child.name in IGNORED_IN_HOME:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
 
 
 def restore(source: Path, *, settings: Settings | None = None, on_step: Progress | None = None) -> RestoreReport:
@@ -563,32 +638,13 @@ def restore(source: Path, *, settings: Settings | None = None, on_step: Progress
                     f"the target database {make_url(url).database} is not empty ({len(existing)} tables)",
                 )
             )
-    s.home_dir.mkdir(parents=True, exist_ok=True)
-    say(Text("恢复数据库…", "restoring the database…"))
-    if manifest.dialect == "sqlite":
-        _place(root / SQLITE_COPY, sqlite_path(url), secret=True)
-    else:
-        _run(
-            [
-                pg_tool("pg_restore"),
-                "--no-owner",
-                "--exit-on-error",
-                "--single-transaction",
-                f"--dbname={make_url(url).database}",
-                str(root / PG_DUMP),
-            ],
-            _libpq_env(url),
-            Text("pg_restore ", "pg_restore"),
-        )
-    say(Text("恢复文件、密钥与锚点…", "restoring files, keys and anchors…"))
-    for rel in manifest.files:
-        if rel in (SQLITE_COPY, PG_DUMP):
-            continue
-        placed = _target_for(s, rel)
-        if placed is None:
-            continue  # a part a newer version backs up; nothing here knows where it goes
-        target, secret = placed
-        _place(root / rel, target, secret=secret)
+    placed: list[Path] = []
+    try:
+        _install(s, root, manifest, placed, say)
+    except BaseException:
+        # the home was empty before: leave it so, and the restore can simply be run again
+        _undo(s, placed)
+        raise
     s.ensure_dirs()
     forget_key()
     dispose_engines()

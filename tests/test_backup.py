@@ -10,9 +10,10 @@ import json
 import re
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -275,3 +276,41 @@ def test_postgres_round_trip(
     finally:
         dispose_engines()
         pg_server.drop_database(target)
+
+
+def test_a_failure_half_way_leaves_nothing_behind_and_can_be_run_again(
+    engine: Engine, populated: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk filling up during a backup, or during a restore: the directory (or the home) is left
+    empty again, with one line saying so, and the same command then simply works."""
+    from grantflow.services import backup as service
+
+    real_copy, real_place = service._copy, service._place
+    calls = {"copy": 0, "place": 0}
+
+    def full_disk(kind: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            calls[kind] += 1
+            if calls[kind] == 3:
+                raise OSError(28, "No space left on device")
+            return real(*args, **kwargs)
+
+        return wrapped
+
+    dest = tmp_path / "backup"
+    monkeypatch.setattr(service, "_copy", full_disk("copy", real_copy))
+    result = runner.invoke(app, ["backup", str(dest), "--lang", "en"])
+    assert result.exit_code == 2 and "backupfailed" in _flat(result.output) and "Nospace" in _flat(result.output)
+    assert dest.is_dir() and not any(dest.iterdir())
+    monkeypatch.setattr(service, "_copy", real_copy)
+    assert runner.invoke(app, ["backup", str(dest)]).exit_code == 0
+
+    fresh = tmp_path / "restored"
+    _switch_home(monkeypatch, fresh)
+    monkeypatch.setattr(service, "_place", full_disk("place", real_place))
+    result = runner.invoke(app, ["restore", str(dest), "--lang", "en"])
+    assert result.exit_code == 2 and "restorefailed" in _flat(result.output)
+    assert not any(fresh.iterdir())
+    monkeypatch.setattr(service, "_place", real_place)
+    result = runner.invoke(app, ["restore", str(dest), "--lang", "en"])
+    assert result.exit_code == 0, result.output
