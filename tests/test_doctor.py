@@ -204,3 +204,30 @@ def test_a_listed_font_that_does_not_render_chinese_is_named(
     assert finding.status is doctor.Status.FAIL
     assert "does not read back" in finding.detail.en and "DejaVu" in finding.detail.en
     assert "乱码" in finding.detail.zh
+
+
+def test_a_database_behind_the_code_is_told_to_upgrade(fresh: Path) -> None:
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from grantflow.db.migrate import alembic_config
+    from grantflow.db.session import make_engine
+
+    script = ScriptDirectory.from_config(alembic_config())
+    head = script.get_current_head()
+    assert head is not None
+    older = script.get_revision(head).down_revision
+    assert isinstance(older, str)
+    engine = make_engine(get_settings().url)
+    try:
+        with engine.begin() as conn:  # as an older release left it (only the recorded revision differs)
+            conn.execute(text("UPDATE alembic_version SET version_num = :older"), {"older": older})
+    finally:
+        engine.dispose()
+    code, out = _doctor("--lang", "en")
+    assert code == 1
+    (database,) = _line(out, "database")
+    assert database.startswith("PROBLEM") and f"is at revision {older}, code wants {head}" in database
+    assert "fix: run `grantflow db upgrade`" in out
+    code, zh = _doctor("--lang", "zh")
+    assert f"迁移版本为 {older}" in zh and "grantflow db upgrade" in zh
