@@ -281,7 +281,10 @@ def render_sample() -> tuple[str, list[str]]:
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
-    html = f'<html lang="zh-CN"><body><p style="font-family: {CJK_FAMILIES}">{SAMPLE}</p></body></html>'
+    html = (
+        f'<html lang="zh-CN"><head><style>p {{ font-family: {CJK_FAMILIES}; }}</style></head>'
+        f"<body><p>{SAMPLE}</p></body></html>"
+    )
     fetcher = URLFetcher(allowed_protocols={"data"}, allow_redirects=False, fail_on_errors=True)
     pdf = HTML(string=html, url_fetcher=fetcher).write_pdf()
     assert pdf is not None
@@ -576,15 +579,25 @@ def run(*, min_free: int = MIN_FREE_BYTES, on_finding: Callable[[Finding], None]
     add(*config)
     if s is None:
         return findings  # nothing else can be located without the configuration
-    database = check_database(s)
+    settings = s
+
+    def guarded(check: Text, work: Callable[[], Finding | list[Finding]]) -> list[Finding]:
+        """A check that breaks in an unforeseen way is a finding too: doctor itself never crashes."""
+        try:
+            got = work()
+        except Exception as exc:
+            return [_fail(check, Text(f"检查时出错：{_short(exc)}", f"the check itself failed: {_short(exc)}"))]
+        return got if isinstance(got, list) else [got]
+
+    (database,) = guarded(DATABASE, lambda: check_database(settings))
     add(database)
-    add(*check_keys(s))
-    add(check_fonts())
-    add(check_smtp(s))
-    add(*check_prefect())
-    add(check_disk(s, min_free))
+    add(*guarded(KEYS, lambda: check_keys(settings)))
+    add(*guarded(FONTS, check_fonts))
+    add(*guarded(SMTP, lambda: check_smtp(settings)))
+    add(*guarded(PREFECT, check_prefect))
+    add(*guarded(DISK, lambda: check_disk(settings, min_free)))
     if database.status is Status.OK:
-        add(check_audit(s))
+        add(*guarded(AUDIT, lambda: check_audit(settings)))
     else:
         add(_fail(AUDIT, Text("数据库不可用，未校验", "not verified: the database is not usable"), database.fix))
     return findings

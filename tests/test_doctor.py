@@ -231,3 +231,26 @@ def test_a_database_behind_the_code_is_told_to_upgrade(fresh: Path) -> None:
     assert "fix: run `grantflow db upgrade`" in out
     code, zh = _doctor("--lang", "zh")
     assert f"迁移版本为 {older}" in zh and "grantflow db upgrade" in zh
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_on_postgres_the_database_is_checked_and_an_unreachable_one_named(
+    pg_engine: object, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("PREFECT_API_URL", "GRANTFLOW_SMTP_HOST"):
+        monkeypatch.delenv(var, raising=False)
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    code, out = _doctor("--lang", "en")
+    assert code == 0, out
+    (database,) = _line(out, "database")
+    assert database.startswith("OK") and "postgresql+psycopg://" in database and "at head" in database
+    dead = f"postgresql+psycopg://grantflow:not-shown@127.0.0.1:{_closed_port()}/grantflow"
+    monkeypatch.setenv("GRANTFLOW_DATABASE_URL", dead)
+    reset_settings()
+    code, out = _doctor("--lang", "en")
+    assert code == 1, out
+    (database,) = _line(out, "database")
+    assert database.startswith("PROBLEM") and "cannot reach" in database
+    assert "not-shown" not in out  # the password is never printed
+    assert "check GRANTFLOW_DATABASE_URL" in out
