@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -10,7 +11,7 @@ from rich.markup import escape
 
 from grantflow.cli.common import cli_lang, use_lang
 from grantflow.services.doctor import MIN_FREE_BYTES, Finding, Status, failed, run
-from grantflow.states.text import Text
+from grantflow.states.text import Text, normalise_lang
 
 console = Console(highlight=False)
 
@@ -19,6 +20,15 @@ LABEL = {
     Status.WARN: ("yellow", Text("注意", "WARN")),
     Status.FAIL: ("red", Text("问题", "PROBLEM")),
 }
+
+
+def _language() -> str:
+    """The language of the output, even when the configuration (which may name it) cannot be read:
+    a broken configuration is exactly what doctor has to report."""
+    try:
+        return cli_lang()
+    except Exception:
+        return normalise_lang(os.environ.get("GRANTFLOW_LANGUAGE"))
 
 
 def register(app: typer.Typer) -> None:
@@ -34,7 +44,7 @@ def register(app: typer.Typer) -> None:
         use_lang(lang or None)
 
         def show(f: Finding) -> None:
-            language = cli_lang()
+            language = _language()
             colour, label = LABEL[f.status]
             found = f"{escape(f.check.get(language))}: {escape(f.detail.get(language))}"
             console.print(f"[{colour}]{label.get(language):<7}[/{colour}] {found}", soft_wrap=True)
@@ -43,7 +53,7 @@ def register(app: typer.Typer) -> None:
                 console.print(f"{arrow}{escape(f.fix.get(language))}", soft_wrap=True)
 
         findings = run(min_free=min_free_mb * 2**20, on_finding=show)
-        language = cli_lang()
+        language = _language()
         problems = sum(f.status is Status.FAIL for f in findings)
         warnings = sum(f.status is Status.WARN for f in findings)
         console.print(

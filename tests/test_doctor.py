@@ -254,3 +254,17 @@ def test_on_postgres_the_database_is_checked_and_an_unreachable_one_named(
     assert database.startswith("PROBLEM") and "cannot reach" in database
     assert "not-shown" not in out  # the password is never printed
     assert "check GRANTFLOW_DATABASE_URL" in out
+
+
+def test_a_configuration_that_cannot_be_read_is_named_without_its_value(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRANTFLOW_SESSION_IDLE_S", "half an hour")
+    monkeypatch.setenv("GRANTFLOW_LANGUAGE", "en")
+    reset_settings()
+    result = runner.invoke(app, ["doctor"])  # no --lang: the language setting is unreadable too
+    assert result.exit_code == 1
+    (config,) = _line(result.output, "configuration")
+    assert config.startswith("PROBLEM") and "session_idle_s: Input should be a valid integer" in config
+    assert "half an hour" not in result.output
+    assert "Traceback" not in result.output
