@@ -12,6 +12,7 @@ A check is ``ok``, ``warn`` (works, but look: e.g. e-mail not configured) or ``f
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -448,8 +449,15 @@ def check_prefect(timeout: float = NETWORK_TIMEOUT_S) -> list[Finding]:
         f"启动 Prefect 服务器（`prefect server start`）或改正 PREFECT_API_URL（{api}）",
         f"start the Prefect server (`prefect server start`) or correct PREFECT_API_URL ({api})",
     )
+    headers: dict[str, str] = {}
+    # the credentials Prefect's own client would send (Prefect Cloud, or a server behind basic auth)
+    if os.environ.get("PREFECT_API_KEY"):
+        headers["Authorization"] = f"Bearer {os.environ['PREFECT_API_KEY']}"
+    elif os.environ.get("PREFECT_API_AUTH_STRING"):
+        token = base64.b64encode(os.environ["PREFECT_API_AUTH_STRING"].encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
     try:
-        with httpx.Client(timeout=timeout) as client:
+        with httpx.Client(timeout=timeout, headers=headers) as client:
             health = client.get(f"{api}/health")
             if health.status_code != 200:
                 return [

@@ -268,3 +268,37 @@ def test_a_configuration_that_cannot_be_read_is_named_without_its_value(
     assert config.startswith("PROBLEM") and "session_idle_s: Input should be a valid integer" in config
     assert "half an hour" not in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_a_real_prefect_server_deployed_then_stopped(
+    fresh: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against a real Prefect server: missing deployments named, then none after `grantflow deploy`,
+    then the stopped server named."""
+    from grantflow.flows.server import LocalPrefectServer, free_port
+
+    quick = {"PREFECT_UI_ENABLED": "false"}
+    repo = Path(__file__).resolve().parent.parent
+    with LocalPrefectServer(tmp_path / "prefect", port=free_port(), env=quick) as server:
+        monkeypatch.setenv("PREFECT_API_URL", server.api_url)
+        code, out = _doctor("--lang", "en")
+        assert code == 1
+        healthy, missing = _line(out, "Prefect scheduler")
+        assert (
+            healthy.startswith("OK") and missing.startswith("PROBLEM") and "deployments missing: deadlines" in missing
+        )
+        env = {**os.environ, **quick, "PREFECT_HOME": str(tmp_path / "prefect")}
+        deployed = subprocess.run(
+            [str(Path(sys.executable).parent / "grantflow"), "deploy", "--pool", "doctor-pool", "--paused"],
+            env=env, cwd=repo, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        code, out = _doctor("--lang", "en")
+        assert code == 0, out
+        assert [line.split()[0] for line in _line(out, "Prefect scheduler")] == ["OK", "OK"]
+        assert "grantflow deployments exist" in out
+    code, out = _doctor("--lang", "en")  # the server is stopped now
+    assert code == 1
+    (prefect,) = _line(out, "Prefect scheduler")
+    assert prefect.startswith("PROBLEM") and f"cannot reach the Prefect server {server.api_url}" in prefect
