@@ -16,8 +16,10 @@ from grantflow.cli import export_cmd, flows_cmd, guard_cmd, publish_cmd
 from grantflow.cli.adjustments_cmd import adjustments_app
 from grantflow.cli.admin_cmd import orgs_app, users_app
 from grantflow.cli.audit_cmd import audit_app
+from grantflow.cli.backup_cmd import register as register_backup
 from grantflow.cli.channels import cli_channel
 from grantflow.cli.common import GrantflowGroup, cli_lang, fail, start_command, use_lang
+from grantflow.cli.doctor_cmd import register as register_doctor
 from grantflow.cli.evaluation_cmd import evaluation_app
 from grantflow.cli.programmes_cmd import programmes_app
 from grantflow.cli.review_cmd import review_app
@@ -52,6 +54,8 @@ flows_cmd.register(app)  # serve, deploy, flows, notifications
 guard_cmd.register(app)  # guard: the content guard on text files
 publish_cmd.register(app)  # publish, publications
 export_cmd.register(app)  # export TABLE: the office overview's tables as CSV or XLSX
+register_backup(app)  # backup PATH, restore PATH
+register_doctor(app)  # doctor: can this installation do its work?
 
 console = Console()
 err = Console(stderr=True)
