@@ -37,7 +37,16 @@ from grantflow.states.errors import (
 from grantflow.states.facts import Facts
 from grantflow.states.guards import Guard, form_of, get_guard, known_guard
 from grantflow.states.lifecycle import BUILTIN_WORKFLOWS, REVIEW_STAGES, TRIGGER_LABELS
-from grantflow.states.permissions import PRESETS, Actor, FormLocked, forbidden_reasons, form_refusal, may_view
+from grantflow.states.permissions import (
+    PRESETS,
+    Actor,
+    FormLocked,
+    adjustment_only,
+    forbidden_reasons,
+    form_refusal,
+    may_ever_fire,
+    may_view,
+)
 from grantflow.states.programmes import NOTE_LABELS as PROGRAMME_NOTES
 from grantflow.states.text import Text
 
@@ -100,6 +109,10 @@ class Availability:
     allowed: bool
     reasons: tuple[Text, ...] = ()
     requires: tuple[str, ...] = ()
+    offered: bool = True
+    """Whether this actor could ever fire it (``permissions.may_ever_fire``): pages show only these."""
+    by_adjustment: bool = False
+    """Only an applied dynamic-adjustment request fires it (``permissions.adjustment_only``)."""
 
 
 class _Subject:
@@ -260,8 +273,15 @@ class Workflow:
                 err = self._explain(candidates, facts, actor, now)
                 reasons = tuple(err.reasons)
             requires = tuple(dict.fromkeys(k for t in candidates for k in t.requires))
-            result.append(Availability(trigger, trigger_label(trigger), ok, reasons, requires))
+            here = self.states.get(facts.state)
+            offered = ok or any(may_ever_fire(t.who, actor, facts, here) for t in candidates)
+            by_adjustment = all(adjustment_only(t.who) for t in candidates)
+            result.append(Availability(trigger, trigger_label(trigger), ok, reasons, requires, offered, by_adjustment))
         return result
+
+    def offered(self, *, facts: Facts, actor: Actor, now: datetime) -> list[Availability]:
+        """The buttons a page shows this actor: those they could fire, pressable now or greyed out with why."""
+        return [b for b in self.available(facts=facts, actor=actor, now=now) if b.offered]
 
     def _explain(
         self, candidates: list[TransitionDef], facts: Facts, actor: Actor, now: datetime

@@ -45,7 +45,7 @@ from grantflow.db.models.review import (
     ReviewPanel,
     ReviewRubric,
 )
-from grantflow.db.models.security import ThrottleEvent, WebSession
+from grantflow.db.models.security import SiteFlag, ThrottleEvent, WebSession
 from grantflow.db.models.targets import Target, TargetResult
 from grantflow.db.models.tenders import Bid, Tender
 
@@ -94,6 +94,7 @@ __all__ = [
     "ReviewAssignment",
     "ReviewPanel",
     "ReviewRubric",
+    "SiteFlag",
     "Spending",
     "StReportCheck",
     "Submission",

@@ -38,3 +38,14 @@ class ThrottleEvent(Base):
     bucket: Mapped[str] = mapped_column(String(40))
     key: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SiteFlag(Base):
+    """A fact about this installation recorded once, e.g. ``demo``: ``grantflow init --demo`` seeded
+    demo people with a known password, so the sign-in page may list them (never in production)."""
+
+    __tablename__ = "site_flags"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
