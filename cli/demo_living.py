@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select, update
 
 from grantflow.config import get_settings
 from grantflow.db.apply import create
-from grantflow.db.models import InboxMessage, Programme, Project, table
+from grantflow.db.models import Call, InboxMessage, Programme, Project, table
 from grantflow.db.workflows import get_registry
 from grantflow.services import adjustments
 from grantflow.services.calls import create_call, new_project
@@ -110,7 +110,10 @@ def _midterm(idea: Idea) -> dict[str, Any]:
 def _acceptance(idea: Idea) -> dict[str, Any]:
     return {
         "summary": f"{idea.title}：完成任务书约定的研究内容，样机通过第三方检测，具备示范应用条件。",
-        "targets_achieved": [{"target": t, "planned": t, "achieved": t, "met": "met"} for t in idea.targets],
+        "targets_achieved": [
+            {"target": t, "planned": t, "achieved": t, "met": "met"}  # not a workflow state: column names
+            for t in idea.targets
+        ],
         "standards_formed": 1,
         "patents_filed": 4,
         "patents_granted": 1,
@@ -328,6 +331,8 @@ class Living:
                 "e2": s("expert2@cies.example.cn"),
                 "e3": s("expert3@qingyuan.example.cn"),
                 "e4": s("expert4@jinghua.example.com"),
+                # the third-party evaluator takes part in the mid-term as an assigned member
+                "evaluator": s("evaluator@qingyuan.example.cn"),
             },
             evaluator=s("evaluator@qingyuan.example.cn"),
         )
@@ -391,8 +396,15 @@ class Living:
         self.story.fire(call_id, "publish", organiser, subject="call")
         if opens >= 0:
             self.at(opens)
-            self.story.fire(call_id, "open", SYSTEM, subject="call")
+            self.story.fire(call_id, self._opening(call_id), SYSTEM, subject="call")
         return call_id
+
+    def _opening(self, call_id: int) -> str:
+        """The row the scheduler fires when a published call's opening comes (as the table says)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(Call.state, Call.workflow).where(Call.id == call_id)).one()
+        rows = get_registry().get(row.workflow).scheduled()
+        return next(rule.trigger for rule, _ in rows if rule.source == row.state)
 
     def close_call(self, call_id: int, closes: float) -> None:
         self.at(closes)
@@ -406,7 +418,9 @@ class Living:
                 conn, call_id=call_id, actor=who, title=idea.title, now=self.now, budget_yuan=Decimal(idea.budget)
             )
             workflow = conn.execute(select(_p.c.workflow).where(_p.c.id == pid)).scalar_one()
-            form = "concept_note" if get_registry().get(workflow).initial != "draft" else "proposal"
+            wf = get_registry().get(workflow)
+            # a two-stage call starts with the concept note: the form its first state lets them edit
+            form = "concept_note" if "concept_note" in wf.state(wf.initial).editable else "proposal"
             data = (
                 {"title": idea.title, "summary": idea.summary, "objectives": idea.objectives}
                 if form == "concept_note"
@@ -470,7 +484,8 @@ class Living:
         start = (self.real_now - timedelta(days=days_ago)).date()
         end = start + timedelta(days=months * 30)
         self.form(pid, "task_agreement", who, _task_agreement(idea, start, end), days_ago + 3)
-        if "midterm_review" in get_registry().get(self._workflow_of(pid)).states:
+        wf = get_registry().get(self._workflow_of(pid))
+        if wf.states_where(lambda st: st.review_stage == "midterm"):
             # the stage reports fall due from the period (mid-term and acceptance); a short project
             # has no mid-term, so its period is left for the office to schedule by hand
             self.set_period(pid, start, end)
@@ -516,6 +531,16 @@ class Living:
                 Text(f"调整申请 {aid}：{action}（{actor.name}）", f"adjustment {aid}: {action} ({actor.name})")
             )
         return aid
+
+
+def _two_stage() -> str:
+    """The project workflow whose first step is a concept note (``states/workflows/concept.toml``)."""
+    registry = get_registry()
+    return next(
+        wf.name
+        for wf in (registry.get(n) for n in registry.names("project"))
+        if "concept_note" in wf.state(wf.initial).editable
+    )
 
 
 def tell_living(story: Story, real_now: datetime) -> None:
@@ -678,7 +703,7 @@ def tell_living(story: Story, real_now: datetime) -> None:
             due_on=(real_now + timedelta(days=21)).date(),
         )
     story.say(Text(f"项目 {b1}：委托第三方评估机构开展中期评估", f"project {b1}: evaluator engaged for the mid-term"))
-    life.assign(b1, "midterm", ["e2"], 8, org7)
+    life.assign(b1, "midterm", ["e2", "evaluator"], 8, org7)
     # the software platform's reports: a technical report overdue, the mid-term report due soon
     life.at(200)
     with life.engine.begin() as conn:
@@ -776,7 +801,7 @@ def tell_living(story: Story, real_now: datetime) -> None:
         opens=30,
         closes=-21,
         organiser=org1,
-        workflow="concept",
+        workflow=_two_stage(),
     )
     life.apply(f, C, IDEAS["haze"], 4, submit_form=False)
     f2 = life.apply(f, Y, IDEAS["vehicle"], 9)

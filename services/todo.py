@@ -153,7 +153,8 @@ def _due_items(conn: Connection, actor: Actor, now: datetime) -> list[Todo]:
     for r in rows:
         if r.form_key:
             name = form_label(r.form_key)
-            href = f"/projects/{r.id}/forms/{r.form_key}"
+            # a report written once per period opens at its period
+            href = f"/projects/{r.id}/forms/{r.form_key}" + (f"?period={r.period}" if r.period else "")
         else:
             name = stage_label(r.stage) if r.stage else Text(r.kind, r.kind)
             href = f"/projects/{r.id}"
