@@ -11,7 +11,7 @@ the evaluations and reviews assigned to them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, or_, select
 
@@ -32,6 +32,10 @@ from grantflow.states.text import Text
 
 _due = table(DueItem)
 _p = table(Project)
+
+DUE_HORIZON = timedelta(days=120)
+"""How far ahead a due item counts as "needs me now" (a report due next quarter is worth starting;
+those of later years are on the project's own page)."""
 
 SCANNED_PROJECTS = 300
 """Projects whose buttons are read for one to-do list (the most recent the person may see): a home
@@ -54,7 +58,7 @@ def todo_for(conn: Connection, actor: Actor, *, now: datetime) -> list[Todo]:
     """Everything waiting for this person, overdue first, then by date, then the rest."""
     items = [
         *_project_actions(conn, actor, now),
-        *_reviews(conn, actor),
+        *_reviews(conn, actor, now),
         *_adjustments(conn, actor, now),
         *_complaints(conn, actor),
         *_due_items(conn, actor, now),
@@ -78,10 +82,14 @@ def _project_actions(conn: Connection, actor: Actor, now: datetime) -> list[Todo
             continue
         facts = load_facts(conn, "project", p.id)
         subject = f"{p.code} {p.title}"
-        for b in wf.available(facts=facts, actor=actor, now=now):
-            if b.allowed:
-                out.append(Todo("action", b.label, subject, f"/projects/{p.id}"))
-            elif b.offered and b.trigger == wf.submit_trigger(p.state):
+        buttons = wf.available(facts=facts, actor=actor, now=now)
+        # one line per project, naming every step this person can take there now
+        tasks = [b.label for b in buttons if b.allowed and wf.is_task(b.trigger, p.state)]
+        if tasks:
+            what = Text(" / ".join(t.zh for t in tasks), " / ".join(t.en for t in tasks))
+            out.append(Todo("action", what, subject, f"/projects/{p.id}"))
+        for b in buttons:
+            if not b.allowed and b.offered and b.trigger == wf.submit_trigger(p.state):
                 # the person's own next step, waiting for their form: finish it, then submit
                 out.append(
                     Todo(
@@ -94,7 +102,7 @@ def _project_actions(conn: Connection, actor: Actor, now: datetime) -> list[Todo
     return out
 
 
-def _reviews(conn: Connection, actor: Actor) -> list[Todo]:
+def _reviews(conn: Connection, actor: Actor, now: datetime) -> list[Todo]:
     if actor.user_id is None or not actor.has(Role.REVIEWER):
         return []
     registry = get_registry()
@@ -107,7 +115,11 @@ def _reviews(conn: Connection, actor: Actor) -> list[Todo]:
             continue  # assigned early: the review opens when the project reaches the stage
         stage = stage_label(a.stage)
         what = Text(f"评审：{stage.zh}", f"review: {stage.en}")
-        out.append(Todo("review", what, f"{a.code} {a.title}", f"/review/projects/{a.project_id}/{a.stage}"))
+        # the assignment's own due item (``services.sweep.sync_assignments``) dates it
+        due = conn.execute(select(_due.c.due_at).where(_due.c.key == f"assignment:{a.id}")).scalar_one_or_none()
+        href = f"/review/projects/{a.project_id}/{a.stage}"
+        late = due is not None and due < now
+        out.append(Todo("review", what, f"{a.code} {a.title}", href, due_at=due, overdue=late))
     return out
 
 
@@ -145,7 +157,9 @@ def _due_items(conn: Connection, actor: Actor, now: datetime) -> list[Todo]:
         select(_due.c.form_key, _due.c.stage, _due.c.kind, _due.c.period, _due.c.label, _due.c.due_at)
         .add_columns(_p.c.id, _p.c.code, _p.c.title)
         .select_from(_due.join(_p, and_(_due.c.subject == "project", _due.c.subject_id == _p.c.id)))
-        .where(_due.c.status.in_(LIVE_DUE_STATUSES), mine)
+        .where(_due.c.status.in_(LIVE_DUE_STATUSES), _due.c.due_at <= now + DUE_HORIZON, mine)
+        # a reviewer's assignments are listed as reviews, dated by their items
+        .where(or_(_due.c.kind != "review", ~_due.c.key.startswith("assignment:")))
         .order_by(_due.c.due_at)
         .limit(50)
     ).all()

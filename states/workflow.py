@@ -217,6 +217,13 @@ class Workflow:
                 seen.setdefault(t.trigger, None)
         return list(seen)
 
+    def is_task(self, trigger: str, state: str) -> bool:
+        """Whether a row is work waiting for someone, rather than a way out they may take at any
+        time: a row to an end state with no condition and no reason asked (an applicant's
+        withdrawal) is a choice, never a to-do."""
+        rows = self.rules_for(trigger, state)
+        return not all(self.state(r.dest).terminal and not r.guards and not r.requires for r in rows)
+
     def rules_for(self, trigger: str, state: str) -> list[TransitionDef]:
         return self._by_key.get((trigger, state), [])
 
