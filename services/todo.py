@@ -116,7 +116,9 @@ def _reviews(conn: Connection, actor: Actor, now: datetime) -> list[Todo]:
         stage = stage_label(a.stage)
         what = Text(f"评审：{stage.zh}", f"review: {stage.en}")
         # the assignment's own due item (``services.sweep.sync_assignments``) dates it
-        due = conn.execute(select(_due.c.due_at).where(_due.c.key == f"assignment:{a.id}")).scalar_one_or_none()
+        due = conn.execute(
+            select(_due.c.due_at).where(_due.c.key == f"assignment:{a.assignment_id}")
+        ).scalar_one_or_none()
         href = f"/review/projects/{a.project_id}/{a.stage}"
         late = due is not None and due < now
         out.append(Todo("review", what, f"{a.code} {a.title}", href, due_at=due, overdue=late))
