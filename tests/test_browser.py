@@ -216,3 +216,13 @@ def test_english_clerk_sees_english_labels_and_an_english_refusal(
     assert not CJK.search(alert.inner_text()), alert.inner_text()
     expect(page.locator(".state")).to_have_text("withdrawn")
     assert state_of(engine, pid) == "withdrawn"
+
+
+def test_a_demo_account_on_the_sign_in_page_fills_in_the_form(page: Page, base_url: str, engine: Engine) -> None:
+    page.goto(f"{base_url}/login")
+    page.locator("button[data-demo-email='pi@cies.example.cn']").click()
+    expect(page.locator("input[name=email]")).to_have_value("pi@cies.example.cn")
+    expect(page.locator("input[name=password]")).to_have_value(DEMO_PASSWORD)
+    page.locator("form.card button[type=submit]").click()
+    expect(page.locator("h1")).to_have_text("待我办理")
+    expect(page.locator("header nav.main a[href='/inbox']")).to_be_visible()
