@@ -220,3 +220,25 @@ def test_project_page_offers_only_what_this_person_could_fire(engine: Engine) ->
 def test_pages_show_times_in_the_configured_zone(engine: Engine) -> None:
     page = _client("pi@yanyuan.example.edu").get("/").text
     assert "overdue" in page and "CST" in page  # Asia/Shanghai, named on every date shown
+
+
+def test_the_rules_say_who_could_ever_fire_a_row_and_what_is_a_task() -> None:
+    """Pure: the page's offer and the to-do list read these answers from the table."""
+    from grantflow.states.facts import StaticFacts
+    from grantflow.states.permissions import ADJUSTMENT_ROLE, Actor, adjustment_only, may_ever_fire
+
+    wf = get_registry().get("standard")
+    applicant = Actor(user_id=1, organisation_id=10, roles=frozenset({"applicant"}))
+    office = Actor(user_id=2, organisation_id=1, roles=frozenset({"office"}))
+    facts = StaticFacts(state="in_execution", workflow="standard", undertaking_unit_id=10, organising_unit_id=5)
+    now = clock.now()
+    mine = {b.trigger: b for b in wf.available(facts=facts, actor=applicant, now=now)}
+    assert mine["suspend"].by_adjustment and not mine["suspend"].offered
+    assert mine["submit_midterm"].offered and not mine["submit_midterm"].allowed  # the report is not in yet
+    theirs = {b.trigger: b for b in wf.offered(facts=facts, actor=office, now=now)}
+    assert "submit_midterm" not in theirs and "terminate" not in theirs
+    assert adjustment_only((ADJUSTMENT_ROLE,)) and not adjustment_only(("office", ADJUSTMENT_ROLE))
+    assert not may_ever_fire(("applicant",), office, facts, wf.state("in_execution"))
+    # an applicant's withdrawal is a way out, never a task; a decision is
+    assert not wf.is_task("withdraw", "submitted") and wf.is_task("reject", "under_review")
+    assert wf.is_task("submit", "draft") and wf.is_task("close", "post_evaluation")
