@@ -12,7 +12,7 @@ simulated clock; nothing is dated after the real now except the deadlines still 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -307,7 +307,6 @@ class Cast:
     cies: Actor
     experts: dict[str, Actor]
     evaluator: Actor
-    pis: dict[int, str] = field(default_factory=dict)  # organisation id -> the PI's name
 
 
 class Living:
@@ -468,7 +467,9 @@ class Living:
         self.story.say(Text(f"项目 {pid}：评审意见已提交（{score} 分）", f"project {pid}: review submitted ({score})"))
 
     def set_period(self, pid: int, start: date, end: date) -> None:
-        # the execution period the task agreement states (the stage reports fall due from it)
+        # the execution period the task agreement states (the stage reports fall due from it); no
+        # service copies it onto the project yet, so the demo records it as the office would
+        # (a plain column, not a state)
         with self.engine.begin() as conn:
             conn.execute(
                 update(_p)

@@ -292,8 +292,9 @@ def demo_mode(conn: Connection) -> bool:
 
 
 def demo_accounts(conn: Connection, *, production: bool) -> list[DemoAccount]:
-    """The demo people still holding the demo password's account, for the sign-in page; none in
-    production or where demo data was never seeded."""
+    """The demo people that still exist, for the sign-in page; none in production or where demo
+    data was never seeded. (Checking each one's password would cost a slow hash per person on every
+    page view: one whose password was changed simply no longer signs in with the demo password.)"""
     if production or not demo_mode(conn):
         return []
     known = set(conn.execute(select(User.email).where(User.email.in_([p.email for p in DEMO_PEOPLE]))).scalars())

@@ -1,7 +1,11 @@
 """Sign-in, language, the project list and page, and firing triggers (page and JSON API).
 
 Buttons come from the same two checks the engine makes (who may act, may it happen):
-``Workflow.available``. Pressing one calls ``db.apply.fire``; nothing here writes a state.
+``Workflow.available``. A page offers only the rows this person could ever fire
+(``Availability.offered``): pressable now, or greyed out with why; rows only an applied dynamic
+adjustment fires become a link to the project's adjustment requests. Pressing one calls
+``db.apply.fire``; nothing here writes a state. The home page lists what needs this person now
+(``services.todo``).
 """
 
 from __future__ import annotations
