@@ -18,10 +18,13 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from grantflow import clock
+from grantflow.cli.demo_living import tell_living
 from grantflow.clock import SimulatedClock, use_clock
+from grantflow.config import get_settings
 from grantflow.db.apply import Transitioned, create, fire
 from grantflow.db.models import AuditEvent, Call, Programme, Project
 from grantflow.db.workflows import get_registry
+from grantflow.notifications.dispatch import fan_out
 from grantflow.services import adjustments
 from grantflow.services.actors import actor_for
 from grantflow.services.bootstrap import init_database
@@ -85,7 +88,13 @@ class Story:
                 f"{noun.en} {subject_id}: {before.en} → {after.en} ({what.en}, {who.name})",
             )
         )
+        self.deliver()
         return t
+
+    def deliver(self) -> None:
+        """Turn what was notified so far into inbox messages, at the story's moment (what the
+        dispatcher does every few seconds), so nothing notified in the past is left queued."""
+        fan_out(self.engine, now=self.now, tz=get_settings().timezone, email=False)
 
     def say(self, line: Text) -> None:
         text = line.get(self.lang)
@@ -110,18 +119,26 @@ def _state_label(subject: str, state: str) -> Text:
     return Text(state, state)
 
 
+HISTORY_DAYS = 3500
+"""How long before the real now the narrated story starts: its projects run a call, three years of
+execution and four years of post-evaluation, so they close before the living demo's calls begin."""
+
+
 def run_demo(
     engine: Engine,
     *,
-    start: datetime | None = None,
+    until: datetime | None = None,
     on_step: Callable[[str], None] | None = None,
     lang: str = "zh",
 ) -> Story:
+    """The narrated story (finished years ago), then the living demo up to ``until`` (default: the
+    real now), so nothing is dated after the moment the demo is seeded except deadlines to come."""
     init_database(engine, demo=True)
-    begin = start or clock.now().replace(microsecond=0)
-    story = Story(engine, SimulatedClock(begin), on_step=on_step, lang=lang)
+    real_now = (until or clock.now()).replace(microsecond=0)
+    story = Story(engine, SimulatedClock(real_now - timedelta(days=HISTORY_DAYS)), on_step=on_step, lang=lang)
     with use_clock(story.clock):
         _tell(engine, story)
+        tell_living(story, real_now)
     return story
 
 

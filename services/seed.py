@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from grantflow import clock
-from grantflow.db.models import Organisation, Programme, ProgrammeKeyTask, Target, User, UserRole
+from grantflow.db.models import Organisation, Programme, ProgrammeKeyTask, SiteFlag, Target, User, UserRole
 from grantflow.services.passwords import hash_password
-from grantflow.states.enums import OrgKind, Role
+from grantflow.states.enums import LABELS, OrgKind, Role
+from grantflow.states.text import Text
 
 # (code, class, zh, en, targets) from the action plan (DESIGN.md, "The twelve programmes")
 PROGRAMMES: list[tuple[int, int, str, str, str | None]] = [
@@ -263,5 +264,49 @@ def seed_demo(session: Session) -> int:
     for code, org_name in ((7, "市经济和信息化委员会"), (1, "市环境保护局")):
         if programmes[code].organising_unit_id is None:
             programmes[code].organising_unit_id = orgs[org_name].id
+    if session.get(SiteFlag, DEMO_FLAG) is None:
+        # recorded once: the sign-in page lists the demo accounts only where they were seeded
+        session.add(SiteFlag(name=DEMO_FLAG, value="seeded", set_at=clock.now()))
     session.flush()
     return added
+
+
+DEMO_FLAG = "demo"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """One line of the sign-in page's list of demo accounts."""
+
+    email: str
+    name: str
+    role: Text
+    org: str
+
+
+def demo_mode(conn: Connection) -> bool:
+    """Whether ``grantflow init --demo`` seeded this database (its demo people share one known password)."""
+    return conn.execute(select(SiteFlag.value).where(SiteFlag.name == DEMO_FLAG)).first() is not None
+
+
+def demo_accounts(conn: Connection, *, production: bool) -> list[DemoAccount]:
+    """The demo people that still exist, for the sign-in page; none in production or where demo
+    data was never seeded. (Checking each one's password would cost a slow hash per person on every
+    page view: one whose password was changed simply no longer signs in with the demo password.)"""
+    if production or not demo_mode(conn):
+        return []
+    known = set(conn.execute(select(User.email).where(User.email.in_([p.email for p in DEMO_PEOPLE]))).scalars())
+    return [
+        DemoAccount(
+            p.email,
+            p.name,
+            Text("、".join(LABELS[r].zh for r in p.roles), ", ".join(LABELS[r].en for r in p.roles)),
+            p.org,
+        )
+        for p in DEMO_PEOPLE
+        if p.email in known
+    ]
+
+
+def _roles(roles: tuple[str, ...]) -> Text:
+    return Text("、".join(LABELS[r].zh for r in roles), ", ".join(LABELS[r].en for r in roles))

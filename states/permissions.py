@@ -182,6 +182,21 @@ def admitted(who: Iterable[str], actor: Actor, facts: Facts, here: StateDef | No
     return any(PRESETS[name].admits(actor, facts, here) for name in who)
 
 
+def may_ever_fire(who: Iterable[str], actor: Actor, facts: Facts, here: StateDef | None) -> bool:
+    """Whether the row is for this person at all: one of its presets admits them, whatever its guards
+    and separation of duties say now. A page offers such a row (greyed out, with reasons, until its
+    conditions hold) and leaves out the others: a row only an applied adjustment (``adjustment``)
+    or the scheduler fires is never a person's button."""
+    return admitted(who, actor, facts, here)
+
+
+def adjustment_only(who: Iterable[str]) -> bool:
+    """A row that only an applied dynamic-adjustment request fires: a person asks for it through
+    the project's adjustment requests instead."""
+    names = set(who)
+    return bool(names) and names <= {ADJUSTMENT_ROLE}
+
+
 def forbidden_reasons(
     *, who: tuple[str, ...], separate_from_scorers: bool, actor: Actor, facts: Facts, here: StateDef | None = None
 ) -> list[Text]:
@@ -386,3 +401,34 @@ def may_view_qualifications(actor: Actor, organisation_id: int) -> bool:
         or actor.has(Role.ORGANISING_UNIT)
         or (actor.organisation_id is not None and actor.organisation_id == organisation_id)
     )
+
+
+# --- which pages a person's navigation offers ------------------------------------------------------
+# Each link is offered to those its page serves; the page itself still refuses anyone else.
+
+
+def may_review(actor: Actor) -> bool:
+    """Experts have a review queue (``/review/mine``)."""
+    return actor.has(Role.REVIEWER)
+
+
+def may_run_calls(actor: Actor) -> bool:
+    """The office's desk for calls (``/office/calls``): drafting, publishing and closing calls."""
+    return actor.has(Role.OFFICE)
+
+
+def may_follow_adjustments(actor: Actor) -> bool:
+    """Those who request, review or approve dynamic adjustments: the project's unit (the ``applicant``
+    preset), the organising unit, the office and, for a major adjustment, the leadership group."""
+    return any(actor.has(r) for r in (Role.APPLICANT, Role.ORGANISING_UNIT, Role.OFFICE, Role.LEADERSHIP_GROUP))
+
+
+def may_follow_programmes(actor: Actor) -> bool:
+    """Those who launch, organise and run the programmes (the programme pages are their desk)."""
+    return any(actor.has(r) for r in (Role.ORGANISING_UNIT, Role.OFFICE, Role.LEADERSHIP_GROUP))
+
+
+def may_list_units(actor: Actor) -> bool:
+    """Who has a use for the list of units and their qualifications (``may_view_qualifications``):
+    the office, organising units, and an applicant for its own unit."""
+    return may_manage_qualifications(actor) or actor.has(Role.ORGANISING_UNIT) or actor.has(Role.APPLICANT)

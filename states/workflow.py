@@ -37,7 +37,16 @@ from grantflow.states.errors import (
 from grantflow.states.facts import Facts
 from grantflow.states.guards import Guard, form_of, get_guard, known_guard
 from grantflow.states.lifecycle import BUILTIN_WORKFLOWS, REVIEW_STAGES, TRIGGER_LABELS
-from grantflow.states.permissions import PRESETS, Actor, FormLocked, forbidden_reasons, form_refusal, may_view
+from grantflow.states.permissions import (
+    PRESETS,
+    Actor,
+    FormLocked,
+    adjustment_only,
+    forbidden_reasons,
+    form_refusal,
+    may_ever_fire,
+    may_view,
+)
 from grantflow.states.programmes import NOTE_LABELS as PROGRAMME_NOTES
 from grantflow.states.text import Text
 
@@ -103,6 +112,10 @@ class Availability:
     permitted: bool = True
     """The table names this actor among those who may fire it (guards and time aside): a page
     shows a disabled button only then, and hides what this person can never do."""
+    offered: bool = True
+    """Whether this actor could ever fire it (``permissions.may_ever_fire``): pages show only these."""
+    by_adjustment: bool = False
+    """Only an applied dynamic-adjustment request fires it (``permissions.adjustment_only``)."""
 
 
 class _Subject:
@@ -207,6 +220,13 @@ class Workflow:
                 seen.setdefault(t.trigger, None)
         return list(seen)
 
+    def is_task(self, trigger: str, state: str) -> bool:
+        """Whether a row is work waiting for someone, rather than a way out they may take at any
+        time: a row to an end state with no condition and no reason asked (an applicant's
+        withdrawal) is a choice, never a to-do."""
+        rows = self.rules_for(trigger, state)
+        return not all(self.state(r.dest).terminal and not r.guards and not r.requires for r in rows)
+
     def rules_for(self, trigger: str, state: str) -> list[TransitionDef]:
         return self._by_key.get((trigger, state), [])
 
@@ -273,8 +293,26 @@ class Workflow:
                 )
                 for t in candidates
             )
-            result.append(Availability(trigger, trigger_label(trigger), ok, reasons, requires, permitted))
+            here = self.states.get(facts.state)
+            offered = ok or any(may_ever_fire(t.who, actor, facts, here) for t in candidates)
+            by_adjustment = all(adjustment_only(t.who) for t in candidates)
+            result.append(
+                Availability(
+                    trigger,
+                    trigger_label(trigger),
+                    ok,
+                    reasons,
+                    requires,
+                    permitted=permitted,
+                    offered=offered,
+                    by_adjustment=by_adjustment,
+                )
+            )
         return result
+
+    def offered(self, *, facts: Facts, actor: Actor, now: datetime) -> list[Availability]:
+        """The buttons a page shows this actor: those they could fire, pressable now or greyed out with why."""
+        return [b for b in self.available(facts=facts, actor=actor, now=now) if b.offered]
 
     def _explain(
         self, candidates: list[TransitionDef], facts: Facts, actor: Actor, now: datetime

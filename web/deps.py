@@ -16,10 +16,19 @@ from sqlalchemy import Engine
 from grantflow.config import get_settings
 from grantflow.services.actors import actor_for
 from grantflow.states.channels import API, PAGE, Channel
+from grantflow.states.disclosure import may_publish
 from grantflow.states.enums import label as enum_label
 from grantflow.states.errors import NotFound
 from grantflow.states.overview import may_view_overview
-from grantflow.states.permissions import Actor
+from grantflow.states.permissions import (
+    Actor,
+    complaint_scope,
+    may_follow_adjustments,
+    may_follow_programmes,
+    may_list_units,
+    may_review,
+    may_run_calls,
+)
 from grantflow.states.text import Lang, Text, normalise_lang
 from grantflow.states.workflow import event_label
 from grantflow.web.i18n import translations
@@ -49,6 +58,11 @@ def _environment(lang: Lang) -> Environment:
     env.globals["event_label"] = event_label
     env.globals["local_time"] = local_time
     env.globals["may_view_overview"] = may_view_overview
+    # the navigation offers each person the pages their role uses (states.permissions decides)
+    for ask in (may_review, may_follow_adjustments, complaint_scope, may_run_calls, may_publish):
+        env.globals[ask.__name__] = ask
+    env.globals["may_follow_programmes"] = may_follow_programmes
+    env.globals["may_list_units"] = may_list_units
     return env
 
 
@@ -117,6 +131,17 @@ def current_actor(actor: OptionalActor) -> Actor:
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
+def _unread(request: Request, user: object) -> int:
+    """The inbox badge's count: every page shows how many messages wait unread."""
+    if not isinstance(user, Actor) or user.user_id is None:
+        return 0
+    from grantflow.services.todo import unread  # pulls in the services; deps is imported by every route
+
+    engine: Engine = request.app.state.engine
+    with engine.connect() as conn:
+        return unread(conn, user)
+
+
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, *, status_code: int = 200
 ) -> HTMLResponse:
@@ -125,6 +150,7 @@ def render(
     token = session.csrf_token() if isinstance(session, ServerSession) else None
     ctx = {"request": request, "user": getattr(request.state, "actor", None), "csrf_token": token}
     ctx.update(context or {})
+    ctx.setdefault("nav_unread", _unread(request, ctx["user"]))
     response = templates(lang).TemplateResponse(request, template, ctx, status_code=status_code)
     if token is None:
         return response

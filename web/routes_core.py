@@ -1,7 +1,11 @@
 """Sign-in, language, the project list and page, and firing triggers (page and JSON API).
 
 Buttons come from the same two checks the engine makes (who may act, may it happen):
-``Workflow.available``. Pressing one calls ``db.apply.fire``; nothing here writes a state.
+``Workflow.available``. A page offers only the rows this person could ever fire
+(``Availability.offered``): pressable now, or greyed out with why; rows only an applied dynamic
+adjustment fires become a link to the project's adjustment requests. Pressing one calls
+``db.apply.fire``; nothing here writes a state. The home page lists what needs this person now
+(``services.todo``).
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ from grantflow import clock
 from grantflow.db.apply import fire
 from grantflow.db.facts import load_facts
 from grantflow.db.workflows import get_registry
+from grantflow.services import adjustments
 from grantflow.services.lifecycle_view import graphviz_available, state_path, timeline
 from grantflow.services.queries import history, project_for, visible_projects
+from grantflow.services.seed import DEMO_PASSWORD, DemoAccount, demo_accounts
 from grantflow.services.signin import BadLogin, sign_in
 from grantflow.services.targets import project_progress
+from grantflow.services.todo import todo_for
 from grantflow.states.errors import GrantflowError, TooManyAttempts
 from grantflow.states.text import normalise_lang
 from grantflow.web.deps import CurrentActor, EngineDep, LangDep, OptionalActor, render
@@ -32,9 +39,21 @@ def _safe_next(value: str | None) -> str:
     return value if value and value.startswith("/") and not value.startswith("//") else "/"
 
 
+def _demo_accounts(request: Request, engine: Any) -> list[DemoAccount]:
+    """The demo people, listed on the sign-in page only where ``grantflow init --demo`` seeded them
+    (a flag in the database) and never in production."""
+    with engine.connect() as conn:
+        return demo_accounts(conn, production=request.app.state.settings.production)
+
+
+def _login_context(request: Request, engine: Any, **values: Any) -> dict[str, Any]:
+    return {"demo_accounts": _demo_accounts(request, engine), "demo_password": DEMO_PASSWORD, **values}
+
+
 @router.get("/login")
-def login_page(request: Request, actor: OptionalActor, next: str = "/") -> Response:
-    return render(request, "login.html", {"next": _safe_next(next), "email": "", "error": None, "user": actor})
+def login_page(request: Request, engine: EngineDep, actor: OptionalActor, next: str = "/") -> Response:
+    ctx = _login_context(request, engine, next=_safe_next(next), email="", error=None, user=actor)
+    return render(request, "login.html", ctx)
 
 
 @router.post("/login")
@@ -51,7 +70,7 @@ def login(
     try:
         who = sign_in(engine, email=email, password=password, address=address, now=clock.now(), settings=settings)
     except (BadLogin, TooManyAttempts) as exc:
-        ctx = {"next": _safe_next(next), "email": email, "error": exc.text(lang)}
+        ctx = _login_context(request, engine, next=_safe_next(next), email=email, error=exc.text(lang))
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else {}
         response = render(request, "login.html", ctx, status_code=status_for(exc) if headers else 401)
         response.headers.update(headers)
@@ -79,6 +98,7 @@ def home(request: Request, engine: EngineDep, actor: CurrentActor, lang: LangDep
     registry = get_registry()
     with engine.connect() as conn:
         rows = visible_projects(conn, actor)
+        todo = todo_for(conn, actor, now=clock.now())
     projects = [
         {
             "row": p,
@@ -86,7 +106,7 @@ def home(request: Request, engine: EngineDep, actor: CurrentActor, lang: LangDep
         }
         for p in rows
     ]
-    return render(request, "home.html", {"projects": projects, "user": actor})
+    return render(request, "home.html", {"projects": projects, "todo": todo, "user": actor})
 
 
 def _project_view(engine: Any, actor: Any, project_id: int) -> dict[str, Any]:
@@ -95,14 +115,19 @@ def _project_view(engine: Any, actor: Any, project_id: int) -> dict[str, Any]:
         project = project_for(conn, actor, project_id)
         facts = load_facts(conn, "project", project_id)
         wf = registry.get(project.workflow)
-        buttons = wf.available(facts=facts, actor=actor, now=clock.now())
+        every = wf.available(facts=facts, actor=actor, now=clock.now())
+        # rows only an applied adjustment request fires are asked for there, not pressed here
+        by_request = any(b.by_adjustment and not b.offered for b in every)
+        may_request = by_request and not adjustments.start_refusal(conn, project_id=project_id, actor=actor)
         events = history(conn, "project", project_id, viewer=actor)
         targets = project_progress(conn, project_id=project_id)  # numbered as the stage reports name them
         deadlines = timeline(conn, project_id=project_id, now=clock.now())
     return {
         "project": project,
         "workflow": wf,
-        "buttons": buttons,
+        "buttons": [b for b in every if b.offered],
+        "all_buttons": every,
+        "may_request_adjustment": may_request,
         "events": events,
         "targets": targets,
         "timeline": deadlines,
@@ -161,10 +186,11 @@ def _project_json(view: dict[str, Any]) -> dict[str, Any]:
                 "trigger": b.trigger,
                 "label": b.label.as_dict(),
                 "allowed": b.allowed,
+                "offered": b.offered,
                 "reasons": [r.as_dict() for r in b.reasons],
                 "requires": list(b.requires),
             }
-            for b in view["buttons"]
+            for b in view["all_buttons"]
         ],
     }
 

@@ -44,7 +44,7 @@ from grantflow.db.models.review import (
     ReviewPanel,
     ReviewRubric,
 )
-from grantflow.db.models.security import CalendarToken, ThrottleEvent, WebSession
+from grantflow.db.models.security import CalendarToken, SiteFlag, ThrottleEvent, WebSession
 from grantflow.db.models.targets import Target, TargetResult
 from grantflow.db.models.tenders import Bid, Tender
 
@@ -93,6 +93,7 @@ __all__ = [
     "ReviewAssignment",
     "ReviewPanel",
     "ReviewRubric",
+    "SiteFlag",
     "Spending",
     "StReportCheck",
     "Submission",

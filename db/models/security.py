@@ -50,3 +50,14 @@ class CalendarToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SiteFlag(Base):
+    """A fact about this installation recorded once, e.g. ``demo``: ``grantflow init --demo`` seeded
+    demo people with a known password, so the sign-in page may list them (never in production)."""
+
+    __tablename__ = "site_flags"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
