@@ -26,6 +26,7 @@ from grantflow.states.permissions import (
     may_follow_adjustments,
     may_follow_programmes,
     may_list_units,
+    may_manage_people,
     may_review,
     may_run_calls,
 )
@@ -59,7 +60,7 @@ def _environment(lang: Lang) -> Environment:
     env.globals["local_time"] = local_time
     env.globals["may_view_overview"] = may_view_overview
     # the navigation offers each person the pages their role uses (states.permissions decides)
-    for ask in (may_review, may_follow_adjustments, complaint_scope, may_run_calls, may_publish):
+    for ask in (may_review, may_follow_adjustments, complaint_scope, may_run_calls, may_publish, may_manage_people):
         env.globals[ask.__name__] = ask
     env.globals["may_follow_programmes"] = may_follow_programmes
     env.globals["may_list_units"] = may_list_units
