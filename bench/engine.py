@@ -407,10 +407,11 @@ def run_postgres(url: str, projects: int, warmup: int) -> dict[str, Any]:
 
 SCALING_TARGET = 1.6  # throughput of 4 processes over 1, on disjoint projects (a 2-core machine)
 SHARED_PROJECTS = 3  # the few projects every process fires on in the contended run
+WORKER_WARMUP = 20  # untimed fires of each worker on a project of its own before the timed start
 
 
 def worker(
-    url: str, ids: list[int], fires: int, shared: bool, barrier: Any, results: Any, seed: int
+    url: str, ids: list[int], warm: int, fires: int, shared: bool, barrier: Any, results: Any, seed: int
 ) -> None:  # pragma: no cover - runs in a spawned process
     """One worker process: its own engine and connection pool, firing through ``db.apply.fire``.
 
@@ -419,6 +420,8 @@ def worker(
     reads the project's state, asks for the move out of it, and counts what the engine says:
     done, Conflict (someone moved the version between its read and its write: nothing written),
     or refused (someone moved the state before its read: the trigger no longer applies).
+    Before the start, untimed, it fires on its own warm-up project ``warm`` (imports, compiled
+    statements, the pool's connection), so all start together and warm.
     """
     from grantflow.states.errors import Conflict, InvalidTrigger
 
@@ -426,6 +429,10 @@ def worker(
     with engine.connect() as conn:
         office = acting_for_adjustment(actor_for(conn, email=OFFICE))
     done: dict[int, int] = dict.fromkeys(ids, 0)
+    for n in range(WORKER_WARMUP):
+        trigger = "suspend" if n % 2 == 0 else "resume"
+        fire(engine, subject_id=warm, trigger=trigger, actor=office, payload={"reason": "预热 warm-up"})
+    done[warm] = WORKER_WARMUP
     latencies: list[float] = []
     conflicts = refused = 0
     barrier.wait()
@@ -452,13 +459,20 @@ def worker(
         latencies.append(time.monotonic() - t0)
     end = time.monotonic()
     engine.dispose()
+    timed = sum(done.values()) - WORKER_WARMUP
     results.put(
-        {"start": start, "end": end, "done": done, "latencies": latencies, "conflicts": conflicts, "refused": refused}
+        {
+            **{"start": start, "end": end, "done": done, "timed": timed, "latencies": latencies},
+            **{"conflicts": conflicts, "refused": refused},
+        }
     )
 
 
-def run_processes(url: str, ids: list[int], processes: int, fires: int, shared: bool) -> dict[str, Any]:
-    """``processes`` spawned workers firing at once (disjoint slices of ``ids``, or all of them on ``ids``)."""
+def run_processes(
+    url: str, ids: list[int], warm: list[int], processes: int, fires: int, shared: bool
+) -> dict[str, Any]:
+    """``processes`` spawned workers firing at once (disjoint slices of ``ids``, or all of them on
+    ``ids``); ``warm`` holds a warm-up project for each."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no engine or connection inherited
@@ -470,7 +484,8 @@ def run_processes(url: str, ids: list[int], processes: int, fires: int, shared: 
     from bench.engine import worker as target
 
     procs = [
-        ctx.Process(target=target, args=(url, slices[k], fires, shared, barrier, results, k)) for k in range(processes)
+        ctx.Process(target=target, args=(url, slices[k], warm[k], fires, shared, barrier, results, k))
+        for k in range(processes)
     ]
     for proc in procs:
         proc.start()
@@ -484,7 +499,7 @@ def run_processes(url: str, ids: list[int], processes: int, fires: int, shared: 
     for r in reports:
         for pid, n in r["done"].items():
             done[int(pid)] = done.get(int(pid), 0) + n
-    successes = sum(done.values())
+    successes = sum(r["timed"] for r in reports)
     seconds = max(r["end"] for r in reports) - min(r["start"] for r in reports)
 
     def pct(q: float) -> float:
@@ -556,7 +571,8 @@ def run_concurrency(url: str, most: int, fires: int) -> dict[str, Any]:
     try:
         engine = make_engine(scratch)
         current_key(create=True)  # made once here, not raced for by the workers
-        _, ids = prepare(engine, sum(counts) * per_process + SHARED_PROJECTS)
+        _, ids = prepare(engine, sum(counts) * per_process + SHARED_PROJECTS + (sum(counts) + most))
+        warm_ids, ids = ids[: sum(counts) + most], ids[sum(counts) + most :]
         say(
             f"concurrent: worker processes (spawned) firing through db.apply.fire; {fires} fires per process; "
             f"counts {counts}"
@@ -567,7 +583,8 @@ def run_concurrency(url: str, most: int, fires: int) -> dict[str, Any]:
         for n in counts:
             mine = ids[offset : offset + n * per_process]
             offset += n * per_process
-            run = run_processes(scratch, mine, n, 2 * per_process, shared=False)
+            warm, warm_ids = warm_ids[:n], warm_ids[n:]
+            run = run_processes(scratch, mine, warm, n, 2 * per_process, shared=False)
             done.update(run.pop("done"))
             runs.append(run)
             say(
@@ -575,7 +592,7 @@ def run_concurrency(url: str, most: int, fires: int) -> dict[str, Any]:
                 f"p50 {run['p50_ms']:.1f} ms  p99 {run['p99_ms']:.1f} ms  conflicts {run['conflicts']}"
             )
         shared_ids = ids[offset : offset + SHARED_PROJECTS]
-        contended = run_processes(scratch, shared_ids, most, fires, shared=True)
+        contended = run_processes(scratch, shared_ids, warm_ids[:most], most, fires, shared=True)
         shared_done = contended.pop("done")
         say(
             f"  shared {most} processes on {len(shared_ids)} projects: {contended['fires']} done of "
