@@ -536,15 +536,15 @@ def check_histories(engine: Engine, done: dict[int, int]) -> tuple[int, int]:
             ).all()
             state, version = conn.execute(select(Project.state, Project.version).where(Project.id == pid)).one()
             expected = "in_execution"
+            broken = 0
             for source, dest in events:
                 if source != expected:  # a transition from a state the project was not in: applied twice
-                    doubled += 1
+                    broken += 1
                 expected = dest
-            if expected != state:
-                lost += 1
-            recorded = version - 1
-            lost += max(succeeded - len(events), 0) + max(succeeded - recorded, 0)
-            doubled += max(len(events) - succeeded, 0) + max(recorded - succeeded, 0)
+            recorded = version - 1  # each transition adds one to the version
+            missing = max(succeeded - len(events), succeeded - recorded, int(expected != state), 0)
+            lost += missing
+            doubled += max(len(events) - succeeded, recorded - succeeded, broken, 0)
     return lost, doubled
 
 
