@@ -436,7 +436,7 @@ def worker(
     latencies: list[float] = []
     conflicts = refused = 0
     barrier.wait()
-    start = time.monotonic()
+    start, cpu = time.monotonic(), time.process_time()
     for n in range(fires):
         if shared:
             pid = ids[(n + seed) % len(ids)]
@@ -457,13 +457,13 @@ def worker(
         else:
             done[pid] += 1
         latencies.append(time.monotonic() - t0)
-    end = time.monotonic()
+    end, cpu = time.monotonic(), time.process_time() - cpu
     engine.dispose()
     timed = sum(done.values()) - WORKER_WARMUP
     results.put(
         {
             **{"start": start, "end": end, "done": done, "timed": timed, "latencies": latencies},
-            **{"conflicts": conflicts, "refused": refused},
+            **{"conflicts": conflicts, "refused": refused, "cpu_s": cpu},
         }
     )
 
@@ -515,6 +515,8 @@ def run_processes(
         "p99_ms": round(pct(0.99), 2),
         "conflicts": sum(r["conflicts"] for r in reports),
         "refused": sum(r["refused"] for r in reports),
+        # the workers' own CPU (Python, the driver) per attempt: what more processes can spread over the cores
+        "client_cpu_ms_per_fire": round(sum(r["cpu_s"] for r in reports) / len(latencies) * 1000, 2),
         "done": done,
     }
 
@@ -573,9 +575,10 @@ def run_concurrency(url: str, most: int, fires: int) -> dict[str, Any]:
         current_key(create=True)  # made once here, not raced for by the workers
         _, ids = prepare(engine, sum(counts) * per_process + SHARED_PROJECTS + (sum(counts) + most))
         warm_ids, ids = ids[: sum(counts) + most], ids[sum(counts) + most :]
+        load = os.getloadavg()[0]
         say(
             f"concurrent: worker processes (spawned) firing through db.apply.fire; {fires} fires per process; "
-            f"counts {counts}"
+            f"counts {counts}; {os.cpu_count()} cores, load average {load:.1f} (others' work shares them)"
         )
         runs: list[dict[str, Any]] = []
         done: dict[int, int] = {}
@@ -589,7 +592,8 @@ def run_concurrency(url: str, most: int, fires: int) -> dict[str, Any]:
             runs.append(run)
             say(
                 f"  disjoint {n} process{'es' if n > 1 else ''}: {run['per_s']:>8,.0f} fires/s  "
-                f"p50 {run['p50_ms']:.1f} ms  p99 {run['p99_ms']:.1f} ms  conflicts {run['conflicts']}"
+                f"p50 {run['p50_ms']:.1f} ms  p99 {run['p99_ms']:.1f} ms  conflicts {run['conflicts']}  "
+                f"client CPU {run['client_cpu_ms_per_fire']:.2f} ms/fire"
             )
         shared_ids = ids[offset : offset + SHARED_PROJECTS]
         contended = run_processes(scratch, shared_ids, warm_ids[:most], most, fires, shared=True)
@@ -616,6 +620,8 @@ def run_concurrency(url: str, most: int, fires: int) -> dict[str, Any]:
         "fires_per_process": 2 * per_process,
         "disjoint": runs,
         "shared": {**contended, "projects": len(shared_ids)},
+        "cores": os.cpu_count(),
+        "loadavg_1m_at_start": round(load, 2),
         "scaling_processes": top,
         "scaling": round(scaling, 2),
         "lost": lost,
