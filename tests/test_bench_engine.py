@@ -63,3 +63,17 @@ def test_tiny_concurrent_run_on_postgres_checks_every_history(capsys: pytest.Cap
     assert figures["targets"]["scaling_4_vs_1_min"] == 1.6
     assert figures["met"]["lost"] and figures["met"]["doubled"]
     assert not figures["met"]["scaling"]  # two processes at most: the 4-vs-1 target is not claimed
+
+
+def test_the_history_check_sees_a_lost_and_a_doubled_transition(tmp_path: Path):
+    """The concurrent run's verdict is only as good as its check: a fire the workers counted but
+    the database lacks is lost; one the database holds twice over the count is doubled."""
+    bench = _load()
+    with bench.audit_key_in(tmp_path):
+        engine = bench.make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+        office, (first, second) = bench.prepare(engine, 2)
+        bench.fire(engine, subject_id=first, trigger="suspend", actor=office, payload={"reason": "测试 test"})
+        assert bench.check_histories(engine, {first: 1, second: 0}) == (0, 0)
+        assert bench.check_histories(engine, {first: 2, second: 0}) == (1, 0)  # counted, never written
+        assert bench.check_histories(engine, {first: 0, second: 0}) == (0, 1)  # written, never counted
+        engine.dispose()
