@@ -22,7 +22,7 @@ from tests.factories import make_project, state_of
 
 pytestmark = pytest.mark.both_databases
 
-HEAD = "0006a"
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()  # one head: the chain is linear from here on
 
 
 @pytest.fixture
@@ -54,6 +54,7 @@ def _tables(engine: Engine) -> set[str]:
 
 def test_the_chain_starts_at_0001_and_ends_at_the_head() -> None:
     chain = revisions()
+    assert HEAD is not None
     assert chain[0] == "0001" and chain[-1] == HEAD
     assert len(chain) == len(set(chain))
 
