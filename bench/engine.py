@@ -468,6 +468,39 @@ def worker(
     )
 
 
+def collect(url: str, results: Any, expected: int) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """The workers' reports, sampling meanwhile what the server's busy backends wait for
+    (``pg_stat_activity``): a row or transaction lock (``Lock``: the audit head row, a project
+    row) or nothing (running, or the client: ``Client``)."""
+    import queue
+
+    monitor = make_engine(url)
+    seen: dict[str, int] = {}
+    reports: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 600
+    with monitor.connect() as conn:
+        while len(reports) < expected:
+            if time.monotonic() > deadline:
+                raise SystemExit("the worker processes did not finish in 10 minutes")
+            try:
+                reports.append(results.get(timeout=0.05))
+                continue
+            except queue.Empty:
+                pass
+            rows = conn.execute(
+                text(
+                    "SELECT coalesce(wait_event_type, 'CPU') FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'active%'"
+                )
+            ).scalars()
+            for kind in rows:
+                seen[kind] = seen.get(kind, 0) + 1
+            conn.rollback()  # each sample its own snapshot
+    monitor.dispose()
+    total = sum(seen.values()) or 1
+    return reports, {kind: round(n / total, 3) for kind, n in sorted(seen.items())}
+
+
 def run_processes(
     url: str, ids: list[int], warm: list[int], processes: int, fires: int, shared: bool
 ) -> dict[str, Any]:
@@ -489,7 +522,7 @@ def run_processes(
     ]
     for proc in procs:
         proc.start()
-    reports = [results.get(timeout=600) for _ in procs]
+    reports, waits = collect(url, results, len(procs))
     for proc in procs:
         proc.join(timeout=60)
         if proc.exitcode != 0:
@@ -517,6 +550,8 @@ def run_processes(
         "refused": sum(r["refused"] for r in reports),
         # the workers' own CPU (Python, the driver) per attempt: what more processes can spread over the cores
         "client_cpu_ms_per_fire": round(sum(r["cpu_s"] for r in reports) / len(latencies) * 1000, 2),
+        # share of sampled busy backends by what they waited on (Lock: a row lock held by another fire)
+        "server_waits": waits,
         "done": done,
     }
 
@@ -593,7 +628,7 @@ def run_concurrency(url: str, most: int, fires: int) -> dict[str, Any]:
             say(
                 f"  disjoint {n} process{'es' if n > 1 else ''}: {run['per_s']:>8,.0f} fires/s  "
                 f"p50 {run['p50_ms']:.1f} ms  p99 {run['p99_ms']:.1f} ms  conflicts {run['conflicts']}  "
-                f"client CPU {run['client_cpu_ms_per_fire']:.2f} ms/fire"
+                f"client CPU {run['client_cpu_ms_per_fire']:.2f} ms/fire  busy backends wait on {run['server_waits']}"
             )
         shared_ids = ids[offset : offset + SHARED_PROJECTS]
         contended = run_processes(scratch, shared_ids, warm_ids[:most], most, fires, shared=True)
