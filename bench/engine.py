@@ -3,6 +3,7 @@
     python bench/engine.py                      # 10,000 projects in SQLite
     python bench/engine.py --projects 50000     # bigger
     python bench/engine.py --postgres postgresql+psycopg://user@host/db   # also PostgreSQL
+    python bench/engine.py --postgres --processes 4   # also PostgreSQL (a throwaway server), 1/2/4 processes
 
 Engine: N projects stored in a fresh SQLite file (WAL, synchronous=NORMAL, foreign keys, busy
 timeout: ``db.session.make_engine``), each fired twice (``suspend`` then ``resume``: a
@@ -21,7 +22,17 @@ Memory: the engine again with ``tracemalloc`` on, over a tenth of the projects a
 all of them; the peak must not grow with the number of projects touched (a design that kept a
 state machine or a row per project would).
 
-Ends with one JSON line: the figures and the targets (ratio ≥ 0.15, memory not growing).
+Concurrent (``--postgres --processes N``): spawned worker processes, each with its own engine,
+fire through ``db.apply.fire`` at once: 1, 2, 4... N processes on disjoint projects (each its
+own; throughput, p50/p99 latency per fire; scaling of 4 over 1, target ≥ 1.6 on two cores),
+then N processes on the same few projects (Conflict and refusals counted). Afterwards every
+project's audit events must follow one another, and their number and the project's version
+must equal the fires that succeeded: lost 0, doubled 0. Without a URL (``--postgres`` alone, or
+no ``--database-url``) a throwaway server is started as the tests start theirs (tests/pg.py),
+with fsync off: the figures are the engine's, not the disk's.
+
+Ends with one JSON line: the figures and the targets (ratio ≥ 0.15, memory not growing; with
+``--processes``: scaling ≥ 1.6, lost 0, doubled 0).
 """
 
 from __future__ import annotations
@@ -54,7 +65,7 @@ from sqlalchemy import Engine, func, insert, make_url, select, text  # noqa: E40
 from grantflow.config import reset_settings  # noqa: E402
 from grantflow.db.apply import fire  # noqa: E402
 from grantflow.db.audit import verify  # noqa: E402
-from grantflow.db.models import Organisation, Programme, Project, table  # noqa: E402
+from grantflow.db.models import AuditEvent, Organisation, Programme, Project, table  # noqa: E402
 from grantflow.db.session import make_engine  # noqa: E402
 from grantflow.services.actors import actor_for  # noqa: E402
 from grantflow.services.bootstrap import init_database  # noqa: E402
@@ -392,6 +403,283 @@ def run_postgres(url: str, projects: int, warmup: int) -> dict[str, Any]:
     return {"transitions_per_s": round(rate), "raw_per_s": round(raw), "ratio": round(rate / raw, 3)}
 
 
+# --- concurrent worker processes (PostgreSQL) ---------------------------------------------------
+
+SCALING_TARGET = 1.6  # throughput of 4 processes over 1, on disjoint projects (a 2-core machine)
+SHARED_PROJECTS = 3  # the few projects every process fires on in the contended run
+WORKER_WARMUP = 20  # untimed fires of each worker on a project of its own before the timed start
+
+
+def worker(
+    url: str, ids: list[int], warm: int, fires: int, shared: bool, barrier: Any, results: Any, seed: int
+) -> None:  # pragma: no cover - runs in a spawned process
+    """One worker process: its own engine and connection pool, firing through ``db.apply.fire``.
+
+    Disjoint: suspend then resume each of its own projects, ``fires`` transitions in all.
+    Shared: ``fires`` attempts on the same few projects as every other worker; each attempt
+    reads the project's state, asks for the move out of it, and counts what the engine says:
+    done, Conflict (someone moved the version between its read and its write: nothing written),
+    or refused (someone moved the state before its read: the trigger no longer applies).
+    Before the start, untimed, it fires on its own warm-up project ``warm`` (imports, compiled
+    statements, the pool's connection), so all start together and warm.
+    """
+    from grantflow.states.errors import Conflict, InvalidTrigger
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        office = acting_for_adjustment(actor_for(conn, email=OFFICE))
+    done: dict[int, int] = dict.fromkeys(ids, 0)
+    for n in range(WORKER_WARMUP):
+        trigger = "suspend" if n % 2 == 0 else "resume"
+        fire(engine, subject_id=warm, trigger=trigger, actor=office, payload={"reason": "预热 warm-up"})
+    done[warm] = WORKER_WARMUP
+    latencies: list[float] = []
+    conflicts = refused = 0
+    barrier.wait()
+    start, cpu = time.monotonic(), time.process_time()
+    for n in range(fires):
+        if shared:
+            pid = ids[(n + seed) % len(ids)]
+            with engine.connect() as conn:
+                state = conn.execute(select(Project.state).where(Project.id == pid)).scalar_one()
+            trigger = "suspend" if state == "in_execution" else "resume"
+        else:
+            pid = ids[(n // 2) % len(ids)]
+            trigger = "suspend" if n % 2 == 0 else "resume"
+        payload = {"reason": "并发基准 benchmark"} if trigger == "suspend" else {}
+        t0 = time.monotonic()
+        try:
+            fire(engine, subject_id=pid, trigger=trigger, actor=office, payload=payload)
+        except Conflict:
+            conflicts += 1
+        except InvalidTrigger:
+            refused += 1
+        else:
+            done[pid] += 1
+        latencies.append(time.monotonic() - t0)
+    end, cpu = time.monotonic(), time.process_time() - cpu
+    engine.dispose()
+    timed = sum(done.values()) - WORKER_WARMUP
+    results.put(
+        {
+            **{"start": start, "end": end, "done": done, "timed": timed, "latencies": latencies},
+            **{"conflicts": conflicts, "refused": refused, "cpu_s": cpu},
+        }
+    )
+
+
+def collect(url: str, results: Any, expected: int) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """The workers' reports, sampling meanwhile what the server's busy backends wait for
+    (``pg_stat_activity``): a row or transaction lock (``Lock``: the audit head row, a project
+    row) or nothing (running, or the client: ``Client``)."""
+    import queue
+
+    monitor = make_engine(url)
+    seen: dict[str, int] = {}
+    reports: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 600
+    with monitor.connect() as conn:
+        while len(reports) < expected:
+            if time.monotonic() > deadline:
+                raise SystemExit("the worker processes did not finish in 10 minutes")
+            try:
+                reports.append(results.get(timeout=0.05))
+                continue
+            except queue.Empty:
+                pass
+            rows = conn.execute(
+                text(
+                    "SELECT coalesce(wait_event_type, 'CPU') FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'active%'"
+                )
+            ).scalars()
+            for kind in rows:
+                seen[kind] = seen.get(kind, 0) + 1
+            conn.rollback()  # each sample its own snapshot
+    monitor.dispose()
+    total = sum(seen.values()) or 1
+    return reports, {kind: round(n / total, 3) for kind, n in sorted(seen.items())}
+
+
+def run_processes(
+    url: str, ids: list[int], warm: list[int], processes: int, fires: int, shared: bool
+) -> dict[str, Any]:
+    """``processes`` spawned workers firing at once (disjoint slices of ``ids``, or all of them on
+    ``ids``); ``warm`` holds a warm-up project for each."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no engine or connection inherited
+    barrier = ctx.Barrier(processes)
+    results = ctx.Queue()
+    per = len(ids) // processes
+    slices = [ids if shared else ids[k * per : (k + 1) * per] for k in range(processes)]
+    # the worker by an importable name: a spawned child cannot import this file as the test loads it
+    from bench.engine import worker as target
+
+    procs = [
+        ctx.Process(target=target, args=(url, slices[k], warm[k], fires, shared, barrier, results, k))
+        for k in range(processes)
+    ]
+    for proc in procs:
+        proc.start()
+    reports, waits = collect(url, results, len(procs))
+    for proc in procs:
+        proc.join(timeout=60)
+        if proc.exitcode != 0:
+            raise SystemExit(f"a worker process failed (exit code {proc.exitcode})")
+    latencies = sorted(x for r in reports for x in r["latencies"])
+    done: dict[int, int] = {}
+    for r in reports:
+        for pid, n in r["done"].items():
+            done[int(pid)] = done.get(int(pid), 0) + n
+    successes = sum(r["timed"] for r in reports)
+    seconds = max(r["end"] for r in reports) - min(r["start"] for r in reports)
+
+    def pct(q: float) -> float:
+        return latencies[min(int(q * len(latencies)), len(latencies) - 1)] * 1000
+
+    return {
+        "processes": processes,
+        "fires": successes,
+        "attempts": len(latencies),
+        "seconds": round(seconds, 3),
+        "per_s": round(successes / seconds, 1),
+        "p50_ms": round(pct(0.50), 2),
+        "p99_ms": round(pct(0.99), 2),
+        "conflicts": sum(r["conflicts"] for r in reports),
+        "refused": sum(r["refused"] for r in reports),
+        # the workers' own CPU (Python, the driver) per attempt: what more processes can spread over the cores
+        "client_cpu_ms_per_fire": round(sum(r["cpu_s"] for r in reports) / len(latencies) * 1000, 2),
+        # share of sampled busy backends by what they waited on (Lock: a row lock held by another fire)
+        "server_waits": waits,
+        "done": done,
+    }
+
+
+def check_histories(engine: Engine, done: dict[int, int]) -> tuple[int, int]:
+    """(lost, doubled): each project's audit events follow one another (each leaves the state the
+    previous one entered), and their number and the project's version both equal the fires its
+    workers saw succeed. Also verifies the whole chain (consecutive ids, hashes)."""
+    lost = doubled = 0
+    with engine.connect() as conn:
+        result = verify(conn)
+        if not result.ok:
+            raise SystemExit(f"audit chain broken after the concurrent run: {result.problem}")
+        for pid, succeeded in done.items():
+            events = conn.execute(
+                select(AuditEvent.from_state, AuditEvent.to_state)
+                .where(AuditEvent.subject == "project", AuditEvent.subject_id == pid)
+                .order_by(AuditEvent.id)
+            ).all()
+            state, version = conn.execute(select(Project.state, Project.version).where(Project.id == pid)).one()
+            expected = "in_execution"
+            broken = 0
+            for source, dest in events:
+                if source != expected:  # a transition from a state the project was not in: applied twice
+                    broken += 1
+                expected = dest
+            recorded = version - 1  # each transition adds one to the version
+            missing = max(succeeded - len(events), succeeded - recorded, int(expected != state), 0)
+            lost += missing
+            doubled += max(len(events) - succeeded, recorded - succeeded, broken, 0)
+    return lost, doubled
+
+
+def process_counts(most: int) -> list[int]:
+    counts = [1]
+    while counts[-1] * 2 <= most:
+        counts.append(counts[-1] * 2)
+    return counts if counts[-1] == most else [*counts, most]
+
+
+def run_concurrency(url: str, most: int, fires: int) -> dict[str, Any]:
+    """Throughput with 1, 2, 4... worker processes on disjoint projects, then all of them on the
+    same few projects; every history checked afterwards. One scratch database on the server."""
+    from grantflow.db.audit import current_key
+
+    base = make_url(url)
+    name = f"grantflow_bench_{int(time.time())}_concurrent"
+    admin = make_engine(base.render_as_string(hide_password=False)).execution_options(isolation_level="AUTOCOMMIT")
+    scratch = base.set(database=name).render_as_string(hide_password=False)
+    counts = process_counts(most)
+    per_process = max(fires // 2, 1)  # each project suspended then resumed
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        engine = make_engine(scratch)
+        current_key(create=True)  # made once here, not raced for by the workers
+        _, ids = prepare(engine, sum(counts) * per_process + SHARED_PROJECTS + (sum(counts) + most))
+        warm_ids, ids = ids[: sum(counts) + most], ids[sum(counts) + most :]
+        load = os.getloadavg()[0]
+        say(
+            f"concurrent: worker processes (spawned) firing through db.apply.fire; {fires} fires per process; "
+            f"counts {counts}; {os.cpu_count()} cores, load average {load:.1f} (others' work shares them)"
+        )
+        runs: list[dict[str, Any]] = []
+        done: dict[int, int] = {}
+        offset = 0
+        for n in counts:
+            mine = ids[offset : offset + n * per_process]
+            offset += n * per_process
+            warm, warm_ids = warm_ids[:n], warm_ids[n:]
+            run = run_processes(scratch, mine, warm, n, 2 * per_process, shared=False)
+            done.update(run.pop("done"))
+            runs.append(run)
+            say(
+                f"  disjoint {n} process{'es' if n > 1 else ''}: {run['per_s']:>8,.0f} fires/s  "
+                f"p50 {run['p50_ms']:.1f} ms  p99 {run['p99_ms']:.1f} ms  conflicts {run['conflicts']}  "
+                f"client CPU {run['client_cpu_ms_per_fire']:.2f} ms/fire  busy backends wait on {run['server_waits']}"
+            )
+        shared_ids = ids[offset : offset + SHARED_PROJECTS]
+        contended = run_processes(scratch, shared_ids, warm_ids[:most], most, fires, shared=True)
+        shared_done = contended.pop("done")
+        say(
+            f"  shared {most} processes on {len(shared_ids)} projects: {contended['fires']} done of "
+            f"{contended['attempts']} attempts, {contended['conflicts']} Conflict, {contended['refused']} refused "
+            f"(state moved first); p99 {contended['p99_ms']:.1f} ms"
+        )
+        lost, doubled = check_histories(engine, {**done, **shared_done})
+        engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    by_count = {run["processes"]: run for run in runs}
+    top = 4 if 4 in by_count else counts[-1]
+    scaling = by_count[top]["per_s"] / by_count[1]["per_s"]
+    say(
+        f"  check: every history consecutive; lost {lost}, doubled {doubled}; "
+        f"scaling {top} vs 1 process: {scaling:.2f}x (target ≥ {SCALING_TARGET} for 4)"
+    )
+    return {
+        "fires_per_process": 2 * per_process,
+        "disjoint": runs,
+        "shared": {**contended, "projects": len(shared_ids)},
+        "cores": os.cpu_count(),
+        "loadavg_1m_at_start": round(load, 2),
+        "scaling_processes": top,
+        "scaling": round(scaling, 2),
+        "lost": lost,
+        "doubled": doubled,
+        "met": {"scaling": top == 4 and scaling >= SCALING_TARGET, "lost": lost == 0, "doubled": doubled == 0},
+    }
+
+
+@contextmanager
+def postgres_url(given: str | None) -> Iterator[tuple[str, str]]:
+    """The server to use: the one given, or a throwaway one started here as the tests start theirs."""
+    if given:
+        yield given, "given server"
+        return
+    from tests.pg import find_bindir, throwaway_server
+
+    bindir = find_bindir()
+    if bindir is None:
+        raise SystemExit("no PostgreSQL server binaries (scripts/system-deps.sh installs them); or pass --database-url")
+    with throwaway_server(bindir) as server:
+        yield server.url("postgres"), f"throwaway server {bindir.parent.name} on port {server.port}, fsync=off"
+
+
 # --- main ----------------------------------------------------------------------------------------------
 
 
@@ -418,11 +706,31 @@ def audit_key_in(directory: Path) -> Iterator[None]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--projects", type=int, default=10_000, help="projects stored and fired (default 10,000)")
-    parser.add_argument("--postgres", metavar="URL", help="also run on this PostgreSQL server (scratch database)")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        nargs="?",
+        const="",
+        help="also run on PostgreSQL: this server (scratch databases), or without URL a throwaway server started here",
+    )
+    parser.add_argument("--database-url", metavar="URL", help="the PostgreSQL server for --postgres")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help="with --postgres: up to N worker processes firing at once (1, 2, 4... N), disjoint and shared projects",
+    )
+    parser.add_argument(
+        "--concurrent-fires", type=int, default=1000, help="transitions each worker process fires (default 1,000)"
+    )
     parser.add_argument("--busy-timeout-ms", type=int, default=10_000)
     parser.add_argument("--warmup", type=int, default=WARMUP, help="extra projects fired first, untimed")
     parser.add_argument("--dir", type=Path, help="where the SQLite files go (default: the system's temp dir)")
     args = parser.parse_args(argv)
+    if args.processes is not None and args.postgres is None and not args.database_url:
+        parser.error("--processes runs on PostgreSQL: add --postgres (and --database-url, or a throwaway server)")
+    if args.processes is not None and args.processes < 1:
+        parser.error("--processes must be at least 1")
     warmup = args.warmup
     total = args.projects + warmup
 
@@ -451,10 +759,17 @@ def main(argv: list[str] | None = None) -> int:
         rss_after = max_rss_mib()
         engine.dispose()
 
-    pg = None
-    if args.postgres:
-        with tempfile.TemporaryDirectory(prefix="grantflow-bench-keys-") as keys, audit_key_in(Path(keys)):
-            pg = run_postgres(args.postgres, args.projects, warmup)
+    pg = concurrency = None
+    if args.postgres is not None or args.database_url:
+        with (
+            tempfile.TemporaryDirectory(prefix="grantflow-bench-keys-") as keys,
+            audit_key_in(Path(keys)),
+            postgres_url(args.database_url or args.postgres or None) as (url, where),
+        ):
+            say(f"PostgreSQL: {where}")
+            pg = {**run_postgres(url, args.projects, warmup), "server": where}
+            if args.processes:
+                concurrency = run_concurrency(url, args.processes, args.concurrent_fires)
     figures = {
         "bench": "engine",
         "database": "sqlite",
@@ -472,6 +787,10 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {"ratio_min": TARGET_RATIO, "memory": "peak does not grow with the number of projects"},
         "met": {"ratio": ratio >= TARGET_RATIO, "memory": mem["not_growing"]},
     }
+    if concurrency is not None:
+        figures["concurrency"] = {k: v for k, v in concurrency.items() if k != "met"}
+        figures["targets"].update({"scaling_4_vs_1_min": SCALING_TARGET, "lost": 0, "doubled": 0})
+        figures["met"].update(concurrency["met"])
     print(json.dumps(figures, ensure_ascii=False), flush=True)
     return 0
 

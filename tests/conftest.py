@@ -1,8 +1,15 @@
-"""Shared fixtures: a real SQLite database file per test, demo people, a fixed clock (``now``,
-and ``clock`` to stop the process clock at the same moment for the CLI and the web).
+"""Shared fixtures: a real database per test, demo people, a fixed clock (``now``, and
+``clock`` to stop the process clock at the same moment for the CLI and the web).
 
-The schema is migrated once per session into a template file (Alembic, exactly as
+The schema is migrated once per session into a template (Alembic, exactly as
 `grantflow init --demo` does); each test gets its own copy, so tests never share rows.
+
+Which database: SQLite (a file in the test's GRANTFLOW_HOME) unless the test asks for both.
+A module (``pytestmark = pytest.mark.both_databases``) or a test marked ``both_databases``
+runs every test that uses ``home``/``engine`` twice, ``[sqlite]`` and ``[postgresql]``; the
+PostgreSQL copy is a fresh database of the session's throwaway server (tests/pg.py), chosen
+the way a deployment chooses it: ``GRANTFLOW_DATABASE_URL``. ``--databases=sqlite,postgresql``
+(or ``postgresql``) does the same for every selected test without editing it.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from grantflow.services.bootstrap import init_database
 from grantflow.states.permissions import Actor
 from tests.pg import pg_engine, pg_server, pg_template, pg_url  # noqa: F401 - PostgreSQL fixtures (tests/pg.py)
 
+DATABASES = ("sqlite", "postgresql")
+
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 """The tests' fixed 'now': a Monday morning in Beijing (09:00 +08:00)."""
 
@@ -44,14 +53,57 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--databases",
+        default=None,
+        help="comma-separated databases (sqlite, postgresql) every test using `home`/`engine` runs on; "
+        "default: sqlite, or both for tests marked both_databases",
+    )
+
+
+def _database_param(name: str) -> object:
+    # the PostgreSQL copy needs the server, so `-m "not postgres"` leaves it out as it does tests/test_postgres.py
+    return pytest.param(name, marks=[pytest.mark.postgres, pytest.mark.slow]) if name == "postgresql" else name
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database" not in metafunc.fixturenames:
+        return
+    chosen = metafunc.config.getoption("--databases")
+    if chosen:
+        names = [n.strip() for n in str(chosen).split(",") if n.strip()]
+        unknown = set(names) - set(DATABASES)
+        if unknown:
+            raise pytest.UsageError(f"--databases: unknown {sorted(unknown)}; choose from {', '.join(DATABASES)}")
+    elif metafunc.definition.get_closest_marker("both_databases") is not None:
+        names = list(DATABASES)
+    else:
+        return
+    metafunc.parametrize("database", [_database_param(n) for n in names], indirect=True)
+
+
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template_db: Path) -> Iterator[Path]:
-    """GRANTFLOW_HOME for this test, holding a migrated, demo-seeded database file."""
+def database(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql``: which database this test's ``home``/``engine`` stores in."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, database: str
+) -> Iterator[Path]:
+    """GRANTFLOW_HOME for this test; its database is a migrated, demo-seeded copy of the template:
+    a file in this directory (SQLite) or a fresh database on the session's server (PostgreSQL)."""
     home = tmp_path / "home"
     home.mkdir()
-    shutil.copy(template_db, home / "grantflow.db")
+    if database == "postgresql":
+        # asked for lazily: a SQLite-only run never starts the PostgreSQL server
+        monkeypatch.setenv("GRANTFLOW_DATABASE_URL", request.getfixturevalue("pg_url"))
+    else:
+        shutil.copy(request.getfixturevalue("template_db"), home / "grantflow.db")
+        monkeypatch.delenv("GRANTFLOW_DATABASE_URL", raising=False)
     monkeypatch.setenv("GRANTFLOW_HOME", str(home))
-    monkeypatch.delenv("GRANTFLOW_DATABASE_URL", raising=False)
     monkeypatch.delenv("GRANTFLOW_WORKFLOWS_DIR", raising=False)
     monkeypatch.delenv("GRANTFLOW_CONFIG", raising=False)
     reset_settings()
@@ -63,8 +115,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template_db: Path) -> 
 
 
 @pytest.fixture
-def engine(home: Path) -> Engine:
-    return get_engine()
+def engine(home: Path, database: str) -> Engine:
+    engine = get_engine()
+    assert engine.dialect.name == database
+    return engine
 
 
 @pytest.fixture

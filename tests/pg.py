@@ -166,21 +166,22 @@ class PgServer:
         self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    bindir = find_bindir()
-    if bindir is None:
-        pytest.skip(
-            "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found in /usr/lib/postgresql/*/bin or PATH; "
-            "install Debian's 'postgresql' (scripts/system-deps.sh, run by `make test`) or set GRANTFLOW_PG_BINDIR"
-        )
-    run_as = None
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.fail("running as root and there is no 'postgres' user to run the test server as")
-        run_as = "postgres"
+def server_user() -> str | None:
+    """Who the server runs as: ``postgres`` when we are root (PostgreSQL refuses root), else us."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError as missing:
+        raise RuntimeError("running as root and there is no 'postgres' user to run a PostgreSQL server as") from missing
+    return "postgres"
+
+
+@contextlib.contextmanager
+def throwaway_server(bindir: Path) -> Iterator[PgServer]:
+    """A started server in a new directory under /tmp, stopped and removed on leaving (the tests'
+    and the benches' server: fsync off, see ``PgServer.start``)."""
+    run_as = server_user()
     reap_orphans(bindir, run_as)
     # under /tmp, not pytest's tmp dir: that one is private to root and the server user must enter it
     root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
@@ -196,6 +197,22 @@ def pg_server() -> Iterator[PgServer]:
             server.stop()
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip(
+            "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found in /usr/lib/postgresql/*/bin or PATH; "
+            "install Debian's 'postgresql' (scripts/system-deps.sh, run by `make test`) or set GRANTFLOW_PG_BINDIR"
+        )
+    try:
+        server_user()
+    except RuntimeError as why:
+        pytest.fail(str(why))
+    with throwaway_server(bindir) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

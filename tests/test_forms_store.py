@@ -18,6 +18,8 @@ from grantflow.states.text import Text
 from tests.conftest import People
 from tests.factories import make_project, state_of
 
+pytestmark = pytest.mark.both_databases  # every test using `engine` runs on SQLite and on PostgreSQL
+
 
 def proposal(partner_org: int) -> dict[str, Any]:
     return {

@@ -22,6 +22,8 @@ from tests.conftest import People
 from tests.factories import make_call, make_project
 from tests.publishing import FakeScanner
 
+pytestmark = pytest.mark.both_databases  # every test using `engine` runs on SQLite and on PostgreSQL
+
 
 class Flaky(BaseHTTPRequestHandler):
     """Fails every other request (503), checks the token, stores what it accepted."""

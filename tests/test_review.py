@@ -47,6 +47,8 @@ from tests.factories import state_of
 from tests.test_review_helpers import GOOD, call, draft, panel, review
 from tests.web import WebClient
 
+pytestmark = pytest.mark.both_databases  # every test using `engine` runs on SQLite and on PostgreSQL
+
 D = Decimal
 
 # --- the rules, purely ----------------------------------------------------------------------------------
