@@ -56,14 +56,6 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     _migrate(engine, lambda cfg: command.upgrade(cfg, revision))
 
 
-def downgrade(engine: Engine, revision: str) -> None:
-    """Back to ``revision`` (``base`` for an empty schema): for rehearsing a rollback."""
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-
-
 def current_heads(engine: Engine) -> set[str]:
     with engine.connect() as conn:
         return set(MigrationContext.configure(conn).get_current_heads())
