@@ -261,7 +261,7 @@ def check(args: argparse.Namespace) -> int:
         PublicationDocument,
         Submission,
     )
-    from grantflow.db.models.forms import SUBMITTED
+    from grantflow.states.enums import SubmissionStatus
 
     data = load(args.plan)
     settings = get_settings()
@@ -291,7 +291,7 @@ def check(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"  submission {r.id}: project {r.project_id} proposal {r.status}")
     c.expect(all(per_project[p] == 1 for p in planned), f"submissions per project not exactly one: {per_project}")
-    c.expect(all(r.status == SUBMITTED for r in rows), "a stored proposal is not submitted")
+    c.expect(all(r.status == SubmissionStatus.SUBMITTED for r in rows), "a stored proposal is not submitted")
     reported = {r["project_id"]: r.get("submission_id") for r in data.get("submitted", [])}
     stored = {r.project_id: r.id for r in rows}
     c.expect(reported == stored, "the submission ids the clients were given differ from the stored ones")
