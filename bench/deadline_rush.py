@@ -129,17 +129,18 @@ def partial_proposal(idx: int) -> dict[str, Any]:
     return {"project_title": f"截止日压测项目 {idx:05d}", "summary": "研制高精度 RV 减速器，", "attachments": []}
 
 
-def as_pairs(values: dict[str, Any]) -> list[tuple[str, str]]:
-    """Form values as a browser posts them (table rows as ``budget.0.amount``)."""
-    posted: list[tuple[str, str]] = []
+def as_posted(values: dict[str, Any]) -> dict[str, list[str]]:
+    """Form values under the names a browser posts them (table rows as ``budget.0.amount``)."""
+    posted: dict[str, list[str]] = {}
     for key, value in values.items():
         if isinstance(value, list) and value and isinstance(value[0], dict):
             for i, row in enumerate(value):
-                posted.extend((f"{key}.{i}.{col}", v) for col, v in row.items())
+                for col, v in row.items():
+                    posted.setdefault(f"{key}.{i}.{col}", []).append(v)
         elif isinstance(value, list):
-            posted.extend((key, v) for v in value)
+            posted.setdefault(key, []).extend(value)
         else:
-            posted.append((key, value))
+            posted.setdefault(key, []).append(value)
     return posted
 
 
@@ -460,9 +461,9 @@ async def submit_flow(b: Browser, a: Applicant, pdf: PdfMaker, submit_trigger: s
     if SUBMITTED_STATUS not in html and 'enctype="multipart/form-data"' in html:
         content = pdf.make(a.idx)
         out.sha256 = hashlib.sha256(content).hexdigest()
-        data = [*as_pairs(full_proposal(a.idx, a.partner_org)), ("action", "submit"), ("csrf_token", _csrf(html))]
+        data = {**as_posted(full_proposal(a.idx, a.partner_org)), "action": ["submit"], "csrf_token": [_csrf(html)]}
         files = [(UPLOAD_FIELD, (f"可行性报告-{a.idx:05d}.pdf", content, "application/pdf"))]
-        r = await b.request("POST", form_url, data=data, files=files)  # type: ignore[arg-type]
+        r = await b.request("POST", form_url, data=data, files=files)
         location = r.headers.get("location", "")
         if r.status_code != 303 or "saved=submitted" not in location:
             raise PageError(f"proposal not submitted: {r.status_code} {location or r.text[:200]}")
@@ -638,14 +639,16 @@ def run_floor(n: int, concurrency: int, pdf: PdfMaker, say: Callable[[str], None
     proc = start_floor(root, port)
     try:
         wait_ready(f"http://127.0.0.1:{port}", proc, path="/docs")
+        cpu0 = process_cpu_s(proc.pid)
         seconds, latencies, errors = asyncio.run(floor_rush(f"http://127.0.0.1:{port}", n, concurrency=concurrency, pdf=pdf))
+        cpu = process_cpu_s(proc.pid) - cpu0
     finally:
         stop(proc)
         shutil.rmtree(root, ignore_errors=True)
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     say(f"floor: {n} bare uploads in {seconds:.1f} s ({n / seconds:.0f}/s), p50 {p50 * 1000:.0f} ms, "
-        f"p99 {p99 * 1000:.0f} ms, errors {errors}")
-    return {"floor_s": seconds, "floor_p50_ms": p50 * 1000, "floor_p99_ms": p99 * 1000, "floor_errors": errors}
+        f"p99 {p99 * 1000:.0f} ms, errors {errors}; server CPU {cpu:.1f} s ({cpu / n * 1000:.0f} ms an upload)")
+    return {"floor_s": seconds, "floor_p99_ms": p99 * 1000, "floor_errors": errors, "floor_server_cpu_s": cpu}
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -666,13 +669,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-floor", action="store_true", help="skip the bare-endpoint floor")
     parser.add_argument("--keep", action="store_true", help="keep the temporary GRANTFLOW_HOME and say where")
     parser.add_argument("--profile", action="store_true", help="run the server under cProfile (slower)")
+    parser.add_argument("--py-spy", metavar="FILE", help="sample the server with py-spy during the rush (collapsed stacks)")
     args = parser.parse_args(argv)
     say = print
     n = args.applicants
     home = Path(tempfile.mkdtemp(prefix="rush-home-"))
     pdf = PdfMaker(args.size_kib * 1024)
+    load = os.getloadavg()[0]
     say(f"deadline rush: {n} applicants, {args.concurrency} browsers at a time, PDFs of {args.size_kib} KiB, "
-        f"{os.cpu_count()} cores shared with everything else running")
+        f"{os.cpu_count()} cores shared with everything else running (load average {load:.1f})")
     saved = {k: os.environ.get(k) for k in ("GRANTFLOW_HOME", "GRANTFLOW_ENV", *APP_ENV_DROP)}
     proc: subprocess.Popen[bytes] | None = None
     try:
@@ -689,14 +694,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"sign-in: {len(cookies)} of {n} in {signin_s:.1f} s ({n / signin_s:.1f}/s; scrypt n=2^14), "
             f"errors {len(signin_errors)}")
 
+        spy = start_py_spy(proc.pid, args.py_spy) if args.py_spy else None
+        cpu0 = process_cpu_s(proc.pid)
         rush_s, outcomes = asyncio.run(
             rush(base, applicants, cookies, concurrency=args.concurrency, pdf=pdf, submit_trigger=submit_trigger)
         )
+        server_cpu_s = process_cpu_s(proc.pid) - cpu0
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
         latencies = [o.latency_s for o in outcomes]
         errors = sum(1 for o in outcomes if o.errors) + len(signin_errors)
         p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
         say(f"rush: {n} submissions in {rush_s:.1f} s ({n / rush_s:.1f}/s), p50 {p50:.0f} ms, p99 {p99:.0f} ms, "
-            f"errors {errors}")
+            f"errors {errors}; server CPU {server_cpu_s:.1f} s ({server_cpu_s / n * 1000:.0f} ms a submission)")
         for o in [o for o in outcomes if o.errors][:5]:
             say(f"  error, applicant {o.idx}: {o.errors[0]}")
     finally:
@@ -716,8 +727,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"server profile: {home / 'server.prof'}")
     floor = {"floor_s": None} if args.no_floor else run_floor(n, args.concurrency, pdf, say)
     ratio = rush_s / floor["floor_s"] if floor["floor_s"] else None
+    cpu_ratio = server_cpu_s / floor["floor_server_cpu_s"] if floor.get("floor_server_cpu_s") else None
     if ratio is not None:
-        say(f"ratio: the app takes {ratio:.1f} times the bare floor")
+        say(f"ratio: the app takes {ratio:.1f} times the bare floor's wall time"
+            + (f", {cpu_ratio:.1f} times its server CPU" if cpu_ratio is not None else ""))
     if args.keep or args.profile:
         say(f"kept: {home}")
     else:
@@ -737,11 +750,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         "projects_submitted": stored["projects_submitted"],
         "floor_s": round(floor["floor_s"], 2) if floor["floor_s"] else None,
         "ratio": round(ratio, 2) if ratio is not None else None,
+        "server_cpu_s": round(server_cpu_s, 2),
+        "server_cpu_ms_per_submission": round(server_cpu_s / n * 1000, 1),
+        "floor_server_cpu_s": round(floor["floor_server_cpu_s"], 2) if floor.get("floor_server_cpu_s") else None,
+        "cpu_ratio": round(cpu_ratio, 2) if cpu_ratio is not None else None,
         "cores": os.cpu_count(),
+        "load_avg_1m_at_start": round(load, 1),
         "targets": TARGETS,
     }
     print(json.dumps(figures))
     return 0
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used: load-independent, unlike wall time."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_py_spy(pid: int, out: str) -> subprocess.Popen[bytes]:
+    exe = Path(sys.executable).with_name("py-spy")
+    cmd = [str(exe if exe.exists() else "py-spy"), "record", "--pid", str(pid), "--format", "raw", "--rate", "50"]
+    cmd += ["--output", out, "--threads", "--nonblocking"]
+    spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached before the first request
+    return spy
 
 
 def start_profiled(home: Path, port: int) -> subprocess.Popen[bytes]:
