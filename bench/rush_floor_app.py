@@ -28,7 +28,9 @@ def create_app() -> FastAPI:
     db = sqlite3.connect(root / "floor.db", isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("CREATE TABLE IF NOT EXISTS uploads (id INTEGER PRIMARY KEY, who TEXT, name TEXT, size INT, sha256 TEXT)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS uploads (id INTEGER PRIMARY KEY, who TEXT, name TEXT, size INT, sha256 TEXT)"
+    )
     app = FastAPI()
 
     @app.post("/submit")

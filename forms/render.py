@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -152,15 +153,28 @@ def _is_iso_date(text: str) -> bool:
 
 
 def _select(attrs: str, pairs: list[tuple[str, str]], current: str, lang: str) -> str:
-    opts = [f'<option value="">{escape(T_PICK.get(lang))}</option>']
-    known = False
-    for value, label in pairs:
-        sel = " selected" if value == current else ""
-        known = known or value == current
-        opts.append(f'<option value="{escape(value)}"{sel}>{escape(label)}</option>')
-    if current and not known:
+    options, index = _options(tuple(pairs))
+    opts = [f'<option value="">{escape(T_PICK.get(lang))}</option>', *options]
+    at = index.get(current)
+    if at is not None:
+        value, label = pairs[at]
+        opts[at + 1] = f'<option value="{escape(value)}" selected>{escape(label)}</option>'
+    elif current:
         opts.append(f'<option value="{escape(current)}" selected>{escape(current)}</option>')
     return f"<select {attrs}>{''.join(opts)}</select>"
+
+
+@lru_cache(maxsize=16)
+def _options(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, ...], dict[str, int]]:
+    """The escaped options of a list, built once per distinct list: a partner is picked from every
+    organisation, several times a page, and escaping thousands of names each time was most of the
+    form page's cost. Keyed by the names themselves, so a renamed or new organisation is never stale.
+    The callers only read the result."""
+    html = tuple(f'<option value="{escape(value)}">{escape(label)}</option>' for value, label in pairs)
+    index: dict[str, int] = {}
+    for i, (value, _) in enumerate(pairs):
+        index.setdefault(value, i)
+    return html, index
 
 
 def _attachments_control(f: Attachments, value: Any, *, name: str, iid: str, lang: str, refs: Refs, aria: str) -> str:
