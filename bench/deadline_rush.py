@@ -145,11 +145,47 @@ def as_posted(values: dict[str, Any]) -> dict[str, list[str]]:
     return posted
 
 
-def populate(home: Path, n: int, *, say: Callable[[str], None] = print) -> list[Applicant]:
-    """N units, N applicants, one open call and N draft projects with a saved partial proposal."""
+def _use_home(home: Path) -> None:
+    """Point this process's services at ``home`` (the caller restores the environment)."""
     os.environ.update({k: v for k, v in app_env(home).items() if k.startswith("GRANTFLOW_")})
     for key in APP_ENV_DROP:
         os.environ.pop(key, None)
+
+
+def sessions_for(home: Path, applicants: Sequence[Applicant]) -> dict[int, str]:
+    """Signed-in sessions made directly in the database (for tests about other things than
+    signing in: N scrypt checks would be most of their time). The cookie value per applicant."""
+    _use_home(home)
+    from grantflow import clock
+    from grantflow.config import get_settings, reset_settings
+    from grantflow.db.session import dispose_engines, get_engine
+    from grantflow.services import sessions
+
+    reset_settings()
+    dispose_engines()
+    settings = get_settings()
+    lifetimes = sessions.Lifetimes(
+        max_age=timedelta(seconds=settings.session_max_age_s), idle=timedelta(seconds=settings.session_idle_s)
+    )
+    with get_engine().begin() as conn:
+        tokens = {
+            a.idx: sessions.create(
+                conn, user_id=a.user_id, data={"lang": "zh"}, now=clock.now(), lifetimes=lifetimes
+            ).token
+            for a in applicants
+        }
+    dispose_engines()
+    reset_settings()
+    return tokens
+
+
+def populate(home: Path, n: int, *, units: int = 0, say: Callable[[str], None] = print) -> list[Applicant]:
+    """N units, N applicants, one open call and N draft projects with a saved partial proposal.
+
+    ``units`` above N adds units that do not apply: the form pages offer every unit as a
+    partner, so their cost grows with the units registered, not with those rushing."""
+    units = max(n, units)
+    _use_home(home)
     from sqlalchemy import insert, select
 
     from grantflow import clock
@@ -207,7 +243,7 @@ def populate(home: Path, n: int, *, say: Callable[[str], None] = print) -> list[
                     "email_domains": [f"u{i:05d}.rush.example.cn"],
                     "created_at": now - timedelta(days=60),
                 }
-                for i in range(n)
+                for i in range(units)
             ],
         )
         orgs = dict(
@@ -291,7 +327,9 @@ def populate(home: Path, n: int, *, say: Callable[[str], None] = print) -> list[
                 for a in applicants[1:]
             ],
         )
-    say(f"fixture: {n} units, applicants and draft projects in one open call ({time.perf_counter() - t0:.1f} s)")
+    say(
+        f"fixture: {units} units, {n} applicants and draft projects in one open call ({time.perf_counter() - t0:.1f} s)"
+    )
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     dispose_engines()
@@ -705,6 +743,7 @@ def percentile(values: Sequence[float], p: float) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--applicants", type=int, default=200)
+    parser.add_argument("--units", type=int, default=0, help="units registered (default: one per applicant)")
     parser.add_argument("--concurrency", type=int, default=64, help="browsers at a time (one HTTP client each)")
     parser.add_argument("--size-kib", type=int, default=1024, help="size of each PDF")
     parser.add_argument("--no-floor", action="store_true", help="skip the bare-endpoint floor")
@@ -727,7 +766,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     proc: subprocess.Popen[bytes] | None = None
     try:
         init_home(home)
-        applicants = populate(home, n, say=say)
+        applicants = populate(home, n, units=args.units, say=say)
         submit_trigger, applying = submitted_state()
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -791,6 +830,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures = {
         "bench": "deadline_rush",
         "applicants": n,
+        "units": max(n, args.units),
         "concurrency": args.concurrency,
         "signin_s": round(signin_s, 2),
         "rush_s": round(rush_s, 2),
