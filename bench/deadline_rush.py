@@ -815,9 +815,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"  {line}")
     if args.profile:
         say(f"server profile: {home / 'server.prof'}")
-    floor = {"floor_s": None} if args.no_floor else run_floor(n, args.concurrency, pdf, say)
-    ratio = rush_s / floor["floor_s"] if floor["floor_s"] else None
-    cpu_ratio = server_cpu_s / floor["floor_server_cpu_s"] if floor.get("floor_server_cpu_s") else None
+    floor: dict[str, Any] = {} if args.no_floor else run_floor(n, args.concurrency, pdf, say)
+    floor_s: float | None = floor.get("floor_s")
+    floor_cpu: float | None = floor.get("floor_server_cpu_s")
+    ratio = rush_s / floor_s if floor_s else None
+    cpu_ratio = server_cpu_s / floor_cpu if floor_cpu else None
     if ratio is not None:
         say(
             f"ratio: the app takes {ratio:.1f} times the bare floor's wall time"
@@ -841,11 +843,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "lost": len(stored["lost"]),
         "duplicates": len(stored["duplicates"]),
         "projects_submitted": stored["projects_submitted"],
-        "floor_s": round(floor["floor_s"], 2) if floor["floor_s"] else None,
+        "floor_s": round(floor_s, 2) if floor_s else None,
         "ratio": round(ratio, 2) if ratio is not None else None,
         "server_cpu_s": round(server_cpu_s, 2),
         "server_cpu_ms_per_submission": round(server_cpu_s / n * 1000, 1),
-        "floor_server_cpu_s": round(floor["floor_server_cpu_s"], 2) if floor.get("floor_server_cpu_s") else None,
+        "floor_server_cpu_s": round(floor_cpu, 2) if floor_cpu else None,
         "cpu_ratio": round(cpu_ratio, 2) if cpu_ratio is not None else None,
         "cores": os.cpu_count(),
         "load_avg_1m_at_start": round(load, 1),
