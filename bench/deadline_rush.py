@@ -458,7 +458,10 @@ class Browser:
         headers = dict(kw.pop("headers", None) or {})
         if self.cookie:
             headers["Cookie"] = f"{self.name}={self.cookie}"
-        r = await self.client.request(method, url, headers=headers, follow_redirects=False, **kw)
+        try:
+            r = await self.client.request(method, url, headers=headers, follow_redirects=False, **kw)
+        except httpx.HTTPError as exc:  # named with the step it broke, for the report
+            raise PageError(f"{method} {url.split('?')[0]}: {type(exc).__name__} {exc}") from exc
         self.cookie = _session_cookie(r, self.cookie)
         if r.status_code >= 400:
             raise PageError(f"{method} {url.split('?')[0]}: {r.status_code}")

@@ -138,7 +138,7 @@ def _control(
     if isinstance(f, Choice):
         return _select(common + req, [(o.value, o.label.get(lang)) for o in f.choices], _str(value), lang)
     if isinstance(f, OrgRef):
-        return _select(common + req, [(str(i), t.get(lang)) for i, t in org_choices], _str(value), lang)
+        return _select(common + req, _org_pairs(org_choices, lang), _str(value), lang)
     if isinstance(f, Attachments):
         return _attachments_control(f, value, name=name, iid=iid, lang=lang, refs=refs, aria=aria)
     raise TypeError(f"no control for {type(f).__name__}")
@@ -152,7 +152,24 @@ def _is_iso_date(text: str) -> bool:
     return len(text) == 10
 
 
-def _select(attrs: str, pairs: list[tuple[str, str]], current: str, lang: str) -> str:
+class _OrgChoices(tuple[tuple[int, Text], ...]):
+    """The organisations a form offers, their (value, label) pairs made once per language: a
+    form has several organisation pickers, each listing every unit (thousands of them)."""
+
+    def pairs(self, lang: str) -> tuple[tuple[str, str], ...]:
+        made: dict[str, tuple[tuple[str, str], ...]] = self.__dict__.setdefault("_pairs", {})
+        if lang not in made:
+            made[lang] = tuple((str(i), t.get(lang)) for i, t in self)
+        return made[lang]
+
+
+def _org_pairs(org_choices: Sequence[tuple[int, Text]], lang: str) -> Sequence[tuple[str, str]]:
+    if isinstance(org_choices, _OrgChoices):
+        return org_choices.pairs(lang)
+    return [(str(i), t.get(lang)) for i, t in org_choices]
+
+
+def _select(attrs: str, pairs: Sequence[tuple[str, str]], current: str, lang: str) -> str:
     options, index = _options(tuple(pairs))
     opts = [f'<option value="">{escape(T_PICK.get(lang))}</option>', *options]
     at = index.get(current)
@@ -237,6 +254,7 @@ def render_fields(
     buttons; the error summary at the top links to each field.
     """
     refs = refs or Refs()
+    org_choices = org_choices if isinstance(org_choices, _OrgChoices) else _OrgChoices(org_choices)
     errs = list(errors)
     by_key = _errors_by_key(errs)
     out: list[str] = []
