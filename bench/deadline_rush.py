@@ -785,8 +785,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         spy = start_py_spy(proc.pid, args.py_spy) if args.py_spy else None
         cpu0 = process_cpu_s(proc.pid)
+        started = time.perf_counter()
+        finished: list[Outcome] = []
+
+        def progress(out: Outcome) -> None:  # a line every 500: a long run shows how it goes
+            finished.append(out)
+            if len(finished) % 500 == 0:
+                cpu = process_cpu_s(proc.pid) - cpu0 if proc is not None else 0.0
+                say(f"  {len(finished)} done after {time.perf_counter() - started:.0f} s, server CPU {cpu:.0f} s")
+
         rush_s, outcomes = asyncio.run(
-            rush(base, applicants, cookies, concurrency=args.concurrency, pdf=pdf, submit_trigger=submit_trigger)
+            rush(
+                base,
+                applicants,
+                cookies,
+                concurrency=args.concurrency,
+                pdf=pdf,
+                submit_trigger=submit_trigger,
+                on_done=progress,
+            )
         )
         server_cpu_s = process_cpu_s(proc.pid) - cpu0
         if spy is not None:
