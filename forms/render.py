@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -137,7 +138,7 @@ def _control(
     if isinstance(f, Choice):
         return _select(common + req, [(o.value, o.label.get(lang)) for o in f.choices], _str(value), lang)
     if isinstance(f, OrgRef):
-        return _select(common + req, [(str(i), t.get(lang)) for i, t in org_choices], _str(value), lang)
+        return _select(common + req, _org_pairs(org_choices, lang), _str(value), lang)
     if isinstance(f, Attachments):
         return _attachments_control(f, value, name=name, iid=iid, lang=lang, refs=refs, aria=aria)
     raise TypeError(f"no control for {type(f).__name__}")
@@ -151,16 +152,46 @@ def _is_iso_date(text: str) -> bool:
     return len(text) == 10
 
 
-def _select(attrs: str, pairs: list[tuple[str, str]], current: str, lang: str) -> str:
-    opts = [f'<option value="">{escape(T_PICK.get(lang))}</option>']
-    known = False
-    for value, label in pairs:
-        sel = " selected" if value == current else ""
-        known = known or value == current
-        opts.append(f'<option value="{escape(value)}"{sel}>{escape(label)}</option>')
-    if current and not known:
+class _OrgChoices(tuple[tuple[int, Text], ...]):
+    """The organisations a form offers, their (value, label) pairs made once per language: a
+    form has several organisation pickers, each listing every unit (thousands of them)."""
+
+    def pairs(self, lang: str) -> tuple[tuple[str, str], ...]:
+        made: dict[str, tuple[tuple[str, str], ...]] = self.__dict__.setdefault("_pairs", {})
+        if lang not in made:
+            made[lang] = tuple((str(i), t.get(lang)) for i, t in self)
+        return made[lang]
+
+
+def _org_pairs(org_choices: Sequence[tuple[int, Text]], lang: str) -> Sequence[tuple[str, str]]:
+    if isinstance(org_choices, _OrgChoices):
+        return org_choices.pairs(lang)
+    return [(str(i), t.get(lang)) for i, t in org_choices]
+
+
+def _select(attrs: str, pairs: Sequence[tuple[str, str]], current: str, lang: str) -> str:
+    options, index = _options(tuple(pairs))
+    opts = [f'<option value="">{escape(T_PICK.get(lang))}</option>', *options]
+    at = index.get(current)
+    if at is not None:
+        value, label = pairs[at]
+        opts[at + 1] = f'<option value="{escape(value)}" selected>{escape(label)}</option>'
+    elif current:
         opts.append(f'<option value="{escape(current)}" selected>{escape(current)}</option>')
     return f"<select {attrs}>{''.join(opts)}</select>"
+
+
+@lru_cache(maxsize=16)
+def _options(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, ...], dict[str, int]]:
+    """The escaped options of a list, built once per distinct list: a partner is picked from every
+    organisation, several times a page, and escaping thousands of names each time was most of the
+    form page's cost. Keyed by the names themselves, so a renamed or new organisation is never stale.
+    The callers only read the result."""
+    html = tuple(f'<option value="{escape(value)}">{escape(label)}</option>' for value, label in pairs)
+    index: dict[str, int] = {}
+    for i, (value, _) in enumerate(pairs):
+        index.setdefault(value, i)
+    return html, index
 
 
 def _attachments_control(f: Attachments, value: Any, *, name: str, iid: str, lang: str, refs: Refs, aria: str) -> str:
@@ -223,6 +254,7 @@ def render_fields(
     buttons; the error summary at the top links to each field.
     """
     refs = refs or Refs()
+    org_choices = org_choices if isinstance(org_choices, _OrgChoices) else _OrgChoices(org_choices)
     errs = list(errors)
     by_key = _errors_by_key(errs)
     out: list[str] = []

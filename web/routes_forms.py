@@ -35,7 +35,6 @@ from grantflow.services.files import open_attachment, store_attachment
 from grantflow.services.forms import (
     Status,
     load_form,
-    organisation_names,
     project_submissions,
     refs_for,
     render_submission,
@@ -119,7 +118,8 @@ def _page(
             lang=lang,
             errors=shown_errors,
             refs=refs,
-            org_choices=sorted(organisation_names(conn).items(), key=lambda kv: kv[1].zh),
+            # the names refs_for has just read: a second read of every organisation per page was a third of its cost
+            org_choices=sorted(refs.organisations.items(), key=lambda kv: kv[1].zh),
         )
         if editable
         else None
