@@ -33,6 +33,7 @@ from grantflow.services.review.assignment import assign
 from grantflow.services.review.scoring import submit_review
 from grantflow.services.sweep import mark_overdue, reconcile, sync_assignments
 from grantflow.services.tenders import submit_bid
+from grantflow.states.channels import DEMO
 from grantflow.states.enums import Category, SelectionMode, SupportMode
 from grantflow.states.permissions import SYSTEM, Actor
 from grantflow.states.review_rules import DEFAULT_RUBRICS
@@ -395,7 +396,7 @@ class Living:
         self.story.fire(call_id, "publish", organiser, subject="call")
         if opens >= 0:
             self.at(opens)
-            self.story.fire(call_id, self._opening(call_id), SYSTEM, subject="call")
+            self.story.fire(call_id, self._opening(call_id), SYSTEM.via(DEMO), subject="call")
         return call_id
 
     def _opening(self, call_id: int) -> str:
@@ -407,7 +408,7 @@ class Living:
 
     def close_call(self, call_id: int, closes: float) -> None:
         self.at(closes)
-        self.story.fire(call_id, "close_call", SYSTEM, subject="call")
+        self.story.fire(call_id, "close_call", SYSTEM.via(DEMO), subject="call")
 
     # projects
     def apply(self, call_id: int, who: Actor, idea: Idea, days_ago: float, *, submit_form: bool = True) -> int:

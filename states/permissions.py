@@ -113,6 +113,7 @@ def acting_for_adjustment(actor: Actor) -> Actor:
         roles=frozenset({ADJUSTMENT_ROLE}),
         name=actor.name,
         lang=actor.lang,
+        channel=actor.channel,  # the page, API or shell the request was applied from
     )
 
 

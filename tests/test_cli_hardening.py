@@ -90,9 +90,11 @@ def test_every_command_speaks_the_one_configured_language(home: Path, monkeypatc
 
 
 def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    # only the settings the test gives: nothing of this process's own configuration leaks in
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("GRANTFLOW_", "PREFECT_"))}
     return subprocess.run(
         [sys.executable, "-m", "grantflow", *args],
-        env={**os.environ, **env, "COLUMNS": "200"},
+        env={**inherited, **env, "COLUMNS": "200"},
         capture_output=True,
         text=True,
         timeout=120,
