@@ -50,7 +50,7 @@ def lifecycle_svg(workflow: str, path: tuple[str, ...], lang: str) -> bytes | No
     """The workflow's diagram with ``path`` highlighted, as SVG; None without Graphviz."""
     if not graphviz_available():
         return None
-    data = render(get_registry().get(workflow), fmt="svg", lang=lang, path=path)
+    data = render(get_registry().get(workflow), fmt="svg", lang=lang, path=path, names=False)
     # labels come from the table (a configured variant too): dot escapes text, and a drawing
     # with active content is never served, whatever produced it
     lowered = data.lower()

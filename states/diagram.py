@@ -7,12 +7,13 @@ output (SVG, PNG) needs the ``dot`` program from Debian's ``graphviz`` package.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 from itertools import pairwise
 from typing import Any, ClassVar
 
 from transitions.extensions import GraphMachine
 
-from grantflow.states.workflow import Workflow
+from grantflow.states.workflow import Workflow, trigger_label
 
 
 class _Sheet:
@@ -30,10 +31,13 @@ class _DiagramMachine(GraphMachine):
     state_attributes: ClassVar[list[str]] = [*GraphMachine.state_attributes, "label"]  # type: ignore[misc]
 
 
-def _machine(wf: Workflow, engine: str, lang: str, path: Sequence[str] = ()) -> Any:
+def _machine(wf: Workflow, engine: str, lang: str, path: Sequence[str] = (), names: bool = True) -> Any:
     sheet = _Sheet()
     sep = "<br/>" if engine == "mermaid" else "\n"
-    states = [{"name": s.name, "label": f"{s.name}{sep}{s.label.get(lang)}"} for s in wf.states.values()]
+    states = [
+        {"name": s.name, "label": f"{s.name}{sep}{s.label.get(lang)}" if names else s.label.get(lang)}
+        for s in wf.states.values()
+    ]
     transitions = []
     seen: set[tuple[str, str, str]] = set()
     for t in wf.transitions:
@@ -72,8 +76,14 @@ def mermaid(wf: Workflow, *, lang: str = "en") -> str:
     return text.rstrip() + "\n"
 
 
-def render(wf: Workflow, *, fmt: str = "svg", lang: str = "en", path: Sequence[str] = ()) -> bytes:
+def render(wf: Workflow, *, fmt: str = "svg", lang: str = "en", path: Sequence[str] = (), names: bool = True) -> bytes:
     """SVG or PNG bytes via Graphviz ``dot``; with ``path`` (the states a subject went through,
-    oldest first) that path and its last state are highlighted."""
-    data: bytes = _machine(wf, "graphviz", lang, path).draw(None, format=fmt, prog="dot")
-    return data
+    oldest first) that path and its last state are highlighted. ``names=False`` labels states in
+    ``lang`` only, and (SVG) the steps too: the drawing for readers rather than for the table's authors."""
+    data: bytes = _machine(wf, "graphviz", lang, path, names).draw(None, format=fmt, prog="dot")
+    if names or fmt != "svg":
+        return data
+    text = data.decode("utf-8")
+    for trigger in {t.trigger for t in wf.transitions}:
+        text = text.replace(f">{trigger}</text>", f">{escape(trigger_label(trigger).get(lang))}</text>")
+    return text.encode("utf-8")
