@@ -48,6 +48,10 @@ class PeopleInvalid(PayloadInvalid):
         )
         self.problems = problems
 
+    def shown(self, lang: str) -> dict[str, list[str]]:
+        """The problems by field, in one language (what a page prints beside each field)."""
+        return {k: [t.get(lang) for t in v] for k, v in self.problems.items()}
+
 
 @dataclass(frozen=True)
 class Page:

@@ -146,7 +146,7 @@ def orgs_add(
                 now=now,
             )
     except people.PeopleInvalid as exc:
-        shown = {k: [t.get(lang) for t in v] for k, v in exc.problems.items()}
+        shown = exc.shown(lang)
         return _orgs_page(request, engine, actor, lang, typed=typed, problems=shown, status_code=422)
     return RedirectResponse("/orgs?saved=org", status_code=303)
 

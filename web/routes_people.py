@@ -126,7 +126,7 @@ def people_add(
                 now=now,
             )
     except people.PeopleInvalid as exc:
-        shown = {k: [t.get(lang) for t in v] for k, v in exc.problems.items()}
+        shown = exc.shown(lang)
         return _people_page(request, engine, actor, lang, typed=typed, problems=shown, status_code=422)
     return RedirectResponse("/office/people?saved=user", status_code=303)
 
