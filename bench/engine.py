@@ -31,7 +31,7 @@ must equal the fires that succeeded: lost 0, doubled 0. Without a URL (``--postg
 no ``--database-url``) a throwaway server is started as the tests start theirs (tests/pg.py),
 with fsync off: the figures are the engine's, not the disk's.
 
-Ends with one JSON line: the figures and the targets (ratio ≥ 0.15, memory not growing; with
+Ends with one JSON line: the figures and the targets (ratio ≥ 0.45, memory not growing; with
 ``--processes``: scaling ≥ 1.6, lost 0, doubled 0).
 """
 
@@ -71,7 +71,7 @@ from grantflow.services.actors import actor_for  # noqa: E402
 from grantflow.services.bootstrap import init_database  # noqa: E402
 from grantflow.states.permissions import Actor, acting_for_adjustment  # noqa: E402
 
-TARGET_RATIO = 0.15
+TARGET_RATIO = 0.45  # engine vs bare sqlite3 writes, the keyed audit hash included
 MEMORY_SLACK = 1.25  # the peak over all projects may exceed the peak over a tenth by this factor…
 MEMORY_SLACK_BYTES = 64 * 1024  # …plus this much (allocator noise), and no more
 OFFICE = "office@kw.example.cn"  # a demo person applying adjustments: suspend and resume any project
