@@ -52,7 +52,7 @@ def report_row(
 def schedule_post_evaluation(
     conn: Connection, *, project_id: int, accepted_at: datetime, tz: str, now: datetime
 ) -> int:
-    """The four annual post-evaluation report tasks (DESIGN rule 7), each with its date."""
+    """The four annual post-evaluation report tasks (docs/domain.md, rule 7), each with its date."""
     rows = [
         report_row(
             key=f"project:{project_id}:post_evaluation_report:{d.period}",

@@ -4,7 +4,7 @@ Prefect's ephemeral mode runs no scheduler (a served schedule never fires), so t
 default starts a real local server: in its own process group (so stopping it stops its
 workers too), with ``PREFECT_HOME`` under grantflow's home, on a free loopback port,
 health-checked before use, and stopped with SIGTERM then SIGKILL. The background services
-that make SQLite raise "database is locked" are switched off (see shared/DEPENDENCIES.md).
+that make SQLite raise "database is locked" under concurrent writers are switched off.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ EXPENSE_HEADS = options(
     ]
 )
 
-# Kinds of target in a task agreement (DESIGN rule 5: standards, IP and talent are targets).
+# Kinds of target in a task agreement (docs/domain.md, rule 5: standards, IP and talent are targets).
 TARGET_KINDS = options(
     [
         ("technical", Text("技术指标", "technical performance")),
@@ -90,7 +90,7 @@ YES_NO = options([("yes", Text("是", "yes")), ("no", Text("否", "no"))])
 
 
 def budget_table(name: str = "budget", *, required: bool = True) -> Table:
-    """Budget lines by funding source and expense head (DESIGN rule 9)."""
+    """Budget lines by funding source and expense head (docs/domain.md, rule 9)."""
     return Table(
         name=name,
         label=Text("经费预算（按来源）", "Budget by funding source"),

@@ -1,4 +1,4 @@
-"""任务书: rights and duties, targets (standards, IP, talent), budget by source, milestones (DESIGN rule 5)."""
+"""任务书: rights and duties, targets (standards, IP, talent), budget by source, milestones (docs/domain.md, rule 5)."""
 
 from __future__ import annotations
 

@@ -128,7 +128,7 @@ def set_rubric(
 
 
 def rubric_for(conn: Connection, *, call_id: int | None, stage: str) -> Rubric:
-    """The call's own rubric for the stage, else the default (DESIGN rule 6 for evaluations)."""
+    """The call's own rubric for the stage, else the default (docs/domain.md, rule 6, for evaluations)."""
     if call_id is not None:
         rows = conn.execute(
             select(_rubric.c.criteria).where(_rubric.c.call_id == call_id, _rubric.c.stage == stage)

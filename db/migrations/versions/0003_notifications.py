@@ -1,4 +1,4 @@
-"""notifications: due items, report schedules, inbox, deliveries, digests, preferences (issue 4)
+"""notifications: due items, report schedules, inbox, deliveries, digests, preferences
 
 Revision ID: 0003
 Revises: 0001
