@@ -162,3 +162,27 @@ def test_lists_are_paged_and_filtered_in_english(engine: Engine, people: People,
     staff = office.get("/office/people?role=reviewer").text
     assert "expert1@yanyuan.example.edu" in staff and "pi@jinghua.example.com" not in staff
     assert "Register a person" in staff
+
+
+def test_my_projects_are_paged_and_found_by_title_or_code(engine: Engine, people: People, now: datetime) -> None:
+    from tests.factories import make_project
+
+    ids = [make_project(engine, people, now, title=f"翻页项目{n:02d}") for n in range(30)]
+    applicant = _client(People.SHORT["applicant"], lang="en")
+
+    def listed(url: str) -> str:  # the projects section only (the to-do list names drafts too)
+        return applicant.get(url).text.split('id="projects"', 1)[1]
+
+    first = listed("/")
+    assert "Page 1 of 2, 30 in all" in first and "翻页项目29" in first and "翻页项目00" not in first
+    assert "翻页项目00" in listed("/?page=2")
+    found = listed("/?q=项目07")
+    assert "翻页项目07" in found and "翻页项目08" not in found and "1 in all" in found
+    with engine.connect() as conn:
+        from grantflow.db.models import Project
+
+        code = conn.execute(select(Project.code).where(Project.id == ids[3])).scalar_one()
+    assert "翻页项目03" in listed(f"/?q={code}")
+    # another unit's applicant finds none of them, whatever is asked
+    other = _client(People.SHORT["applicant3"]).get("/?q=翻页").text
+    assert "翻页项目" not in other.split('id="projects"', 1)[1]

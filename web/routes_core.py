@@ -12,16 +12,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Form, Request
+from fastapi import APIRouter, Body, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import func, or_, select
 
 from grantflow import clock
 from grantflow.db.apply import fire
 from grantflow.db.facts import load_facts
+from grantflow.db.models import Project
 from grantflow.db.workflows import get_registry
 from grantflow.services import adjustments
 from grantflow.services.lifecycle_view import graphviz_available, state_path, timeline
-from grantflow.services.queries import history, project_for, visible_projects
+from grantflow.services.people import page_prefix, paginate_count
+from grantflow.services.queries import history, project_for, visible_projects, visible_projects_query
 from grantflow.services.seed import DEMO_PASSWORD, DemoAccount, demo_accounts
 from grantflow.services.signin import BadLogin, sign_in
 from grantflow.services.targets import project_progress
@@ -94,10 +97,23 @@ def choose_language(request: Request, code: str, next: str = "/") -> Response:
 
 
 @router.get("/")
-def home(request: Request, engine: EngineDep, actor: CurrentActor, lang: LangDep) -> Response:
+def home(
+    request: Request,
+    engine: EngineDep,
+    actor: CurrentActor,
+    lang: LangDep,
+    q: Annotated[str, Query(max_length=100)] = "",
+    page: Annotated[int, Query(ge=1, le=10**6)] = 1,
+) -> Response:
     registry = get_registry()
     with engine.connect() as conn:
-        rows = visible_projects(conn, actor)
+        found = visible_projects_query(actor)
+        if q.strip():
+            pattern = f"%{q.strip()}%"
+            found = found.where(or_(Project.title.contains(q.strip()), Project.code.like(pattern)))
+        total = int(conn.execute(select(func.count()).select_from(found.order_by(None).subquery())).scalar_one())
+        listing = paginate_count(total, page)
+        rows = conn.execute(found.limit(listing.per_page).offset((listing.page - 1) * listing.per_page)).all()
         todo = todo_for(conn, actor, now=clock.now())
     projects = [
         {
@@ -106,7 +122,15 @@ def home(request: Request, engine: EngineDep, actor: CurrentActor, lang: LangDep
         }
         for p in rows
     ]
-    return render(request, "home.html", {"projects": projects, "todo": todo, "user": actor})
+    ctx = {
+        "projects": projects,
+        "listing": listing,
+        "q": q,
+        "prefix": page_prefix("/", {"q": q}),
+        "todo": todo,
+        "user": actor,
+    }
+    return render(request, "home.html", ctx)
 
 
 def _project_view(engine: Any, actor: Any, project_id: int) -> dict[str, Any]:
