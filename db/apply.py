@@ -3,8 +3,9 @@
 ``fire`` runs one trigger on one stored subject in its own transaction; ``apply_trigger``
 does the same inside the caller's transaction (batches, other writers). Both: load the
 subject, ask ``states`` who may act and whether it may happen, transition through the
-workflow's shared machine, write the state with a compare-and-set on ``version``, append the
-audit event and the outbox row. Delivery of notifications happens later, from the outbox.
+workflow's shared machine, write the state with a compare-and-set on ``version``, run the
+recorded effects, and last append the audit event with its outbox row (last: on PostgreSQL the
+audit head is held from that statement to the commit, see ``db.audit``). Delivery of notifications happens later, from the outbox.
 
 The hot path uses Core statements (compiled once, cached by SQLAlchemy) rather than the ORM
 unit of work: the ORM costs most of a transition's time and keeps objects alive.
@@ -24,7 +25,6 @@ from grantflow import clock
 from grantflow.db import audit
 from grantflow.db.effects import RECORDED_EFFECT_HANDLERS
 from grantflow.db.facts import SUBJECT_LABELS, TABLES, DbFacts, load_facts
-from grantflow.db.models import OutboxMessage, table
 from grantflow.db.prepared import Prepared, Statements, cursor
 from grantflow.db.workflows import get_registry
 from grantflow.states.channels import Channel, ChannelKind
@@ -35,7 +35,6 @@ from grantflow.states.permissions import Actor
 from grantflow.states.text import Text
 from grantflow.states.workflow import Registry, TransitionDef, Workflow
 
-_outbox = table(OutboxMessage)
 MIGRATION_CHANNEL = Channel(ChannelKind.MIGRATION, "states renamed by a workflow change")
 
 
@@ -71,30 +70,15 @@ def _update_statement(subject: str, extra: tuple[str, ...]) -> Any:
     )
 
 
-_OUTBOX_KEYS = (
-    "kind",
-    "subject",
-    "subject_id",
-    "audiences",
-    "payload",
-    "event_id",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "created_at",
-)
-
-
 def _build(name: str, dialect: Dialect) -> Prepared:
-    if name == "outbox":
-        return Prepared(insert(_outbox).inline(), dialect, _OUTBOX_KEYS)
     subject, _, extra = name.partition(":")
     return Prepared(_update_statement(subject, tuple(extra.split(",")) if extra else ()), dialect)
 
 
 STATEMENTS = Statements(_build)
-"""The versioned update (one per subject and set of effect columns) and the outbox insert,
-compiled per dialect and run on the DBAPI cursor (see ``db.prepared``)."""
+"""The versioned update (one per subject and set of effect columns), compiled per dialect and
+run on the DBAPI cursor (see ``db.prepared``); the audit event and the outbox message are
+written by ``audit.append``."""
 
 
 def plan(
@@ -141,6 +125,27 @@ def write(
     update_name = f"{facts.subject}:{','.join(sorted(changes))}"
     if STATEMENTS.get(dialect, update_name).execute(cur, params).rowcount != 1:
         raise Conflict(subject=facts.subject, subject_id=facts.subject_id)
+    for name in rule.effects:
+        handler = RECORDED_EFFECT_HANDLERS.get(name)
+        if handler is not None:
+            handler(conn, facts=facts, rule=rule, actor=actor, payload=payload, now=now)
+        elif name not in COLUMN_EFFECTS:
+            # a registry built without ``db.workflows`` (which refuses these on loading)
+            raise WorkflowInvalid(facts.workflow, [f"effect '{name}' has no handler in grantflow.db.effects"])
+    message = None
+    if rule.notify:
+        message = {
+            "kind": f"{facts.subject}.{rule.trigger}",
+            "subject": facts.subject,
+            "subject_id": facts.subject_id,
+            "audiences": list(rule.notify),
+            "payload": {"from": rule.source, "to": rule.dest, "actor": actor.name, "reason": payload.get("reason")},
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+    # last, so that on PostgreSQL the audit head is held only from here to the commit
     event_id = audit.append(
         conn,
         subject=facts.subject,
@@ -153,30 +158,8 @@ def write(
         payload=payload,
         now=now,
         channel=actor.channel,
+        message=message,
     )
-    for name in rule.effects:
-        handler = RECORDED_EFFECT_HANDLERS.get(name)
-        if handler is not None:
-            handler(conn, facts=facts, rule=rule, actor=actor, payload=payload, now=now)
-        elif name not in COLUMN_EFFECTS:
-            # a registry built without ``db.workflows`` (which refuses these on loading)
-            raise WorkflowInvalid(facts.workflow, [f"effect '{name}' has no handler in grantflow.db.effects"])
-    if rule.notify:
-        STATEMENTS.get(dialect, "outbox").execute(
-            cur,
-            {
-                "kind": f"{facts.subject}.{rule.trigger}",
-                "subject": facts.subject,
-                "subject_id": facts.subject_id,
-                "audiences": list(rule.notify),
-                "payload": {"from": rule.source, "to": rule.dest, "actor": actor.name, "reason": payload.get("reason")},
-                "event_id": event_id,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            },
-        )
     return Transitioned(
         facts.subject, facts.subject_id, rule.trigger, rule.source, rule.dest, facts.version + 1, event_id
     )

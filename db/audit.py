@@ -13,8 +13,13 @@ default ``$GRANTFLOW_HOME/anchors/audit-anchors.jsonl``): the housekeeping flow 
 and every publication does. ``verify`` checks every keyed hash, the links, the head and every
 anchor, and names what was rewritten, deleted or truncated (docs/audit.md).
 
-Events get consecutive ids under the head row's lock, which also serialises writers on
-PostgreSQL (SQLite serialises writers by itself).
+Events get consecutive ids from the head row. SQLite serialises writers by itself. On
+PostgreSQL an appender reads the head without a lock, computes the event's hash, and then
+writes head, event and (when there is one) the outbox message in one statement that only takes
+effect if the head is still the one it read; if another transaction moved the head first, it
+reads again and recomputes. The head row is therefore locked only from that one statement to
+the commit, not for the whole transaction: concurrent transitions on different projects
+overlap in everything but that last step.
 """
 
 from __future__ import annotations
@@ -31,11 +36,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, inspect, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, inspect, select, update
 from sqlalchemy.engine import Dialect
 
 from grantflow.config import Settings, get_settings
-from grantflow.db.models import AuditEvent, AuditHead, table
+from grantflow.db.models import AuditEvent, AuditHead, OutboxMessage, table
 from grantflow.db.prepared import Prepared, Statements, cursor
 from grantflow.states.channels import Channel
 from grantflow.states.errors import GrantflowError
@@ -47,10 +52,10 @@ KEY_BYTES = 32
 
 _events = table(AuditEvent)
 _head = table(AuditHead)
+_outbox = table(OutboxMessage)
 
-_READ_HEAD = select(_head.c.last_event_id, _head.c.last_hash).where(_head.c.id == 1).with_for_update()
+_READ_HEAD = select(_head.c.last_event_id, _head.c.last_hash).where(_head.c.id == 1)
 _WRITE_HEAD = update(_head).where(_head.c.id == 1)
-_INSERT = insert(_events)
 _INSERT_KEYS = (
     "id",
     "subject",
@@ -69,6 +74,41 @@ _INSERT_KEYS = (
     "payload",
     "hash",
 )
+MESSAGE_KEYS = (
+    "kind",
+    "subject",
+    "subject_id",
+    "audiences",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+"""The columns of an outbox message written with its event (``append(message=...)``)."""
+_OUTBOX_KEYS = (*MESSAGE_KEYS, "event_id")
+
+
+def _chain(with_message: bool) -> Any:
+    """PostgreSQL: move the head from ``old_id`` to ``id`` and, only if that matched, insert the
+    event (and its outbox message); returns how many head rows moved (1, or 0 if another
+    transaction moved the head since it was read)."""
+    moved = (
+        update(_head)
+        .where(_head.c.id == 1, _head.c.last_event_id == bindparam("old_id"))
+        .values(last_event_id=bindparam("id"), last_hash=bindparam("hash"))
+        .returning(_head.c.id)
+        .cte("moved")
+    )
+    event = insert(_events).from_select(
+        list(_INSERT_KEYS), select(*[bindparam(k, type_=_events.c[k].type) for k in _INSERT_KEYS]).select_from(moved)
+    )
+    stmt = select(func.count()).select_from(moved).add_cte(event.cte("event"))
+    if with_message:
+        values = [bindparam("id" if k == "event_id" else f"m_{k}", type_=_outbox.c[k].type) for k in _OUTBOX_KEYS]
+        message = insert(_outbox).from_select(list(_OUTBOX_KEYS), select(*values).select_from(moved))
+        stmt = stmt.add_cte(message.cte("message"))
+    return stmt
 
 
 def _build(name: str, dialect: Dialect) -> Prepared:
@@ -76,11 +116,15 @@ def _build(name: str, dialect: Dialect) -> Prepared:
         return Prepared(_READ_HEAD, dialect)
     if name == "write_head":
         return Prepared(_WRITE_HEAD, dialect, ("last_event_id", "last_hash"))
-    return Prepared(_INSERT, dialect, _INSERT_KEYS)
+    if name == "outbox":
+        return Prepared(insert(_outbox).inline(), dialect, _OUTBOX_KEYS)
+    if name.startswith("chain"):
+        return Prepared(_chain(with_message=name == "chain+message"), dialect)
+    return Prepared(insert(_events), dialect, _INSERT_KEYS)
 
 
 STATEMENTS = Statements(_build)
-"""The three statements of ``append``, compiled per dialect (see ``db.prepared``)."""
+"""The statements of ``append``, compiled per dialect (see ``db.prepared``)."""
 
 
 # --- the key ---------------------------------------------------------------------------------------
@@ -257,42 +301,62 @@ def append(
     payload: Mapping[str, Any] | None,
     now: datetime,
     channel: Channel,
+    message: Mapping[str, Any] | None = None,
 ) -> int:
-    """Append one event inside the caller's transaction; returns its id."""
+    """Append one event inside the caller's transaction; returns its id.
+
+    ``message`` (the ``MESSAGE_KEYS`` of an outbox row) is written with the event and points
+    at it. Callers that can should append last in their transaction: on PostgreSQL the head is
+    held from here to the commit.
+    """
     stored, digest = normalise(payload)
     dialect = conn.dialect
     cur = cursor(conn)
-    # the head row's lock (FOR UPDATE on PostgreSQL) serialises appenders until commit
     read_head = STATEMENTS.get(dialect, "read_head")
-    head = read_head.row(read_head.execute(cur).fetchone())
-    if head is None:
-        raise RuntimeError("the audit_head row is missing: run `grantflow db upgrade`")
-    last_id, prev = head
-    # the first event of a new log may create the key; later ones need the key already in use
-    key = current_key(create=last_id == 0)
-    new_id = last_id + 1
-    row: dict[str, Any] = {
-        "id": new_id,
-        "subject": subject,
-        "subject_id": subject_id,
-        "actor_id": actor_id,
-        "actor_name": actor_name,
-        "action": action,
-        "from_state": from_state,
-        "to_state": to_state,
-        "payload_digest": digest,
-        "created_at": now,
-        "prev_hash": prev,
-        "channel": channel.kind,
-        "channel_detail": channel.detail,
-        "key_id": key.id,
-    }
-    h = event_hash(key.secret, **row)
-    row["payload"] = stored
-    row["hash"] = h
-    STATEMENTS.get(dialect, "insert").execute(cur, row)
-    STATEMENTS.get(dialect, "write_head").execute(cur, {"last_event_id": new_id, "last_hash": h})
-    return new_id
+    concurrent = dialect.name == "postgresql"
+    while True:
+        head = read_head.row(read_head.execute(cur).fetchone())
+        if head is None:
+            raise RuntimeError("the audit_head row is missing: run `grantflow db upgrade`")
+        last_id, prev = head
+        # the first event of a new log may create the key; later ones need the key already in use
+        key = current_key(create=last_id == 0)
+        new_id = last_id + 1
+        row: dict[str, Any] = {
+            "id": new_id,
+            "subject": subject,
+            "subject_id": subject_id,
+            "actor_id": actor_id,
+            "actor_name": actor_name,
+            "action": action,
+            "from_state": from_state,
+            "to_state": to_state,
+            "payload_digest": digest,
+            "created_at": now,
+            "prev_hash": prev,
+            "channel": channel.kind,
+            "channel_detail": channel.detail,
+            "key_id": key.id,
+        }
+        h = event_hash(key.secret, **row)
+        row["payload"] = stored
+        row["hash"] = h
+        if not concurrent:
+            # SQLite: this transaction already holds the only write lock, nobody moves the head
+            STATEMENTS.get(dialect, "insert").execute(cur, row)
+            STATEMENTS.get(dialect, "write_head").execute(cur, {"last_event_id": new_id, "last_hash": h})
+            if message is not None:
+                STATEMENTS.get(dialect, "outbox").execute(cur, {**message, "event_id": new_id})
+            return new_id
+        row["old_id"] = last_id
+        name = "chain"
+        if message is not None:
+            row.update({f"m_{k}": message[k] for k in MESSAGE_KEYS})
+            name = "chain+message"
+        chain = STATEMENTS.get(dialect, name)
+        if chain.execute(cur, row).fetchone()[0] == 1:
+            return new_id
+        # another transaction appended (and committed) since the read: read its head again
 
 
 def note(
