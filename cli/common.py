@@ -7,6 +7,7 @@ command's own ``--lang``, else ``GRANTFLOW_LANGUAGE`` (default Chinese).
 
 from __future__ import annotations
 
+import os
 from typing import Any, NoReturn
 
 import typer
@@ -36,7 +37,14 @@ def start_command(lang: str | None) -> None:
 
 
 def cli_lang(explicit: str | None = None) -> Lang:
-    return normalise_lang(explicit or _Chosen.lang or get_settings().language)
+    chosen = explicit or _Chosen.lang
+    if chosen:
+        return normalise_lang(chosen)
+    try:
+        return normalise_lang(get_settings().language)
+    except ConfigurationError:
+        # the error being reported may be the configuration itself: its language setting, if any
+        return normalise_lang(os.environ.get("GRANTFLOW_LANGUAGE", ""))
 
 
 def say_error(text: Text | str, lang: str | None = None) -> None:

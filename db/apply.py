@@ -5,7 +5,8 @@ does the same inside the caller's transaction (batches, other writers). Both: lo
 subject, ask ``states`` who may act and whether it may happen, transition through the
 workflow's shared machine, write the state with a compare-and-set on ``version``, run the
 recorded effects, and last append the audit event with its outbox row (last: on PostgreSQL the
-audit head is held from that statement to the commit, see ``db.audit``). Delivery of notifications happens later, from the outbox.
+audit head is held from that statement to the commit, see ``db.audit``). Delivery of
+notifications happens later, from the outbox.
 
 The hot path uses Core statements (compiled once, cached by SQLAlchemy) rather than the ORM
 unit of work: the ORM costs most of a transition's time and keeps objects alive.

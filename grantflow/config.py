@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -301,9 +301,28 @@ def check_production(settings: Settings) -> None:
         )
 
 
+def unreadable(exc: Exception) -> ConfigurationError:
+    """A configuration that cannot be read, said in both languages: the setting and what is wrong
+    with it, never the value (it may be a password)."""
+    if isinstance(exc, ValidationError):
+        shown = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    else:  # a TOML syntax error names the line and column, not a value
+        shown = " / ".join(str(exc).strip().splitlines()[:4])
+    return ConfigurationError(
+        Text(
+            f"配置无法读取：{shown}（检查 GRANTFLOW_* 环境变量和 grantflow.toml，即 GRANTFLOW_CONFIG）",
+            f"the configuration cannot be read: {shown} "
+            "(check the GRANTFLOW_* environment variables and grantflow.toml, GRANTFLOW_CONFIG)",
+        )
+    )
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except (ValidationError, ValueError) as exc:  # tomllib's TOMLDecodeError is a ValueError
+        raise unreadable(exc) from exc
 
 
 def reset_settings() -> None:

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from grantflow.config import ConfigurationError, Settings, get_settings, production_problems
 from grantflow.states.errors import GrantflowError
 from grantflow.states.text import Text
@@ -86,12 +84,8 @@ def check_config() -> tuple[Settings | None, list[Finding]]:
         s = get_settings()
     except ConfigurationError as exc:
         return None, [_fail(CONFIG, exc.message, Text("按提示修改配置", "change the configuration as it says"))]
-    except Exception as exc:  # pydantic's ValidationError, a TOML syntax error: say it, do not crash
-        if isinstance(exc, ValidationError):
-            # the setting and what is wrong with it, never the value (it may be a password)
-            shown = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        else:
-            shown = " / ".join(str(exc).strip().splitlines()[:4])
+    except Exception as exc:  # anything else that stops the settings loading: say it, do not crash
+        shown = " / ".join(str(exc).strip().splitlines()[:4])
         return None, [
             _fail(
                 CONFIG,

@@ -186,3 +186,23 @@ def test_make_run_installs_only_when_the_dependencies_changed_and_takes_a_port(t
 def test_the_readme_says_how_to_run_grantflow_commands() -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
     assert ".venv/bin/grantflow" in readme and "source .venv/bin/activate" in readme
+
+
+def test_a_configuration_that_cannot_be_read_is_named_without_its_value(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRANTFLOW_SMTP_PORT", "s3cret-port-value")
+    reset_settings()
+    said = clean_refusal(runner.invoke(app, ["init"]))
+    assert "配置无法读取" in said and "smtp_port" in said and "GRANTFLOW_CONFIG" in said
+    assert "s3cret-port-value" not in said
+    monkeypatch.setenv("GRANTFLOW_LANGUAGE", "en")
+    reset_settings()
+    said = clean_refusal(runner.invoke(app, ["fire", "1", "submit", "--as", "office@kw.example.cn"]))
+    assert said.startswith("the configuration cannot be read: smtp_port") and "s3cret-port-value" not in said
+    monkeypatch.delenv("GRANTFLOW_SMTP_PORT")
+    (home / "grantflow.toml").write_text("language = [broken\n", encoding="utf-8")
+    monkeypatch.setenv("GRANTFLOW_CONFIG", str(home / "grantflow.toml"))
+    reset_settings()
+    said = clean_refusal(runner.invoke(app, ["init"]))
+    assert "the configuration cannot be read" in said and "line 1" in said
