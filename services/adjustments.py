@@ -33,6 +33,8 @@ from grantflow.states.adjustments import (
     ACTIONS,
     INITIATORS,
     AdjustmentKind,
+    ChangeRow,
+    change_rows,
     editing_refusal,
     kind_label,
     summary,
@@ -298,6 +300,7 @@ class AdjustmentView:
     decisions: list[dict[str, Any]]
     editable: bool
     changes: dict[str, Any]
+    change_rows: list[ChangeRow]
     kind: Text
     initiator: Text
 
@@ -340,6 +343,11 @@ def show(conn: Connection, *, adjustment_id: int, actor: Actor, now: datetime | 
         decisions=decisions(conn, adjustment_id),
         editable=not editing_refusal(wf, facts, actor),
         changes=summary(row.kind, row.before, row.after) if row.after is not None else {},
+        change_rows=(
+            change_rows(row.kind, row.before, row.after, state_label=get_registry().get(project.workflow).state_label)
+            if row.after is not None
+            else []
+        ),
         kind=kind_label(row.kind),
         initiator=INITIATORS.get(row.initiator, Text(row.initiator, row.initiator)),
     )

@@ -510,6 +510,69 @@ def summary(kind: str, before: Mapping[str, Any] | None, after: Mapping[str, Any
     return {key: {"before": pick(before, key), "after": pick(after, key)} for key in SUMMARY_KEYS.get(kind, ())}
 
 
+SUMMARY_LABELS: dict[str, Text] = {
+    "project.category": Text("项目类别", "category"),
+    "project.support_modes": Text("支持方式", "support modes"),
+    "budget.total": Text("总经费（元）", "total budget (yuan)"),
+    "budget.by_source": Text("经费来源（元）", "funding by source (yuan)"),
+    "project.end_date": Text("结束日期", "end date"),
+    "project.undertaking_unit": Text("承担单位", "undertaking unit"),
+    "project.principal_investigator": Text("项目负责人", "principal investigator"),
+    "targets": Text("考核指标", "targets"),
+    "project.state": Text("项目状态", "project state"),
+}
+NOT_SET = Text("未设定", "not set")
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """One line of "before and after", in both languages."""
+
+    label: Text
+    before: Text
+    after: Text
+
+
+def _shown(key: str, value: Any, state_label: Any) -> Text:
+    """A stored value as a reader sees it: labels for codes, names for units, "not set" for nothing."""
+    if value is None or value == "" or value == [] or value == {}:
+        return NOT_SET
+    if key == "project.state":
+        return state_label(str(value))
+    if key == "project.category" or key == "project.support_modes":
+        codes = value if isinstance(value, list) else [value]
+        labels = [LABELS.get(str(c), Text(str(c), str(c))) for c in codes]
+        return Text("、".join(t.zh for t in labels), ", ".join(t.en for t in labels))
+    if key == "project.undertaking_unit" and isinstance(value, Mapping):
+        zh = str(value.get("name") or "")
+        return Text(zh, str(value.get("name_en") or zh))
+    if key == "project.principal_investigator" and isinstance(value, Mapping):
+        name = str(value.get("name") or "")
+        return Text(name, name)
+    if key == "budget.by_source" and isinstance(value, Mapping):
+        parts = [(LABELS.get(str(k), Text(str(k), str(k))), v) for k, v in value.items()]
+        return Text("；".join(f"{t.zh} {v}" for t, v in parts), "; ".join(f"{t.en} {v}" for t, v in parts))
+    if key == "targets" and isinstance(value, list):
+        items = [str(t.get("text") or t) if isinstance(t, Mapping) else str(t) for t in value]
+        return Text("；".join(items), "; ".join(items))
+    return Text(str(value), str(value))
+
+
+def change_rows(
+    kind: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, *, state_label: Any
+) -> list[ChangeRow]:
+    """``summary`` for a reader: each changed item's name and its values before and after.
+    ``state_label(name) -> Text`` names the project's states (from its workflow)."""
+    return [
+        ChangeRow(
+            SUMMARY_LABELS.get(key, Text(key, key)),
+            _shown(key, c["before"], state_label),
+            _shown(key, c["after"], state_label),
+        )
+        for key, c in summary(kind, before, after).items()
+    ]
+
+
 # --- who may edit a request ----------------------------------------------------------------------
 
 

@@ -520,3 +520,29 @@ def test_a_major_adjustment_applied_on_postgresql(pg_engine: Engine, now: dateti
     assert stored.before["task_agreement"]["data"]["budget"] == TASK_AGREEMENT["budget"]
     with pg_engine.connect() as conn:
         assert set(conn.execute(select(DueItem.status).where(DueItem.subject_id == pid)).scalars()) == {"cancelled"}
+
+
+def test_before_and_after_are_said_in_the_readers_words() -> None:
+    from grantflow.db.workflows import get_registry
+    from grantflow.states.adjustments import change_rows
+
+    wf = get_registry().get("standard")
+    executing = next(s for s in wf.states if wf.state(s).active and not wf.state(s).terminal)
+    rows = change_rows(
+        "extension",
+        {"project": {"end_date": None}},
+        {"project": {"end_date": "2028-03-31"}},
+        state_label=wf.state_label,
+    )
+    assert [(r.label.zh, r.before.zh, r.after.en) for r in rows] == [("结束日期", "未设定", "2028-03-31")]
+    rows = change_rows(
+        "category",
+        {"project": {"category": "supported", "support_modes": ["competitive"]}},
+        {"project": {"category": "supported", "support_modes": ["competitive", "procurement"]}},
+        state_label=wf.state_label,
+    )
+    assert "competitive" not in rows[1].before.zh and "、" in rows[1].after.zh
+    rows = change_rows(
+        "suspension", {"project": {"state": executing}}, {"project": {"state": executing}}, state_label=wf.state_label
+    )
+    assert rows[0].before == wf.state_label(executing)

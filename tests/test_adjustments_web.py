@@ -82,7 +82,9 @@ def test_an_extension_requested_on_the_page_decided_by_api_and_applied_by_cli(
     assert [d["actor"] for d in detail["decisions"]] == ["周工", "赵处长", "李主任", "李主任"]
     assert [d["reason"] for d in detail["decisions"]][1:] == ["同意延期", "符合规定", "执行"]
     page = client.get(f"/adjustments/{aid}").text
-    assert "project.end_date" in page and "2028-03-31" in page and "同意延期" in page
+    # before and after in the reader's words, not the stored keys
+    assert "结束日期" in page and "2027-12-31" in page and "2028-03-31" in page and "同意延期" in page
+    assert "project.end_date" not in page and "None" not in page
     listed = runner.invoke(cli, ["adjustments", "list", "--as", "office@kw.example.cn", "--project", str(pid)])
     assert listed.exit_code == 0 and "applied" in listed.output
 
