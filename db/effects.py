@@ -7,7 +7,7 @@ this module says how each is written. A handler writes rows, never a subject's s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, select, update
@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select, update
 from grantflow.config import get_settings
 from grantflow.db.inserts import insert_ignoring_duplicates
 from grantflow.db.models import DueItem, Programme, Project, table
+from grantflow.db.project_documents import day_start, task_agreement
 from grantflow.states.deadlines import DueDate, DueStatus, post_evaluation_due_dates, stage_report_dates
 
 if TYPE_CHECKING:
@@ -114,11 +115,29 @@ def _schedule_post_evaluation(
 def _schedule_stage_reports(
     conn: Connection, *, facts: DbFacts, rule: TransitionDef, actor: Actor, payload: Mapping[str, Any], now: datetime
 ) -> None:
-    # without an execution period there is nothing to derive; the office sets a schedule by hand
+    # the signed task agreement is the contract: its execution period becomes the project's
+    # (later changed only by an approved extension); without a period there is nothing to derive,
+    # and the office sets a schedule by hand
     p = table(Project)
+    tz = get_settings().timezone
+    period = _agreed_period(conn, facts.subject_id, tz)
+    if period is not None:
+        conn.execute(update(p).where(p.c.id == facts.subject_id).values(start_date=period[0], end_date=period[1]))
     row = conn.execute(select(p.c.start_date, p.c.end_date).where(p.c.id == facts.subject_id)).one()
     if row.start_date is not None and row.end_date is not None and row.end_date > row.start_date:
         schedule_stage_reports(conn, project_id=facts.subject_id, start=row.start_date, end=row.end_date, now=now)
+
+
+def _agreed_period(conn: Connection, project_id: int, tz: str) -> tuple[datetime, datetime] | None:
+    """The submitted task agreement's execution period (local midnights of its two dates), if it has one."""
+    agreement = task_agreement(conn, project_id)
+    data = (agreement.data if agreement is not None else None) or {}
+    try:
+        start = date.fromisoformat(str(data.get("start_date") or "")[:10])
+        end = date.fromisoformat(str(data.get("end_date") or "")[:10])
+    except ValueError:
+        return None
+    return day_start(start, tz), day_start(end, tz)
 
 
 def _close_due_items(

@@ -546,3 +546,30 @@ def test_before_and_after_are_said_in_the_readers_words() -> None:
         "suspension", {"project": {"state": executing}}, {"project": {"state": executing}}, state_label=wf.state_label
     )
     assert rows[0].before == wf.state_label(executing)
+
+
+def test_signing_the_task_agreement_gives_the_project_its_period_and_report_tasks(
+    engine: Engine, people: People, now: datetime
+) -> None:
+    pid = make_project(engine, people, now, state="commissioning")
+    with engine.begin() as conn:
+        assert conn.execute(select(Project.start_date).where(Project.id == pid)).scalar_one() is None
+        save_submission(
+            conn,
+            project_id=pid,
+            form_key="task_agreement",
+            data=TASK_AGREEMENT,
+            actor=people["applicant"],
+            submit=True,
+            now=now,
+        )
+    fire(engine, subject_id=pid, trigger="sign_agreement", actor=people["office"], now=now)
+    with engine.connect() as conn:
+        row = conn.execute(select(Project.start_date, Project.end_date).where(Project.id == pid)).one()
+        tasks = set(
+            conn.execute(
+                select(DueItem.form_key).where(DueItem.subject == "project", DueItem.subject_id == pid)
+            ).scalars()
+        )
+    assert (row.start_date, row.end_date) == (START, END)
+    assert {"midterm_report", "acceptance_report"} <= tasks
