@@ -154,16 +154,20 @@ WHERE p.id = ?"""
 UPDATE_ROW = (
     "UPDATE projects SET state = ?, version = ?, suspended_from = ?, state_entered_at = ? WHERE id = ? AND version = ?"
 )
-READ_HEAD = "SELECT last_event_id, last_hash FROM audit_head WHERE id = 1"
-READ_HEAD_PG = READ_HEAD + " FOR UPDATE"
+# the project's chain (as db.audit.chain_of) and a new event id, as the engine reads them
+READ_HEAD = (
+    "SELECT last_hash, last_seq, (SELECT coalesce(max(id), 0) + 1 FROM audit_events) FROM audit_head WHERE id = ?"
+)
+READ_HEAD_PG = "SELECT last_hash, last_seq, nextval('audit_event_ids') FROM audit_head WHERE id = ? FOR UPDATE"
 INSERT_EVENT = (
     "INSERT INTO audit_events (id, subject, subject_id, actor_id, actor_name, action, from_state, to_state,"
-    " payload, payload_digest, created_at, prev_hash, hash, channel, channel_detail, key_id)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " payload, payload_digest, created_at, prev_hash, hash, channel, channel_detail, key_id, chain, seq)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+CHAINS = 16
 RAW_KEY = secrets.token_bytes(32)  # the raw side keys its hashes too, with a key of its own
 RAW_KEY_ID = hashlib.sha256(b"grantflow-audit-key:" + RAW_KEY).hexdigest()[:16]
-WRITE_HEAD = "UPDATE audit_head SET last_event_id = ?, last_hash = ? WHERE id = 1"
+WRITE_HEAD = "UPDATE audit_head SET last_event_id = ?, last_hash = ?, last_seq = ? WHERE id = ?"
 INSERT_OUTBOX = (
     "INSERT INTO outbox (kind, subject, subject_id, audiences, payload, event_id, status, attempts,"
     " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -205,27 +209,29 @@ def raw_transition(
     suspended_from = source if dest == "suspended" else None
     cur.execute(sql["update_row"], (dest, version + 1, suspended_from, stamp, pid, version))
     assert cur.rowcount == 1
-    cur.execute(sql["read_head"])
-    last_id, prev = cur.fetchone()
+    chain = 1 + pid % CHAINS
+    cur.execute(sql["read_head"], (chain,))
+    prev, last_seq, new_id = cur.fetchone()
+    seq = last_seq + 1
     text_payload = _canonical(payload)
     digest = hashlib.sha256(text_payload.encode()).hexdigest()
     iso = moment.replace(tzinfo=None).isoformat(timespec="microseconds")
     action = "suspend" if dest == "suspended" else "resume"
-    fields = [last_id + 1, "project", pid, 2, "李主任", action, source, dest, digest, iso, prev, "code", "", RAW_KEY_ID]
-    h = hmac.new(RAW_KEY, _canonical({"e": fields}).encode(), hashlib.sha256).hexdigest()
+    fields = [new_id, "project", pid, 2, "李主任", action, source, dest, digest, iso, prev, "code", "", RAW_KEY_ID]
+    h = hmac.new(RAW_KEY, _canonical({"e": [*fields, chain, seq]}).encode(), hashlib.sha256).hexdigest()
     cur.execute(
         sql["insert_event"],
         (
-            *(last_id + 1, "project", pid, 2, "李主任", action, source, dest, json.dumps(payload), digest, stamp),
-            *(prev, h, "code", "", RAW_KEY_ID),
+            *(new_id, "project", pid, 2, "李主任", action, source, dest, json.dumps(payload), digest, stamp),
+            *(prev, h, "code", "", RAW_KEY_ID, chain, seq),
         ),
     )
-    cur.execute(sql["write_head"], (last_id + 1, h))
+    cur.execute(sql["write_head"], (new_id, h, seq, chain))
     body = json.dumps({"from": source, "to": dest, "actor": "李主任", "reason": payload.get("reason")})
     audiences = '["applicant","organiser"]'
     cur.execute(
         sql["insert_outbox"],
-        (f"project.{action}", "project", pid, audiences, body, last_id + 1, "pending", 0, stamp, stamp),
+        (f"project.{action}", "project", pid, audiences, body, new_id, "pending", 0, stamp, stamp),
     )
     commit()
 
@@ -559,7 +565,7 @@ def run_processes(
 def check_histories(engine: Engine, done: dict[int, int]) -> tuple[int, int]:
     """(lost, doubled): each project's audit events follow one another (each leaves the state the
     previous one entered), and their number and the project's version both equal the fires its
-    workers saw succeed. Also verifies the whole chain (consecutive ids, hashes)."""
+    workers saw succeed. Also verifies the whole log (every chain's places, links and hashes)."""
     lost = doubled = 0
     with engine.connect() as conn:
         result = verify(conn)
@@ -569,7 +575,7 @@ def check_histories(engine: Engine, done: dict[int, int]) -> tuple[int, int]:
             events = conn.execute(
                 select(AuditEvent.from_state, AuditEvent.to_state)
                 .where(AuditEvent.subject == "project", AuditEvent.subject_id == pid)
-                .order_by(AuditEvent.id)
+                .order_by(AuditEvent.seq)
             ).all()
             state, version = conn.execute(select(Project.state, Project.version).where(Project.id == pid)).one()
             expected = "in_execution"

@@ -13,13 +13,17 @@ default ``$GRANTFLOW_HOME/anchors/audit-anchors.jsonl``): the housekeeping flow 
 and every publication does. ``verify`` checks every keyed hash, the links, the head and every
 anchor, and names what was rewritten, deleted or truncated (docs/audit.md).
 
-Events get consecutive ids from the head row. SQLite serialises writers by itself. On
-PostgreSQL an appender reads the head without a lock, computes the event's hash, and then
-writes head, event and (when there is one) the outbox message in one statement that only takes
-effect if the head is still the one it read; if another transaction moved the head first, it
-reads again and recomputes. The head row is therefore locked only from that one statement to
-the commit, not for the whole transaction: concurrent transitions on different projects
-overlap in everything but that last step.
+The log is ``CHAINS`` chains side by side: an event belongs to the chain of its subject
+(``chain_of``), holds its place there (``seq``, from 1) and links to the event before it in that
+chain; ``audit_head`` has one row per chain. Deleting or rewriting any event, wherever it is,
+breaks its chain for whoever lacks the key, as with one chain, while writers on different
+chains never wait for one another. Event ids are unique across chains (on PostgreSQL from the
+sequence ``audit_event_ids``) and say roughly in which order events happened; the places in a
+chain say exactly. SQLite serialises writers by itself. On PostgreSQL an appender reads its
+chain's head without a lock, computes the event's hash, then writes head, event and (when there
+is one) the outbox message in one statement that only takes effect if the head is still the one
+it read; if another transaction moved it first, it reads again. The head row is held only from
+that statement to the commit. Anchors record every chain's head.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -54,8 +58,15 @@ _events = table(AuditEvent)
 _head = table(AuditHead)
 _outbox = table(OutboxMessage)
 
-_READ_HEAD = select(_head.c.last_event_id, _head.c.last_hash).where(_head.c.id == 1)
-_WRITE_HEAD = update(_head).where(_head.c.id == 1)
+CHAINS = 16
+"""How many chains the log has (rows of ``audit_head``; fixed by migration 0008c)."""
+
+
+def chain_of(subject_id: int) -> int:
+    """The chain a subject's events go to: all of one project's history is in one chain."""
+    return 1 + subject_id % CHAINS
+
+
 _INSERT_KEYS = (
     "id",
     "subject",
@@ -71,6 +82,8 @@ _INSERT_KEYS = (
     "channel",
     "channel_detail",
     "key_id",
+    "chain",
+    "seq",
     "payload",
     "hash",
 )
@@ -89,14 +102,27 @@ MESSAGE_KEYS = (
 _OUTBOX_KEYS = (*MESSAGE_KEYS, "event_id")
 
 
+def _read_head(dialect: Dialect) -> Any:
+    """The chain's head and a new event id: from the sequence on PostgreSQL (never waits, may leave
+    gaps), the next after the largest on SQLite (whose single writer holds the database)."""
+    new_id: Any
+    if dialect.name == "postgresql":
+        new_id = func.nextval("audit_event_ids")
+    else:
+        new_id = select(func.coalesce(func.max(_events.c.id), 0) + 1).scalar_subquery()
+    return select(_head.c.last_event_id, _head.c.last_hash, _head.c.last_seq, new_id).where(
+        _head.c.id == bindparam("chain")
+    )
+
+
 def _chain(with_message: bool) -> Any:
-    """PostgreSQL: move the head from ``old_id`` to ``id`` and, only if that matched, insert the
-    event (and its outbox message); returns how many head rows moved (1, or 0 if another
-    transaction moved the head since it was read)."""
+    """PostgreSQL: move the chain's head from place ``old_seq`` to ``seq`` and, only if that
+    matched, insert the event (and its outbox message); returns how many head rows moved (1, or
+    0 if another transaction moved the head since it was read)."""
     moved = (
         update(_head)
-        .where(_head.c.id == 1, _head.c.last_event_id == bindparam("old_id"))
-        .values(last_event_id=bindparam("id"), last_hash=bindparam("hash"))
+        .where(_head.c.id == bindparam("chain"), _head.c.last_seq == bindparam("old_seq"))
+        .values(last_event_id=bindparam("id"), last_hash=bindparam("hash"), last_seq=bindparam("seq"))
         .returning(_head.c.id)
         .cte("moved")
     )
@@ -113,9 +139,10 @@ def _chain(with_message: bool) -> Any:
 
 def _build(name: str, dialect: Dialect) -> Prepared:
     if name == "read_head":
-        return Prepared(_READ_HEAD, dialect)
+        return Prepared(_read_head(dialect), dialect)
     if name == "write_head":
-        return Prepared(_WRITE_HEAD, dialect, ("last_event_id", "last_hash"))
+        stmt = update(_head).where(_head.c.id == bindparam("chain"))
+        return Prepared(stmt, dialect, ("last_event_id", "last_hash", "last_seq"))
     if name == "outbox":
         return Prepared(insert(_outbox).inline(), dialect, _OUTBOX_KEYS)
     if name.startswith("chain"):
@@ -264,9 +291,15 @@ def event_hash(
     channel: str | None,
     channel_detail: str | None,
     key_id: str,
+    chain: int = 1,
+    seq: int | None = None,
 ) -> str:
-    """HMAC-SHA256 under the audit key of the event's fields and the previous event's hash."""
-    fields = [
+    """HMAC-SHA256 under the audit key of the event's fields, its place and the previous event's hash.
+
+    An event of chain 1 whose place equals its id (every event written while there was one chain)
+    is hashed without its place, as it was then: the id already says where it is.
+    """
+    fields: list[Any] = [
         id,
         subject,
         subject_id,
@@ -282,6 +315,8 @@ def event_hash(
         channel_detail,
         key_id,
     ]
+    if not (chain == 1 and (seq is None or seq == id)):
+        fields += [chain, seq]
     return hmac.new(secret, canonical({"e": fields}).encode(), hashlib.sha256).hexdigest()
 
 
@@ -314,14 +349,14 @@ def append(
     cur = cursor(conn)
     read_head = STATEMENTS.get(dialect, "read_head")
     concurrent = dialect.name == "postgresql"
+    chain = chain_of(subject_id)
     while True:
-        head = read_head.row(read_head.execute(cur).fetchone())
+        head = read_head.row(read_head.execute(cur, {"chain": chain}).fetchone())
         if head is None:
-            raise RuntimeError("the audit_head row is missing: run `grantflow db upgrade`")
-        last_id, prev = head
+            raise RuntimeError(f"the audit_head row of chain {chain} is missing: run `grantflow db upgrade`")
+        _, prev, last_seq, new_id = head
         # the first event of a new log may create the key; later ones need the key already in use
-        key = current_key(create=last_id == 0)
-        new_id = last_id + 1
+        key = current_key(create=new_id == 1)
         row: dict[str, Any] = {
             "id": new_id,
             "subject": subject,
@@ -337,26 +372,29 @@ def append(
             "channel": channel.kind,
             "channel_detail": channel.detail,
             "key_id": key.id,
+            "chain": chain,
+            "seq": last_seq + 1,
         }
         h = event_hash(key.secret, **row)
         row["payload"] = stored
         row["hash"] = h
         if not concurrent:
-            # SQLite: this transaction already holds the only write lock, nobody moves the head
+            # SQLite: this transaction holds the only write lock, nobody moves the head
             STATEMENTS.get(dialect, "insert").execute(cur, row)
-            STATEMENTS.get(dialect, "write_head").execute(cur, {"last_event_id": new_id, "last_hash": h})
+            STATEMENTS.get(dialect, "write_head").execute(
+                cur, {"chain": chain, "last_event_id": new_id, "last_hash": h, "last_seq": last_seq + 1}
+            )
             if message is not None:
                 STATEMENTS.get(dialect, "outbox").execute(cur, {**message, "event_id": new_id})
-            return new_id
-        row["old_id"] = last_id
+            return int(new_id)
+        row["old_seq"] = last_seq
         name = "chain"
         if message is not None:
             row.update({f"m_{k}": message[k] for k in MESSAGE_KEYS})
             name = "chain+message"
-        chain = STATEMENTS.get(dialect, name)
-        if chain.execute(cur, row).fetchone()[0] == 1:
-            return new_id
-        # another transaction appended (and committed) since the read: read its head again
+        if STATEMENTS.get(dialect, name).execute(cur, row).fetchone()[0] == 1:
+            return int(new_id)
+        # another transaction appended to this chain (and committed) since the read: read again
 
 
 def note(
@@ -389,12 +427,46 @@ def note(
 
 
 @dataclass(frozen=True)
+class ChainHead:
+    """One chain's newest event: its place, id and hash (place 0: the chain is still empty)."""
+
+    chain: int
+    seq: int
+    event_id: int
+    hash: str
+
+
+@dataclass(frozen=True)
 class AnchorRecord:
-    """The chain's head as written to the anchor log at ``anchored_at``."""
+    """Every chain's head as written to the anchor log at ``anchored_at``. ``event_id`` is the
+    newest id among them and ``hash`` one digest of all of them (what a publication's manifest
+    carries); ``heads`` are the non-empty chains' heads themselves."""
 
     event_id: int
     hash: str
     anchored_at: datetime
+    heads: tuple[ChainHead, ...] = ()
+
+
+def heads_digest(heads: Iterable[ChainHead]) -> str:
+    """One SHA-256 over every chain's head, in chain order: it changes when any chain moves."""
+    listed = [[h.chain, h.seq, h.event_id, h.hash] for h in sorted(heads, key=lambda h: h.chain)]
+    return hashlib.sha256(("grantflow-heads:" + canonical({"heads": listed})).encode()).hexdigest()
+
+
+def chain_heads(conn: Connection) -> list[ChainHead]:
+    """Every chain's head as stored now, in chain order."""
+    rows = conn.execute(
+        select(_head.c.id, _head.c.last_seq, _head.c.last_event_id, _head.c.last_hash).order_by(_head.c.id)
+    ).all()
+    return [ChainHead(int(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in rows]
+
+
+def current_head(conn: Connection, *, now: datetime) -> AnchorRecord:
+    """The log's head now: every non-empty chain's head, the newest id and their digest."""
+    heads = tuple(h for h in chain_heads(conn) if h.seq > 0)
+    newest = max((h.event_id for h in heads), default=0)
+    return AnchorRecord(newest, heads_digest(heads) if heads else GENESIS, now, heads)
 
 
 def _anchor_mac(secret: bytes, line: Mapping[str, Any]) -> str:
@@ -403,19 +475,19 @@ def _anchor_mac(secret: bytes, line: Mapping[str, Any]) -> str:
 
 
 def anchor(conn: Connection, *, now: datetime, path: Path | None = None) -> AnchorRecord:
-    """Append the current head of the chain to the anchor log (created on first use).
+    """Append every chain's head to the anchor log (created on first use).
 
-    The line holds the newest event's id and hash, the time, the key id and an HMAC of the line
-    under the audit key. The file is only ever opened for appending, and each line is written
-    whole under an exclusive lock and synced, so concurrent anchors (a publication during the
-    daily flow) never interleave.
+    The line holds each non-empty chain's place, newest event id and hash, the newest id and the
+    digest of them all, the time, the key id and an HMAC of the line under the audit key. The
+    file is only ever opened for appending, and each line is written whole under an exclusive
+    lock and synced, so concurrent anchors (a publication during the daily flow) never interleave.
     """
-    last_id, last_hash = conn.execute(select(_head.c.last_event_id, _head.c.last_hash).where(_head.c.id == 1)).one()
-    key = current_key(create=last_id == 0)
-    record = AnchorRecord(int(last_id), str(last_hash), now)
+    record = current_head(conn, now=now)
+    key = current_key(create=record.event_id == 0)
     line: dict[str, Any] = {
         "event_id": record.event_id,
         "hash": record.hash,
+        "heads": [[h.chain, h.seq, h.event_id, h.hash] for h in record.heads],
         "anchored_at": now.isoformat(timespec="microseconds"),
         "key_id": key.id,
     }
@@ -441,6 +513,9 @@ class AnchorLine:
     anchored_at: str
     key_id: str
     mac_ok: bool
+    heads: tuple[ChainHead, ...] | None = None
+    """Every chain's head; None on a line written while the log was one chain (``event_id`` and
+    ``hash`` are then that chain's head)."""
 
 
 def read_anchors(path: Path | None = None, *, key: AuditKey | None = None) -> tuple[list[AnchorLine], list[int]]:
@@ -457,6 +532,11 @@ def read_anchors(path: Path | None = None, *, key: AuditKey | None = None) -> tu
                 continue
             try:
                 data = json.loads(text)
+                heads = (
+                    tuple(ChainHead(int(c), int(q), int(i), str(h)) for c, q, i, h in data["heads"])
+                    if "heads" in data
+                    else None
+                )
                 lines.append(
                     AnchorLine(
                         number,
@@ -465,6 +545,7 @@ def read_anchors(path: Path | None = None, *, key: AuditKey | None = None) -> tu
                         str(data["anchored_at"]),
                         str(data.get("key_id", "")),
                         hmac.compare_digest(str(data.get("mac", "")), _anchor_mac(secret, data)),
+                        heads,
                     )
                 )
             except (ValueError, KeyError, TypeError):
@@ -506,55 +587,74 @@ class Verification:
 
 
 def _rows(conn: Connection) -> Iterator[Any]:
-    result = conn.execution_options(yield_per=2000).execute(select(_events).order_by(_events.c.id))
+    result = conn.execution_options(yield_per=2000).execute(select(_events).order_by(_events.c.chain, _events.c.seq))
     yield from result
 
 
-def _span(first: int, last: int) -> tuple[str, str]:
-    if first == last:
-        return f"第 {first} 号事件", f"event {first}"
-    return f"第 {first}–{last} 号事件", f"events {first}–{last}"
+def _places(chain: int, first: int, last: int) -> tuple[str, str]:
+    where = f"第 {first} 位" if first == last else f"第 {first}–{last} 位"
+    place = f"place {first}" if first == last else f"places {first}–{last}"
+    return f"第 {chain} 条链{where}", f"{place} of chain {chain}"
+
+
+def _ids(ids: list[int]) -> tuple[str, str]:
+    if len(ids) == 1:
+        return f"第 {ids[0]} 号事件", f"event {ids[0]}"
+    if ids == list(range(ids[0], ids[-1] + 1)):
+        return f"第 {ids[0]}–{ids[-1]} 号事件", f"events {ids[0]}–{ids[-1]}"
+    return f"{len(ids)} 条事件（第 {ids[0]} 至 {ids[-1]} 号）", f"{len(ids)} events ({ids[0]} to {ids[-1]})"
 
 
 class _Runs:
-    """Consecutive events with the same finding, reported once as a range."""
+    """Events one after another in a chain with the same finding, reported once together."""
 
     def __init__(self) -> None:
-        self.runs: list[tuple[str, int, int]] = []
+        self.runs: list[tuple[str, int, int, list[int], int | None]] = []  # kind, chain, last seq, ids, id before
 
-    def add(self, kind: str, event_id: int) -> None:
-        if self.runs and self.runs[-1][0] == kind and self.runs[-1][2] == event_id - 1:
-            self.runs[-1] = (kind, self.runs[-1][1], event_id)
+    def add(self, kind: str, chain: int, seq: int, event_id: int, before: int | None) -> None:
+        last = self.runs[-1] if self.runs else None
+        if last is not None and last[0] == kind and last[1] == chain and last[2] == seq - 1:
+            self.runs[-1] = (kind, chain, seq, [*last[3], event_id], last[4])
         else:
-            self.runs.append((kind, event_id, event_id))
+            self.runs.append((kind, chain, seq, [event_id], before))
+
+
+@dataclass
+class _Chain:
+    seq: int = 0
+    prev: str = GENESIS
+    last_id: int | None = None
 
 
 def verify(conn: Connection, *, anchors: Path | None = None, key: AuditKey | None = None) -> Verification:
-    """Walk the chain from the start and check every anchor; name each altered, missing or cut event."""
+    """Walk every chain from its start and check every anchor; name each altered, missing or cut event."""
     key = key or current_key()
     anchor_lines, damaged = read_anchors(anchors, key=key)
-    wanted = {a.event_id for a in anchor_lines}
+    wanted = {a.event_id for a in anchor_lines if a.heads is None}
+    wanted |= {h.event_id for a in anchor_lines for h in a.heads or ()}
     stored_hash: dict[int, str] = {}
     problems: list[Problem] = []
     runs = _Runs()
     other_keys: dict[str, int] = {}
-    expected_id = 1
-    prev = GENESIS
-    checked = 0
+    chains: dict[int, _Chain] = {}
+    checked = newest = 0
     for row in _rows(conn):
-        if row.id != expected_id:
-            zh, en = _span(expected_id, row.id - 1)
+        at = chains.setdefault(row.chain, _Chain())
+        if row.seq != at.seq + 1:
+            zh, en = _places(row.chain, at.seq + 1, row.seq - 1)
             problems.append(
                 Problem(
                     "deleted",
-                    expected_id,
+                    row.id,
                     Text(
-                        f"{zh}缺失（已被删除）；其后存储的是第 {row.id} 号事件",
-                        f"{en} missing (deleted); the next stored event is {row.id}",
+                        f"{zh}的事件缺失（已被删除）；其后存储的是第 {row.id} 号事件",
+                        f"the events at {en} are missing (deleted); the next stored event there is {row.id}"
+                        if row.seq - at.seq > 2
+                        else f"the event at {en} is missing (deleted); the next stored event there is {row.id}",
                     ),
                 )
             )
-            prev = row.prev_hash  # carry on from what is there, to find what else is wrong
+            at.prev = row.prev_hash  # carry on from what is there, to find what else is wrong
         _, digest = normalise(row.payload)
         if row.key_id != key.id:
             other_keys[row.key_id] = other_keys.get(row.key_id, 0) + 1
@@ -575,33 +675,35 @@ def verify(conn: Connection, *, anchors: Path | None = None, key: AuditKey | Non
                 channel=row.channel,
                 channel_detail=row.channel_detail,
                 key_id=row.key_id,
+                chain=row.chain,
+                seq=row.seq,
             )
             if digest != row.payload_digest or not hmac.compare_digest(recomputed, row.hash):
-                runs.add("rewritten", row.id)
-            elif row.prev_hash != prev:
+                runs.add("rewritten", row.chain, row.seq, row.id, at.last_id)
+            elif row.prev_hash != at.prev:
                 # its own hash holds, so what it follows is what changed
-                runs.add("unlinked", row.id)
+                runs.add("unlinked", row.chain, row.seq, row.id, at.last_id)
         if row.id in wanted:
             stored_hash[row.id] = row.hash
-        prev = row.hash
-        expected_id = row.id + 1
+        at.prev, at.seq, at.last_id = row.hash, row.seq, row.id
+        newest = max(newest, row.id)
         checked += 1
-    last_seen = expected_id - 1
-    for kind, first, last in runs.runs:
-        zh, en = _span(first, last)
+    for kind, _chain_no, _seq, ids, before in runs.runs:
+        zh, en = _ids(ids)
         if kind == "rewritten":
             text = Text(
                 f"{zh}被改写：内容与其密钥哈希不符",
                 f"{en} rewritten: the content does not match the keyed hash",
             )
-            problems.append(Problem("rewritten", first, text))
+            problems.append(Problem("rewritten", ids[0], text))
         else:
             # these events' own hashes hold: the one before the run was rewritten or replaced
+            b_zh, b_en = ("链首", "the chain's start") if before is None else (f"第 {before} 号事件", f"event {before}")
             text = Text(
-                f"第 {first - 1} 号事件被改写或替换：{zh}与其不衔接",
-                f"event {first - 1} rewritten or replaced: {en} no longer follow{'s' if first == last else ''} it",
+                f"{b_zh}被改写或替换：{zh}与其不衔接",
+                f"{b_en} rewritten or replaced: {en} no longer follow{'s' if len(ids) == 1 else ''} it",
             )
-            problems.append(Problem("rewritten", first - 1, text))
+            problems.append(Problem("rewritten", before, text))
     for kid, count in other_keys.items():
         problems.append(
             Problem(
@@ -615,30 +717,45 @@ def verify(conn: Connection, *, anchors: Path | None = None, key: AuditKey | Non
                 ),
             )
         )
-    head_id, head_hash = conn.execute(select(_head.c.last_event_id, _head.c.last_hash)).one()
-    if head_id > last_seen:
-        zh, en = _span(last_seen + 1, head_id)
-        problems.append(
-            Problem(
-                "truncated",
-                last_seen + 1,
-                Text(
-                    f"{zh}缺失（日志末尾被删除）；日志应截止于第 {head_id} 号事件",
-                    f"{en} missing (deleted from the end); the log should end at event {head_id}",
-                ),
+    heads = {h.chain: h for h in chain_heads(conn)}
+    for chain_no in sorted(set(heads) | set(chains)):
+        head, at = heads.get(chain_no), chains.get(chain_no, _Chain())
+        if head is None:
+            problems.append(
+                Problem(
+                    "rewritten",
+                    at.last_id,
+                    Text(
+                        f"第 {chain_no} 条链没有记录的末端（audit_head 中缺少该行）",
+                        f"chain {chain_no} has no recorded head (its audit_head row is missing)",
+                    ),
+                )
             )
-        )
-    elif head_id != last_seen or head_hash != prev:
-        problems.append(
-            Problem(
-                "rewritten",
-                last_seen,
-                Text(
-                    f"日志末端记录与第 {last_seen} 号事件不符",
-                    f"the recorded head of the log does not match event {last_seen}",
-                ),
+        elif head.seq > at.seq:
+            zh, en = _places(chain_no, at.seq + 1, head.seq)
+            problems.append(
+                Problem(
+                    "truncated",
+                    head.event_id,
+                    Text(
+                        f"{zh}的事件缺失（链的末尾被删除）；该链应截止于第 {head.event_id} 号事件",
+                        f"the event{'s' if head.seq > at.seq + 1 else ''} at {en} "
+                        f"{'are' if head.seq > at.seq + 1 else 'is'} missing (deleted from the end); "
+                        f"the chain should end at event {head.event_id}",
+                    ),
+                )
             )
-        )
+        elif head.seq != at.seq or head.hash != at.prev or (at.last_id is not None and head.event_id != at.last_id):
+            problems.append(
+                Problem(
+                    "rewritten",
+                    at.last_id,
+                    Text(
+                        f"第 {chain_no} 条链记录的末端与第 {at.last_id} 号事件不符",
+                        f"the recorded head of chain {chain_no} does not match event {at.last_id}",
+                    ),
+                )
+            )
     for number in damaged:
         problems.append(
             Problem(
@@ -659,33 +776,41 @@ def verify(conn: Connection, *, anchors: Path | None = None, key: AuditKey | Non
                     ),
                 )
             )
-        elif a.event_id > last_seen:
-            problems.append(
-                Problem(
-                    "truncated",
-                    a.event_id,
-                    Text(
-                        f"日志被截断：{a.anchored_at} 的锚点（第 {a.number} 行）记录了第 {a.event_id} 号事件，"
-                        f"而日志现止于第 {last_seen} 号事件",
-                        f"the log was truncated: the anchor of {a.anchored_at} (line {a.number}) names event "
-                        f"{a.event_id}, but the log now ends at event {last_seen}",
-                    ),
+            continue
+        # a line from the one-chain days names chain 1's head by its id, which was also its place
+        named = a.heads
+        if named is None:
+            named = (ChainHead(1, a.event_id, a.event_id, a.hash),) if a.event_id else ()
+        for h in named:
+            ends = chains.get(h.chain, _Chain())
+            if h.seq > ends.seq:
+                problems.append(
+                    Problem(
+                        "truncated",
+                        h.event_id,
+                        Text(
+                            f"日志被截断：{a.anchored_at} 的锚点（第 {a.number} 行）记录了第 {h.event_id} 号事件"
+                            f"（第 {h.chain} 条链第 {h.seq} 位），而该链现止于第 {ends.last_id or 0} 号事件",
+                            f"the log was truncated: the anchor of {a.anchored_at} (line {a.number}) names event "
+                            f"{h.event_id} (place {h.seq} of chain {h.chain}), but that chain now ends at event "
+                            f"{ends.last_id or 0}",
+                        ),
+                    )
                 )
-            )
-        elif a.event_id > 0 and stored_hash.get(a.event_id) != a.hash:
-            problems.append(
-                Problem(
-                    "rewritten",
-                    a.event_id,
-                    Text(
-                        f"第 {a.event_id} 号事件与 {a.anchored_at} 的锚点（第 {a.number} 行）不符："
-                        "日志在此处或之前被改写",
-                        f"event {a.event_id} differs from its anchor of {a.anchored_at} (line {a.number}): "
-                        "the log was rewritten at or before it",
-                    ),
+            elif stored_hash.get(h.event_id) != h.hash:
+                problems.append(
+                    Problem(
+                        "rewritten",
+                        h.event_id,
+                        Text(
+                            f"第 {h.event_id} 号事件与 {a.anchored_at} 的锚点（第 {a.number} 行）不符："
+                            "日志在此处或之前被改写",
+                            f"event {h.event_id} differs from its anchor of {a.anchored_at} (line {a.number}): "
+                            "the log was rewritten at or before it",
+                        ),
+                    )
                 )
-            )
-    return Verification(not problems, checked, len(anchor_lines), tuple(problems), last_seen)
+    return Verification(not problems, checked, len(anchor_lines), tuple(problems), newest)
 
 
 # --- reading ----------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from sqlalchemy.engine import make_url
 
 from grantflow import clock
 from grantflow.config import Settings, get_settings
+from grantflow.db import audit
 from grantflow.states.errors import GrantflowError
 from grantflow.states.text import Text
 
@@ -252,9 +253,13 @@ def _state_of(conn: Connection) -> tuple[str | None, dict[str, Any]]:
         revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
     head: dict[str, Any] = {}
     if "audit_head" in names:
-        row = conn.execute(text("SELECT last_event_id, last_hash FROM audit_head WHERE id = 1")).first()
-        if row is not None:
-            head = {"id": int(row[0]), "hash": str(row[1])}
+        if "last_seq" in {c["name"] for c in inspect(conn).get_columns("audit_head")}:
+            record = audit.current_head(conn, now=clock.now())
+            head = {"id": record.event_id, "hash": record.hash, "chains": len(record.heads)}
+        else:  # a database from before the log had several chains
+            row = conn.execute(text("SELECT last_event_id, last_hash FROM audit_head WHERE id = 1")).first()
+            if row is not None:
+                head = {"id": int(row[0]), "hash": str(row[1])}
     return revision, head
 
 

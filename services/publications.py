@@ -21,7 +21,6 @@ from sqlalchemy.exc import IntegrityError
 from grantflow.db import audit
 from grantflow.db.models import (
     AuditEvent,
-    AuditHead,
     Programme,
     Publication,
     PublicationDocument,
@@ -47,7 +46,6 @@ _doc = table(PublicationDocument)
 _sub = table(PublicationSubmission)
 _prog = table(Programme)
 _e = table(AuditEvent)
-_head = table(AuditHead)
 
 CLAIMED, BLOCKED, RECORDED, PUBLISHED = "claimed", "blocked", "recorded", "published"  # not a workflow state
 
@@ -195,9 +193,9 @@ class DocumentRecord:
 
 
 def audit_head(conn: Connection, *, now: datetime) -> audit.AnchorRecord:
-    """The audit chain's head at this moment (read under the transaction that recorded the publication)."""
-    head = conn.execute(select(_head.c.last_event_id, _head.c.last_hash).where(_head.c.id == 1)).one()
-    return audit.AnchorRecord(int(head.last_event_id), str(head.last_hash), now)
+    """The audit log's head at this moment (read under the transaction that recorded the
+    publication): the newest event id and the digest of every chain's head."""
+    return audit.current_head(conn, now=now)
 
 
 def record(

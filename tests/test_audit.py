@@ -22,9 +22,12 @@ from grantflow.db.audit import (
     AuditKeyUnavailable,
     anchor,
     canonical,
+    chain_heads,
+    chain_of,
     current_key,
     event_hash,
     forget_key,
+    heads_digest,
     normalise,
     prepare_key,
     verify,
@@ -82,9 +85,27 @@ def _delete_events(engine: Engine, *ids: int) -> None:
         conn.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
-def _set_head(engine: Engine, event_id: int, hash_: str) -> None:
+def _set_head(engine: Engine, chain: int, event_id: int) -> None:
+    """Point a chain's head at one of its events, as a tamperer hiding a cut tail would."""
     with engine.begin() as conn:
-        conn.execute(update(AuditHead).where(AuditHead.id == 1).values(last_event_id=event_id, last_hash=hash_))
+        row = conn.execute(select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.id == event_id)).one()
+        conn.execute(
+            update(AuditHead)
+            .where(AuditHead.id == chain)
+            .values(last_event_id=event_id, last_hash=row.hash, last_seq=row.seq)
+        )
+
+
+def _project_chain(engine: Engine) -> tuple[int, list[int]]:
+    """The chain holding the first project's history, and its event ids in order (several events)."""
+    with engine.connect() as conn:
+        pid = conn.execute(select(func.min(AuditEvent.subject_id)).where(AuditEvent.subject == "project")).scalar_one()
+        chain = chain_of(pid)
+        ids = list(
+            conn.execute(select(AuditEvent.id).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)).scalars()
+        )
+    assert len(ids) >= 5, ids
+    return chain, ids
 
 
 def _plain_hash(row: Any, prev: str) -> str:
@@ -95,18 +116,28 @@ def _plain_hash(row: Any, prev: str) -> str:
 
 
 def _rechain_from(engine: Engine, first: int, hasher: Any) -> None:
-    """Recompute every hash from ``first`` on with ``hasher(row, prev)``, and the head: a full forgery."""
+    """Recompute every hash of ``first``'s chain from it on with ``hasher(row, prev)``, and the
+    chain's head: a full forgery."""
     with engine.connect() as conn:
-        rows = conn.execute(select(AuditEvent).where(AuditEvent.id >= first - 1).order_by(AuditEvent.id)).all()
-    prev = rows[0].hash if rows[0].id == first - 1 else GENESIS
+        at = conn.execute(select(AuditEvent.chain, AuditEvent.seq).where(AuditEvent.id == first)).one()
+        rows = conn.execute(
+            select(AuditEvent)
+            .where(AuditEvent.chain == at.chain, AuditEvent.seq >= at.seq - 1)
+            .order_by(AuditEvent.seq)
+        ).all()
+    prev = rows[0].hash if rows[0].id != first else GENESIS
     with engine.begin() as conn:
         for row in rows:
-            if row.id < first:
+            if row.seq < at.seq:
                 continue
             h = hasher(row, prev)
             conn.execute(update(AuditEvent).where(AuditEvent.id == row.id).values(prev_hash=prev, hash=h))
             prev = h
-        conn.execute(update(AuditHead).where(AuditHead.id == 1).values(last_event_id=rows[-1].id, last_hash=prev))
+        conn.execute(
+            update(AuditHead)
+            .where(AuditHead.id == at.chain)
+            .values(last_event_id=rows[-1].id, last_hash=prev, last_seq=rows[-1].seq)
+        )
 
 
 def _keyed_hash(row: Any, prev: str) -> str:
@@ -114,7 +145,13 @@ def _keyed_hash(row: Any, prev: str) -> str:
     values = {f: getattr(row, f) for f in FIELDS}
     values["prev_hash"] = prev
     return event_hash(
-        current_key().secret, **values, channel=row.channel, channel_detail=row.channel_detail, key_id=row.key_id
+        current_key().secret,
+        **values,
+        channel=row.channel,
+        channel_detail=row.channel_detail,
+        key_id=row.key_id,
+        chain=row.chain,
+        seq=row.seq,
     )
 
 
@@ -143,13 +180,15 @@ def test_the_key_and_anchor_log_live_outside_the_database(engine: Engine, story:
     assert stat.S_IMODE(key_path.stat().st_mode) == 0o600 and len(key_path.read_bytes()) == 32
     with engine.connect() as conn:
         record = anchor(conn, now=datetime.now().astimezone())
-        head = conn.execute(select(AuditHead.last_event_id, AuditHead.last_hash)).one()
+        heads = [h for h in chain_heads(conn) if h.seq > 0]
         key_ids = set(conn.execute(select(AuditEvent.key_id).distinct()).scalars())
-    assert (record.event_id, record.hash) == tuple(head)
+    assert len(heads) > 1  # the story's subjects write to several chains
+    assert record.event_id == story and record.hash == heads_digest(heads) and list(record.heads) == heads
     assert key_ids == {current_key().id}
     (line,) = get_settings().audit_anchor_path.read_text().splitlines()
     data = json.loads(line)
     assert data["event_id"] == story and data["hash"] == record.hash and set(data) >= {"anchored_at", "mac"}
+    assert data["heads"] == [[h.chain, h.seq, h.event_id, h.hash] for h in heads]
     assert get_settings().audit_anchor_path == home / "anchors" / "audit-anchors.jsonl"
 
 
@@ -208,34 +247,42 @@ def test_edited_column_is_named(engine: Engine, story: int, column: str) -> None
 
 
 def test_fully_rechained_forgery_with_plain_hashes_is_named(engine: Engine, story: int) -> None:
-    """Edit event 4, recompute every later hash and the head as the unkeyed chain did: caught."""
-    _forge_payload(engine, 4)
-    _rechain_from(engine, 4, _plain_hash)
+    """Edit a project's second event, recompute every later hash of its chain and the chain's head
+    as the unkeyed chain did: caught, every rewritten event named."""
+    _, ids = _project_chain(engine)
+    _forge_payload(engine, ids[1])
+    _rechain_from(engine, ids[1], _plain_hash)
+    with engine.connect() as conn:
+        problems = verify(conn).problems
+    assert [(p.kind, p.event_id) for p in problems] == [("rewritten", ids[1])]
     code, out = _verify_cli()
-    assert code == 1
-    assert f"events 4–{story} rewritten: the content does not match the keyed hash" in out
+    named = f"events {ids[1]}–{ids[-1]}" if ids[1:] == list(range(ids[1], ids[-1] + 1)) else f"({ids[1]} to {ids[-1]})"
+    assert code == 1 and f"{named} rewritten: the content does not match the keyed hash" in out
     code, out = _verify_cli("zh")
-    assert code == 1 and f"第 4–{story} 号事件被改写" in out
+    assert code == 1 and f"{ids[1]}" in out and "被改写：内容与其密钥哈希不符" in out
 
 
 def test_an_event_rehashed_with_the_key_is_caught_at_the_next_link(engine: Engine, story: int) -> None:
-    _forge_payload(engine, 4)
+    _, ids = _project_chain(engine)
+    target, following = ids[2], ids[3]
+    _forge_payload(engine, target)
     with engine.connect() as conn:
-        row = conn.execute(select(AuditEvent).where(AuditEvent.id == 4)).one()
+        row = conn.execute(select(AuditEvent).where(AuditEvent.id == target)).one()
     with engine.begin() as conn:
-        conn.execute(update(AuditEvent).where(AuditEvent.id == 4).values(hash=_keyed_hash(row, row.prev_hash)))
+        conn.execute(update(AuditEvent).where(AuditEvent.id == target).values(hash=_keyed_hash(row, row.prev_hash)))
     code, out = _verify_cli()
-    assert code == 1 and "event 4 rewritten or replaced: event 5 no longer follows it" in out
+    assert code == 1 and f"event {target} rewritten or replaced: event {following} no longer follows it" in out
 
 
 def test_even_a_forger_holding_the_key_is_caught_by_an_anchor(engine: Engine, story: int) -> None:
     _anchor_cli()
-    _forge_payload(engine, 4)
-    _rechain_from(engine, 4, _keyed_hash)
+    _, ids = _project_chain(engine)
+    _forge_payload(engine, ids[1])
+    _rechain_from(engine, ids[1], _keyed_hash)
     with engine.connect() as conn:
         assert [p.kind for p in verify(conn).problems] == ["rewritten"]  # the chain alone looks whole
     code, out = _verify_cli()
-    assert code == 1 and f"event {story} differs from its anchor of" in out and "(line 1)" in out
+    assert code == 1 and f"event {ids[-1]} differs from its anchor of" in out and "(line 1)" in out
 
 
 def test_events_keyed_with_another_key_are_named(engine: Engine, story: int) -> None:
@@ -249,33 +296,43 @@ def test_events_keyed_with_another_key_are_named(engine: Engine, story: int) -> 
 
 
 def test_deleted_row_is_named(engine: Engine, story: int) -> None:
-    target = story - 3
-    _delete_events(engine, target)
+    chain, ids = _project_chain(engine)
+    _delete_events(engine, ids[2])
     code, out = _verify_cli()
     assert code == 1
-    assert f"event {target} missing (deleted)" in out
+    assert f"the event at place 3 of chain {chain} is missing (deleted); the next stored event there is {ids[3]}" in out
+    code, out = _verify_cli("zh")
+    assert f"第 {chain} 条链第 3 位的事件缺失（已被删除）" in out
 
 
 def test_deleted_tail_is_named_by_the_head(engine: Engine, story: int) -> None:
-    _delete_events(engine, story)
+    chain, ids = _project_chain(engine)
+    _delete_events(engine, ids[-1])
     code, out = _verify_cli()
     assert code == 1
-    assert f"event {story} missing (deleted from the end)" in out
+    assert f"the event at place {len(ids)} of chain {chain} is missing (deleted from the end)" in out
+    assert f"the chain should end at event {ids[-1]}" in out
 
 
 def test_truncated_tail_with_the_head_rewritten_is_named_by_an_anchor(engine: Engine, story: int) -> None:
-    """Delete the newest events and point the head at what is left: only the anchor can tell."""
+    """Delete a chain's newest events and point its head at what is left: only the anchor can tell."""
     _anchor_cli()
-    _delete_events(engine, story, story - 1, story - 2)
+    chain, ids = _project_chain(engine)
+    _delete_events(engine, *ids[-3:])
+    _set_head(engine, chain, ids[-4])
     with engine.connect() as conn:
-        new_last = conn.execute(select(AuditEvent.hash).where(AuditEvent.id == story - 3)).scalar_one()
-    _set_head(engine, story - 3, new_last)
+        assert [p.kind for p in verify(conn, anchors=Path("/nonexistent")).problems] == []  # the log alone looks whole
     code, out = _verify_cli()
     assert code == 1
     assert "the log was truncated: the anchor of" in out
-    assert f"names event {story}, but the log now ends at event {story - 3}" in out
+    assert (
+        f"names event {ids[-1]} (place {len(ids)} of chain {chain}), but that chain now ends at event {ids[-4]}" in out
+    )
     code, out = _verify_cli("zh")
-    assert "日志被截断" in out and f"记录了第 {story} 号事件，而日志现止于第 {story - 3} 号事件" in out
+    assert (
+        "日志被截断" in out
+        and f"记录了第 {ids[-1]} 号事件（第 {chain} 条链第 {len(ids)} 位），而该链现止于第 {ids[-4]} 号事件" in out
+    )
 
 
 # --- the anchor log ------------------------------------------------------------------------------------

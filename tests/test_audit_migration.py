@@ -4,14 +4,16 @@ records what it found; afterwards the whole log verifies under the key."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select, update
 
-from grantflow.db.audit import GENESIS, canonical, current_key, events, normalise, verify
+from grantflow.db.audit import GENESIS, _anchor_mac, append, canonical, current_key, events, normalise, verify
 from grantflow.db.migrate import upgrade
 from grantflow.db.models import AuditEvent, AuditHead
 from grantflow.db.session import make_engine
@@ -38,6 +40,28 @@ def _plain_chain(engine: Engine, now: datetime, count: int) -> str:
             prev = h
         conn.execute(update(AuditHead).where(AuditHead.id == 1).values(last_event_id=count, last_hash=prev))
     return prev
+
+
+def legacy_anchor_path(engine: Engine) -> Path:
+    return Path(str(engine.url.database)).with_name("legacy-anchors.jsonl")
+
+
+def audit_note(conn: Any, *, subject_id: int) -> None:
+    from grantflow.states.channels import Channel, ChannelKind
+
+    append(
+        conn,
+        subject="project",
+        subject_id=subject_id,
+        actor_id=None,
+        actor_name="test",
+        action="note",
+        from_state=None,
+        to_state=None,
+        payload={},
+        now=datetime.now().astimezone(),
+        channel=Channel(ChannelKind.CODE),
+    )
 
 
 @pytest.fixture
@@ -67,7 +91,35 @@ def test_an_unkeyed_chain_is_rekeyed_and_the_migration_says_so(legacy: Engine, n
     # migrating again changes nothing
     init_database(legacy)
     with legacy.connect() as conn:
-        assert conn.execute(select(AuditHead.last_event_id)).scalar_one() == 6
+        assert conn.execute(select(AuditHead.last_event_id).where(AuditHead.id == 1)).scalar_one() == 6
+
+
+def test_the_one_chain_becomes_chain_one_and_its_old_anchors_still_count(legacy: Engine, now: datetime) -> None:
+    """After the log became several chains, the old events are chain 1 as they were (place = id,
+    same hashes), an anchor line written back then still checks them, and new events go on."""
+    _plain_chain(legacy, now, 3)
+    init_database(legacy)
+    with legacy.connect() as conn:
+        rows = conn.execute(select(AuditEvent).order_by(AuditEvent.id)).all()
+        head = conn.execute(select(AuditHead).where(AuditHead.id == 1)).one()
+    assert [(r.chain, r.seq) for r in rows] == [(1, r.id) for r in rows]
+    assert (head.last_seq, head.last_event_id, head.last_hash) == (rows[-1].id, rows[-1].id, rows[-1].hash)
+    # a line as the anchor log held it when the log was one chain: the head's id and hash only
+    key = current_key()
+    line = {"event_id": rows[-1].id, "hash": rows[-1].hash, "anchored_at": now.isoformat(), "key_id": key.id}
+    line["mac"] = _anchor_mac(key.secret, line)
+    anchors = legacy_anchor_path(legacy)
+    anchors.write_text(json.dumps(line) + "\n")
+    with legacy.begin() as conn:
+        audit_note(conn, subject_id=1)  # chain 2 grows; chain 1 stays as anchored
+    with legacy.connect() as conn:
+        result = verify(conn, anchors=anchors)
+    assert result.ok and result.anchors_checked == 1, result.problems
+    with legacy.begin() as conn:
+        conn.execute(update(AuditEvent).where(AuditEvent.id == rows[-1].id).values(hash="f" * 64))
+    with legacy.connect() as conn:
+        kinds = {p.kind for p in verify(conn, anchors=anchors).problems}
+    assert kinds == {"rewritten"}
 
 
 def test_a_broken_unkeyed_chain_is_recorded_as_broken(legacy: Engine, now: datetime) -> None:

@@ -46,7 +46,8 @@ def test_migrations_upgrade_an_empty_database(pg_server: PgServer, tmp_path: Pat
         tables = set(inspect(engine).get_table_names())
         assert {"projects", "calls", "programmes", "audit_events", "audit_head", "outbox", "users"} <= tables
         with engine.connect() as conn:
-            assert conn.execute(select(AuditHead.last_event_id, AuditHead.last_hash)).one() == (0, audit.GENESIS)
+            heads = conn.execute(select(AuditHead.id, AuditHead.last_event_id, AuditHead.last_hash, AuditHead.last_seq))
+            assert set(heads) == {(c, 0, audit.GENESIS, 0) for c in range(1, audit.CHAINS + 1)}
         first = init_database(engine, demo=True)
         again = init_database(engine, demo=True)
         assert first.added > 0 and again.added == 0
@@ -103,17 +104,20 @@ def test_audit_verify_names_an_edited_event(pg_engine: Engine, story: int):
 
 def test_audit_verify_names_a_deleted_event(pg_engine: Engine, story: int):
     target = story - 3
+    with pg_engine.connect() as conn:
+        chain, seq = conn.execute(select(AuditEvent.chain, AuditEvent.seq).where(AuditEvent.id == target)).one()
     with pg_engine.begin() as conn:
         # as a tamperer with superuser rights would: foreign keys (the outbox) not enforced
         conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(delete(AuditEvent).where(AuditEvent.id == target))
     code, out = _verify_cli()
     assert code == 1
-    assert f"event {target} missing (deleted)" in out
+    assert f"at place {seq} of chain {chain} is missing (deleted)" in out or f"place {seq} of chain {chain}" in out
 
 
-def test_appending_locks_the_head_row_until_commit(pg_engine: Engine, pg_url: str, now: datetime):
-    """Consecutive ids need one appender at a time: the head row is read FOR UPDATE."""
+def test_appending_locks_its_chains_head_row_until_commit(pg_engine: Engine, pg_url: str, now: datetime):
+    """One appender at a time per chain: the chain's head row stays locked from the append to the
+    commit; another chain's head is free meanwhile."""
     dsn = pg_url.replace("postgresql+psycopg://", "postgresql://")
     with pg_engine.connect() as conn:
         audit.append(
@@ -129,11 +133,18 @@ def test_appending_locks_the_head_row_until_commit(pg_engine: Engine, pg_url: st
             now=now,
             channel=CODE,
         )
-        with psycopg.connect(dsn) as other, pytest.raises(psycopg.errors.LockNotAvailable):
-            other.execute("SELECT last_event_id FROM audit_head WHERE id = 1 FOR UPDATE NOWAIT")
+        mine, elsewhere = audit.chain_of(1), audit.chain_of(2)
+        with psycopg.connect(dsn) as other:
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute("SELECT last_seq FROM audit_head WHERE id = %s FOR UPDATE NOWAIT", (mine,))
+            other.rollback()
+            assert other.execute(
+                "SELECT last_seq FROM audit_head WHERE id = %s FOR UPDATE NOWAIT", (elsewhere,)
+            ).fetchone() == (0,)
         conn.commit()
     with psycopg.connect(dsn) as other:
-        assert other.execute("SELECT last_event_id FROM audit_head WHERE id = 1 FOR UPDATE NOWAIT").fetchone() == (1,)
+        sql = "SELECT last_seq FROM audit_head WHERE id = %s FOR UPDATE NOWAIT"
+        assert other.execute(sql, (mine,)).fetchone() == (1,)
 
 
 def test_fire_raises_domain_errors_on_postgres(pg_engine: Engine, now: datetime):

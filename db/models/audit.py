@@ -20,7 +20,8 @@ from grantflow.db.models.base import Base
 
 
 class AuditEvent(Base):
-    """Append-only; each row's keyed hash covers its content, its channel and the previous row's hash."""
+    """Append-only; each row's keyed hash covers its content, its channel, its place in its chain
+    and the hash of the event before it in that chain."""
 
     __tablename__ = "audit_events"
     __table_args__ = (
@@ -28,6 +29,8 @@ class AuditEvent(Base):
         # the office overview counts events by action (starts, suspensions…) over every project:
         # this covering index makes that a range scan instead of a pass over the whole log
         Index("ix_audit_action", "action", "subject", "subject_id", "created_at"),
+        # one event per place in a chain; verify walks each chain in this order
+        Index("ux_audit_chain_seq", "chain", "seq", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -49,16 +52,20 @@ class AuditEvent(Base):
     channel_detail: Mapped[str | None] = mapped_column(String(200))
     # which audit key made ``hash`` (an HMAC-SHA256); see docs/audit.md
     key_id: Mapped[str] = mapped_column(String(16))
+    # which chain the event is in (``audit_head.id``) and its place there, from 1 (docs/audit.md)
+    chain: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
 
 
 class AuditHead(Base):
-    """One row: the newest event's id and hash, so deleting the tail is detected too."""
+    """One row per chain: its newest event's id, hash and place, so deleting a tail is detected too."""
 
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+    last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
 
 
 class OutboxMessage(Base):
