@@ -12,8 +12,9 @@ permission check, a guard, an effect column, a required payload field, an outbox
 
 Raw: the physical limit. Plain ``sqlite3`` on a second file of the same schema, pragmas and
 rows, running the same statements per transition with no rules: read the joined row,
-versioned update, read the audit head, insert the audit event with its keyed chain hash
-(HMAC-SHA256, channel and key id included), update the head, insert the outbox row, commit.
+versioned update, read the head of the project's audit chain and a new event id, insert the
+audit event with its keyed chain hash (HMAC-SHA256, channel, key id and place included), update
+the chain's head, insert the outbox row, commit.
 The two take turns every 500 transitions, so a busy machine slows both alike instead of
 skewing their ratio. ``--dir /dev/shm`` puts
 the files in memory, leaving only CPU: the hardest case for the ratio.
