@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Engine, insert, select
 
+from grantflow.db.audit import chain_of
 from grantflow.db.models import (
     Adjustment,
     AuditEvent,
@@ -128,6 +129,7 @@ def build(path: Path, *, projects: int, seed: int = 11) -> Engine:
             m: [] for m in (Project, AuditEvent, Target, BudgetLine, Spending, DueItem, Complaint, Adjustment)
         }
         target_id = 10_000
+        places: dict[int, int] = {}
         results: list[dict[str, Any]] = []
         for i in range(1, projects + 1):
             prog = programmes[i % len(programmes)]
@@ -146,10 +148,19 @@ def build(path: Path, *, projects: int, seed: int = 11) -> Engine:
             event = {"subject": "project", "subject_id": i, "actor_id": None, "actor_name": "bench", "payload": {},
                      "payload_digest": "0" * 64, "prev_hash": "0" * 64, "hash": "0" * 64, "key_id": "bench",
                      "channel": "code"}  # fmt: skip
-            buffers[AuditEvent].append({**event, "action": "create", "created_at": planned_start - timedelta(days=60)})
+            chain = chain_of(i)  # the events are only read here, never verified: placed, not hashed
+            places[chain] = places.get(chain, 0) + 1
+            buffers[AuditEvent].append(
+                {**event, "action": "create", "created_at": planned_start - timedelta(days=60), "chain": chain,
+                 "seq": places[chain]}
+            )  # fmt: skip
             if state in after_start:
                 late = timedelta(days=rng.choice([3, 20, 40, 200]))
-                buffers[AuditEvent].append({**event, "action": START_TRIGGER, "created_at": planned_start + late})
+                places[chain] += 1
+                buffers[AuditEvent].append(
+                    {**event, "action": START_TRIGGER, "created_at": planned_start + late, "chain": chain,
+                     "seq": places[chain]}
+                )  # fmt: skip
                 for n, kind in enumerate(rng.sample(KINDS, 3), start=1):
                     target_id += 1
                     planned = rng.randint(1, 20) * (100_000 if kind == "revenue" else 1)
