@@ -15,8 +15,9 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from grantflow import clock
 from grantflow.forms import (
@@ -46,7 +47,7 @@ from grantflow.services.signin import count_answer
 from grantflow.states.enums import SubmissionStatus
 from grantflow.states.errors import NotFound, TooManyAttempts
 from grantflow.states.permissions import Actor
-from grantflow.states.text import Text
+from grantflow.states.text import Lang, Text
 from grantflow.web.deps import CurrentActor, EngineDep, LangDep, OptionalActor, render
 
 router = APIRouter()
@@ -108,27 +109,15 @@ def _page(
     # the same answer save_form gives: the project's state decides whether this person may edit
     locked = form_refusal(viewable_facts(conn, actor, project_id), actor, key)
     editable = locked is None
-    refs = refs_for(conn, project_id=project_id, url=attachment_url)
     shown_values = values if values is not None else state.values
     shown_errors = errors if errors is not None else state.errors
+    submitted = state.submission if state.submission and state.submission.status == SubmissionStatus.SUBMITTED else None
+    mentions = [(state.form, shown_values)] + ([(submitted.form, submitted.data)] if submitted else [])
+    refs = refs_for(conn, project_id=project_id, url=attachment_url, mentions=mentions)
     fields_html = (
-        render_fields(
-            state.form,
-            shown_values,
-            lang=lang,
-            errors=shown_errors,
-            refs=refs,
-            # the names refs_for has just read: a second read of every organisation per page was a third of its cost
-            org_choices=sorted(refs.organisations.items(), key=lambda kv: kv[1].zh),
-        )
-        if editable
-        else None
+        render_fields(state.form, shown_values, lang=lang, errors=shown_errors, refs=refs) if editable else None
     )
-    submitted_html = (
-        render_readonly(state.submission.form, state.submission.data, lang=lang, refs=refs)
-        if state.submission is not None and state.submission.status == SubmissionStatus.SUBMITTED
-        else None
-    )
+    submitted_html = render_readonly(submitted.form, submitted.data, lang=lang, refs=refs) if submitted else None
     ctx = {
         "project": project,
         "form": state.form,
@@ -209,9 +198,37 @@ async def form_post(
     period: str | None = None,
 ) -> Response:
     _form_or_404(key)
-    pairs, files = await _uploads(request)
+    pairs, files = await _uploads(request)  # the body, files spooled to disk as they arrive
+    # the rest reads and writes the database and the file store (fsync): a worker thread's job.
+    # On the event loop it stalled every other request, and a busy wait for the write lock
+    # there stopped the whole server until the lock holder's thread finished.
+    return await run_in_threadpool(
+        _save_posted,
+        request,
+        engine,
+        actor,
+        lang,
+        project_id=project_id,
+        key=key,
+        per=_period(period),
+        pairs=pairs,
+        files=files,
+    )
+
+
+def _save_posted(
+    request: Request,
+    engine: Engine,
+    actor: Actor,
+    lang: Lang,
+    *,
+    project_id: int,
+    key: str,
+    per: int | None,
+    pairs: list[tuple[str, Any]],
+    files: dict[str, list[UploadFile]],
+) -> Response:
     action = next((v for k, v in pairs if k == "action"), "save")
-    per = _period(period)
     upload_errors: list[FieldError] = []
     with engine.begin() as conn:
         draft_form = load_form(conn, project_id=project_id, form_key=key, actor=actor, period=per).form
@@ -222,7 +239,8 @@ async def form_post(
                 continue
             ids = list(raw.get(field_name) or [])
             for up in uploads:
-                content = await up.read()
+                up.file.seek(0)
+                content = up.file.read()
                 try:
                     stored = store_attachment(
                         conn,
