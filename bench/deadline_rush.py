@@ -15,11 +15,13 @@ What runs, in order:
 3. Sign-in over HTTP (GET /login, POST /login): timed on its own. scrypt n=2^14 is slow on
    purpose; it belongs before the rush window, not in it.
 4. The rush: all applicants at once (``--concurrency`` browsers at a time, one HTTP client each),
-   each doing what the pages do: GET the proposal page (its csrf_token), POST the complete
-   proposal with a ~1 MB PDF (``attachments__upload``) and ``action=submit``, follow the
-   redirect, open the project page, press its "submit" button (POST /projects/{id}/fire), follow
-   the redirect. A submission's latency is that whole sequence. An error is any status other
-   than 2xx/3xx, or a page that did not do what was asked (a 303 to the wrong place).
+   each doing what the pages do: GET the proposal page (its csrf_token), type the partner by its
+   registered name, POST the complete proposal with a ~1 MB PDF (``attachments__upload``) with
+   the page's "提交申报" button (``action=hand_in``: the proposal, then the project's submit
+   through the engine), follow the redirect to the project page. A page without that button is
+   met as before: ``action=submit``, then the project page's "submit" button (POST
+   /projects/{id}/fire). A submission's latency is that whole sequence. An error is any status
+   other than 2xx/3xx, or a page that did not do what was asked (a 303 to the wrong place).
 5. The database afterwards: projects in the state "submit" leads to, the proposal's attachment
    SHA-256 against what each client sent, duplicates (submissions, attachments, submit events).
 6. The floor: a bare FastAPI endpoint (``bench/rush_floor_app.py``, its own uvicorn) that only
@@ -89,6 +91,7 @@ UPLOAD_FIELD = "attachments__upload"
 PROGRAMME = 7
 CSRF = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
 FIRE_FORM = re.compile(r"<form\b[^>]*action=\"/projects/(\d+)/fire\"[^>]*>(.*?)</form>", re.S)
+HAND_IN_BUTTON = 'name="action" value="hand_in"'  # the proposal page's "submit the project too" button
 SUBMITTED_STATUS = "状态：已提交 ·"  # the form page's status line once the proposal is in (applicants read zh)
 APP_ENV_DROP = ("GRANTFLOW_DATABASE_URL", "GRANTFLOW_CONFIG", "GRANTFLOW_WORKFLOWS_DIR", "PREFECT_API_URL")
 
@@ -544,7 +547,7 @@ class Outcome:
     project_id: int
     sha256: str | None = None
     form_ok: bool = False  # the proposal POST answered 303 to "submitted"
-    fire_ok: bool = False  # the project's submit button answered 303
+    fire_ok: bool = False  # the project's submit (on the proposal page or its own) answered 303
     done: bool = False  # the flow ended with the project submitted as far as the pages tell
     latency_s: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -552,22 +555,34 @@ class Outcome:
 
 
 async def submit_flow(b: Browser, a: Applicant, pdf: PdfMaker, submit_trigger: str, out: Outcome) -> None:
-    """What a person does in the browser; safe to repeat after a failure (it looks before it posts)."""
+    """What a person does in the browser; safe to repeat after a failure (it looks before it posts).
+
+    The proposal page offers the project's own submit button ("提交申报") beside the form's: one
+    press submits the proposal, then the project, and lands on the project page. Where a page
+    does not offer it, the form's submit and then the project page's button, as before."""
     form_url = f"/projects/{a.project_id}/forms/{FORM_KEY}"
+    project_url = f"/projects/{a.project_id}"
     html = await b.page(form_url)
+    project_html: str | None = None
     if SUBMITTED_STATUS not in html and 'enctype="multipart/form-data"' in html:
+        hand_in = HAND_IN_BUTTON in html
         content = pdf.make(a.idx)
         out.sha256 = hashlib.sha256(content).hexdigest()
-        data = {**as_posted(full_proposal(a.idx, a.partner_name)), "action": ["submit"], "csrf_token": [_csrf(html)]}
+        action = "hand_in" if hand_in else "submit"
+        data = {**as_posted(full_proposal(a.idx, a.partner_name)), "action": [action], "csrf_token": [_csrf(html)]}
         files = [(UPLOAD_FIELD, (f"可行性报告-{a.idx:05d}.pdf", content, "application/pdf"))]
         r = await b.request("POST", form_url, data=data, files=files)
         location = r.headers.get("location", "")
-        if r.status_code != 303 or "saved=submitted" not in location:
+        done = location == project_url if hand_in else "saved=submitted" in location
+        if r.status_code != 303 or not done:
             raise PageError(f"proposal not submitted: {r.status_code} {location or r.text[:200]}")
         out.form_ok = True
-        await b.page(location)
-    html = await b.page(f"/projects/{a.project_id}")
-    for m in FIRE_FORM.finditer(html):
+        out.fire_ok = hand_in
+        page = await b.page(location)
+        project_html = page if hand_in else None
+    if project_html is None:
+        project_html = await b.page(project_url)
+    for m in FIRE_FORM.finditer(project_html):
         if f'name="trigger" value="{submit_trigger}"' in m.group(2):
             if "disabled" in m.group(2):
                 raise PageError("the submit button is disabled")

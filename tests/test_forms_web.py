@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from grantflow.clock import SimulatedClock
 from grantflow.db.models import Attachment, FormDraft, Organisation, QuestionnaireResponse, Submission
 from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.web.app import create_app
 from tests.conftest import People
-from tests.factories import make_project
+from tests.factories import make_call, make_project, state_of
 from tests.test_forms_store import proposal
 from tests.web import WebClient
 
@@ -219,3 +220,32 @@ def test_a_partner_is_typed_by_name_suggested_by_search_and_an_unknown_name_is_k
         sub = conn.execute(select(Submission)).one()
     assert sub.data["partners"][0]["organisation"] == partner
     assert name in client.get(f"/submissions/{sub.id}").text
+
+
+def test_the_form_page_hands_in_the_project_with_the_button_named_for_it(
+    client: TestClient, engine: Engine, people: People, now: datetime, clock: SimulatedClock
+) -> None:
+    pid = make_project(engine, people, now)
+    late = make_project(engine, people, now, call_id=make_call(engine, people, now, closes_in=timedelta(minutes=5)))
+    login(client, "pi@jinghua.example.com")
+    page = client.get(f"/projects/{pid}/forms/proposal")
+    # the project page's own submit ("提交申报"), offered beside the form's plain submit
+    assert 'name="action" value="hand_in">提交申报</button>' in page.text
+    values = {**proposal(people["applicant2"].organisation_id), "action": "hand_in"}
+    r = client.post(f"/projects/{pid}/forms/proposal", data=as_pairs(values), follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/projects/{pid}"
+    assert state_of(engine, pid) == "submitted"
+    with engine.connect() as conn:
+        assert conn.execute(select(Submission).where(Submission.project_id == pid)).one().status == "submitted"
+    # a form with errors is not submitted and the project stays where it was: nothing typed is lost
+    r = client.post(f"/projects/{late}/forms/proposal", data=as_pairs({**values, "total_budget": "三百万"}))
+    assert r.status_code == 422 and "未能提交" in r.text and 'value="三百万"' in r.text
+    assert state_of(engine, late) == "draft"
+    # after the call's deadline: the form is submitted, the project is refused, the page says why
+    clock.advance(minutes=10)
+    r = client.post(f"/projects/{late}/forms/proposal", data=as_pairs(values))
+    assert r.status_code == 422, r.text[:500]
+    assert "表单已提交，但项目未能提交申报：条件不满足：申报指南不在征集期内" in r.text
+    assert state_of(engine, late) == "draft"
+    with engine.connect() as conn:
+        assert conn.execute(select(Submission).where(Submission.project_id == late)).one().status == "submitted"
