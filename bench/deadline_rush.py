@@ -406,11 +406,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_app(home: Path, port: int, *, log: Path | None = None) -> subprocess.Popen[bytes]:
-    """The web app as ``grantflow serve`` starts it (uvicorn on the app factory), as its own process."""
+def web_workers() -> int:
+    """The web processes ``grantflow serve`` starts (``GRANTFLOW_WEB_WORKERS``, default 1)."""
+    from grantflow.config import Settings
+
+    return Settings().web_workers
+
+
+def start_app(home: Path, port: int, *, log: Path | None = None, workers: int | None = None) -> subprocess.Popen[bytes]:
+    """The web app as ``grantflow serve`` starts it (its very command: uvicorn on the app factory,
+    as many worker processes as configured), in its own process group."""
+    from grantflow.flows.serve import web_command
+
     out = open(log or home / "uvicorn.log", "ab")  # noqa: SIM115 - handed to the child, closed with it
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "grantflow.web.app:create_app"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    cmd = web_command(host="127.0.0.1", port=port, workers=workers or web_workers())
     return subprocess.Popen(cmd, env=app_env(home), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -786,6 +795,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--applicants", type=int, default=200)
     parser.add_argument("--units", type=int, default=0, help="units registered (default: one per applicant)")
     parser.add_argument("--concurrency", type=int, default=64, help="browsers at a time (one HTTP client each)")
+    parser.add_argument("--workers", type=int, default=0, help="web processes (default: as grantflow serve)")
     parser.add_argument("--size-kib", type=int, default=1024, help="size of each PDF")
     parser.add_argument("--no-floor", action="store_true", help="skip the bare-endpoint floor")
     parser.add_argument("--keep", action="store_true", help="keep the temporary GRANTFLOW_HOME and say where")
@@ -811,9 +821,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         submit_trigger, applying = submitted_state()
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        proc = start_app(home, port) if not args.profile else start_profiled(home, port)
+        workers = args.workers or web_workers()
+        proc = start_app(home, port, workers=workers) if not args.profile else start_profiled(home, port)
         wait_ready(base, proc)
-        say(f"web app up at {base} (GRANTFLOW_HOME {home})")
+        say(f"web app up at {base}, {workers if not args.profile else 1} process(es) (GRANTFLOW_HOME {home})")
 
         signin_s, cookies, signin_errors = asyncio.run(sign_in_all(base, applicants, args.concurrency))
         say(
@@ -892,6 +903,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "applicants": n,
         "units": max(n, args.units),
         "concurrency": args.concurrency,
+        "web_workers": workers if not args.profile else 1,
         "signin_s": round(signin_s, 2),
         "rush_s": round(rush_s, 2),
         "submissions_per_s": round(n / rush_s, 1),
@@ -916,18 +928,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def process_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) a process has used: load-independent, unlike wall time."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds (user + system) used by the process and the others of its process group (the
+    web app's worker processes): load-independent, unlike wall time."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if stat.parent.name == str(pid) or int(fields[2]) == pid:  # its pid, or its process group
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def start_py_spy(pid: int, out: str) -> subprocess.Popen[bytes]:
     exe = Path(sys.executable).with_name("py-spy")
     cmd = [str(exe if exe.exists() else "py-spy"), "record", "--pid", str(pid), "--format", "raw", "--rate", "50"]
-    cmd += ["--output", out, "--threads", "--nonblocking"]
+    cmd += ["--output", out, "--threads", "--nonblocking", "--subprocesses"]
     spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)  # attached before the first request
     return spy

@@ -130,10 +130,14 @@ def organisation_refs(conn: Connection, mentions: Mentions) -> tuple[dict[int, T
         names |= more_names
     if not ids and not names:
         return {}, {}
+    columns = select(_o.c.id, _o.c.name, _o.c.name_en)
     wanted = [_o.c.id.in_(sorted(ids))] if ids else []
     if names:
-        wanted += [_o.c.name.in_(sorted(names)), _o.c.name_en.in_(sorted(names))]
-    rows = conn.execute(select(_o.c.id, _o.c.name, _o.c.name_en).where(or_(*wanted))).tuples().all()
+        wanted.append(_o.c.name.in_(sorted(names)))
+    rows = list(conn.execute(columns.where(or_(*wanted))).tuples())  # by key and unique name: indexed
+    english = names - {name for _, name, _ in rows}
+    if english:  # English names are not indexed (nor unique): read only for names no unit has in Chinese
+        rows += conn.execute(columns.where(_o.c.name_en.in_(sorted(english)))).tuples()
     organisations = {oid: Text(name, name_en or name) for oid, name, name_en in rows}
     by_name: dict[str, tuple[int, ...]] = {}
     for typed in names:
