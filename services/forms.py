@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from grantflow import clock
 from grantflow.db import audit
@@ -202,16 +202,23 @@ def _period_errors(form: FormDefinition, validated: Validated, period: int | Non
     return [FieldError(path=("year",), code="period_mismatch", message=located(where(f), body))]
 
 
+def _row_of(t: Any, *, periodic: bool) -> Any:
+    key = (t.c.project_id == bindparam("pid"), t.c.form_key == bindparam("key"))
+    return select(t).where(*key, t.c.period == bindparam("period") if periodic else t.c.period.is_(None))
+
+
+# every form page and save reads both: built once (with and without a period), not per request
+_ROWS = {(t.name, periodic): _row_of(t, periodic=periodic) for t in (_s, _d) for periodic in (False, True)}
+
+
 def _submission_row(conn: Connection, project_id: int, form_key: str, period: int | None) -> Any:
-    return conn.execute(
-        select(_s).where(_s.c.project_id == project_id, _s.c.form_key == form_key, _period_clause(_s, period))
-    ).one_or_none()
+    stmt = _ROWS[_s.name, period is not None]
+    return conn.execute(stmt, {"pid": project_id, "key": form_key, "period": period}).one_or_none()
 
 
 def _draft_row(conn: Connection, project_id: int, form_key: str, period: int | None) -> Any:
-    return conn.execute(
-        select(_d).where(_d.c.project_id == project_id, _d.c.form_key == form_key, _period_clause(_d, period))
-    ).one_or_none()
+    stmt = _ROWS[_d.name, period is not None]
+    return conn.execute(stmt, {"pid": project_id, "key": form_key, "period": period}).one_or_none()
 
 
 def _submitted(registry: FormRegistry, row: Any) -> SubmittedForm:
