@@ -29,28 +29,41 @@ What runs, in order:
 
 The load generator shares the machine's cores with the server (and with anything else running):
 the figures are for the whole machine, so the server's own CPU seconds per submission are
-printed too (from /proc), a figure that load elsewhere barely moves. ``--units`` registers more
-units than apply (the form pages' cost grows with the units, see below); ``--py-spy FILE``
-samples the server during the rush. Ends with one JSON line.
+printed too (from /proc, every process of the web app), a figure that load elsewhere barely
+moves. ``--units`` registers more units than apply; ``--workers`` starts more web processes than
+``grantflow serve`` would (``GRANTFLOW_WEB_WORKERS``, default 1); ``--py-spy FILE`` samples the
+server during the rush. Ends with one JSON line.
 
-Measured on 2 cores shared with seven other agents (load average 4-24), 1 MiB PDFs, 64 browsers:
+Measured on 2 cores shared with seven other agents (load average 3-8), 1 MiB PDFs, 64 browsers,
+one web process (as ``make run``):
 
-- 3,555 applicants: sign-in 347 s (10/s; scrypt n=2^14, as meant: before the window, not in
-  it); rush 946 s (3.8/s), p50 16 s, p99 28 s, no errors, 3,555 submitted, every SHA-256
-  matching, nothing lost or duplicated. The server used 675 s of CPU, 190 ms a submission, so
-  even alone on the machine one uvicorn process (one core for Python) would need over 11
-  minutes: the 60 s target is out of reach by design, not by load. The floor, run on its own
-  afterwards: 3,555 bare uploads in 30.5 s, 18.7 s of server CPU (5 ms each): the app costs
-  36 times its CPU.
-- Half of the app's CPU is ``services.forms.organisation_names``: every proposal page (shown
-  twice per submission) and every save reads all units, because the partner pickers are
-  ``<select>`` lists of every unit (6 of them, 1.1 MB of HTML per page at 3,555 units). That
-  limit is in the page's design (a search field would not grow with the units). Escaping
-  those options once per process instead of per select per request took a page render at
-  3,555 units from ~510 ms to ~65 ms.
-- At concurrency 64 one run saw 23 of 400 flows end in an httpx ``ReadError`` (the server
-  closed a kept-alive connection under starvation); the runs after it at the same settings
-  (400 and 3,555 applicants), none.
+- 3,555 applicants: sign-in 298 s (12/s; scrypt n=2^14, as meant: before the window, not in
+  it); rush 179 s (19.9/s), p50 3.0 s, p99 5.4 s, no errors, 3,555 submitted, every SHA-256
+  matching, nothing lost or duplicated. The server used 123 s of CPU, 35 ms a submission. The
+  floor, run on its own afterwards: 3,555 bare uploads in 44 s, 7 ms of server CPU each: the
+  app costs 4.8 times its CPU (it was 36 times: 946 s, p99 28 s, 190 ms a submission).
+- Targets still missed, and why, measured: one web process runs Python on one core, so at
+  35 ms a submission it tops out near 28/s even alone on the machine; 3,555 in 60 s needs 59/s
+  on 2 cores that also run the load generator (its 1 MiB PDFs and multipart bodies). A second
+  web process (``--workers 2``) gave no consistent gain at 400 applicants (pairs of runs two
+  minutes apart: 15.8/s against 15.9/s with one; 13.5/s against 10.1/s), and used more CPU a
+  submission (51 ms against 43-45): the shared machine was the limit. With 64 browsers at once
+  the latency is queueing (Little's law: 64 / 19.9 per second = 3.2 s on average), so p99 < 2 s
+  needs well over 32 submissions a second.
+- What the CPU went to before, and what changed: the partner pickers were ``<select>`` lists
+  of every unit (6 a page, 1.1 MB of HTML at 3,555 units, half of all CPU); they are now text
+  fields taking the unit's registered name, with suggestions from ``/api/orgs/search`` as one
+  types, and a form reads only the units it names. Every submission was six requests (form,
+  save, form again, project page, its submit, project page again); the proposal page's own
+  "提交申报" button now submits the form and then the project (3 requests). At 40 worker
+  threads a request holding one pooled connection and waiting for a second (the unread
+  badge) emptied SQLAlchemy's pool of 15: pages stalled 30 s and failed (304 of 400 flows
+  on the code before, 0 after); at 40 threads taking turns SQLite's write lock was held long
+  enough for "database is locked" (8 threads now). The form POST did its database and file
+  work on the event loop, stalling every other request; it runs in a worker thread now.
+- At 400 applicants (3,555 units, ``--units 3555``): 10-18/s, 43-52 ms of server CPU a
+  submission, p99 7-17 s, no errors, depending on the other agents' load at the time (the code
+  before these changes: 304 of 400 flows failed, see above).
 """
 
 from __future__ import annotations
