@@ -14,7 +14,19 @@ from grantflow.config import Settings, get_settings
 
 def make_engine(url: str, *, busy_timeout_ms: int = 10_000, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000})
+        # No cap on connections: a web request may hold two at once (its own, and the page's
+        # unread badge while rendering), and with the server's 40 worker threads a capped pool
+        # (5 + 10) was emptied by requests each holding one and waiting for a second: every
+        # page stalled until the pool timeout, then failed (500s under a deadline rush). An
+        # SQLite connection is a file handle; the worker threads already bound how many are open,
+        # and the pool keeps ``pool_size`` of them for reuse.
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": busy_timeout_ms / 1000},
+            pool_size=20,
+            max_overflow=-1,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

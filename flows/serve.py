@@ -58,6 +58,17 @@ def port_problem(host: str, port: int) -> Text | None:
     return None
 
 
+def web_command(*, host: str, port: int, workers: int) -> list[str]:
+    """How the web app is started: uvicorn on the app factory, ``workers`` processes.
+
+    More than one process uses more than one core (one Python process runs on one at a time);
+    what they share (sessions, sign-in limits, the audit chain, files) is in the database and
+    the file store, and the secret key is made once (``web.app.secret_key``)."""
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "grantflow.web.app:create_app"]
+    cmd += ["--host", host, "--port", str(port)]
+    return cmd + (["--workers", str(workers)] if workers > 1 else [])
+
+
 def serve(
     settings: Settings,
     *,
@@ -99,17 +110,7 @@ def serve(
                 (
                     "web app",
                     subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-m",
-                            "uvicorn",
-                            "--factory",
-                            "grantflow.web.app:create_app",
-                            "--host",
-                            host,
-                            "--port",
-                            str(port),
-                        ],
+                        web_command(host=host, port=port, workers=settings.web_workers),
                         env=env,
                         start_new_session=True,
                     ),

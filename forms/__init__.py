@@ -34,7 +34,7 @@ from grantflow.forms.fields import (
 )
 from grantflow.forms.files import AttachmentRejected, Upload, check_upload
 from grantflow.forms.render import UPLOAD_SUFFIX, export_rows, parse_post, render_fields, render_readonly
-from grantflow.forms.validation import Validated, tidy, validate
+from grantflow.forms.validation import Validated, org_mentions, tidy, validate
 
 __all__ = [
     "FORMS",
@@ -65,6 +65,7 @@ __all__ = [
     "check_upload",
     "export_rows",
     "may_fill",
+    "org_mentions",
     "parse_post",
     "render_fields",
     "render_readonly",

@@ -99,10 +99,16 @@ class AttachmentRef:
 
 @dataclass(frozen=True)
 class Refs:
-    """Names for the ids a form stores (organisations, attachments), looked up by the caller."""
+    """Names for the ids a form stores (organisations, attachments), looked up by the caller.
+
+    Only what the values at hand mention, never every organisation: ``organisations`` names the
+    ids, ``org_names`` gives the ids an organisation name typed into the form may mean (one, or
+    several when only an English name matches more than one unit).
+    """
 
     organisations: Mapping[int, Text] = field(default_factory=dict)
     attachments: Mapping[int, AttachmentRef] = field(default_factory=dict)
+    org_names: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 def _strip_text(value: Any) -> Any:
@@ -370,9 +376,21 @@ def _parse_id(value: Any) -> Any:
     return value
 
 
+def typed_org_name(value: Any) -> str | None:
+    """The organisation name typed into an organisation field, or None for a blank or an id.
+
+    An organisation field is stored as the unit's id; people type the unit's registered name
+    (Chinese, or English where it has one) and the name is looked up when the form is checked.
+    """
+    if not isinstance(value, str) or not value.strip() or _digits(value).isdigit():
+        return None
+    return clean_line(value) or None
+
+
 @dataclass(frozen=True, kw_only=True)
 class OrgRef(Field):
-    """An organisation known to the system, stored by id; the page offers a list to pick from."""
+    """An organisation known to the system, stored by id; people type its registered name (the
+    page suggests names as they type), and the name is looked up when the form is checked."""
 
     kind: ClassVar[str] = "organisation"
 
@@ -382,8 +400,11 @@ class OrgRef(Field):
     def display(self, value: Any, lang: str, refs: Refs) -> str:
         if is_blank(value):
             return EMPTY.get(lang)
+        typed = typed_org_name(value)
+        if typed is not None:  # a working copy keeps the name as typed
+            return typed
         try:
-            name = refs.organisations.get(int(value))
+            name = refs.organisations.get(int(_digits(str(value))))
         except (TypeError, ValueError):
             name = None
         return name.get(lang) if name else f"#{value}"

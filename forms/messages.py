@@ -41,6 +41,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "choices_too_many": ("最多选择 {limit} 项", "allows at most {limit} options"),
     "reference_format": ("引用无效，请从列表中选择", "is not a valid reference; pick one from the list"),
     "organisation_unknown": ("所选单位不存在", "names an organisation that does not exist"),
+    "organisation_not_found": (
+        "没有名为“{name}”的登记单位，请填写单位全称（“单位”页面可按名称查找）",
+        "names no registered organisation ('{name}'): type the unit's full name (the Units page finds it by name)",
+    ),
+    "organisation_ambiguous": (
+        "有多个单位的英文名称为“{name}”，请填写其中文全称",
+        "is the English name of several organisations ('{name}'): type the Chinese name of the one meant",
+    ),
     "rows_too_few": ("至少需要 {limit} 行（当前 {count} 行）", "needs at least {limit} rows (it has {count})"),
     "rows_too_many": ("最多 {limit} 行（当前 {count} 行）", "allows at most {limit} rows (it has {count})"),
     "files_too_many": ("最多上传 {limit} 个文件", "allows at most {limit} files"),

@@ -34,6 +34,7 @@ from grantflow.forms.fields import (
     ShortText,
     Table,
     is_blank,
+    typed_org_name,
 )
 from grantflow.states.text import Text
 
@@ -49,6 +50,10 @@ T_ROW = Text("行", "Row")
 T_OTHER = Text("其他数据（当前表单版本未定义）", "Other data (not a field of this form version)")
 T_VERSION = Text("表单版本 {v}", "form version {v}")
 T_NONE = Text("无", "none")
+T_ORG_HINT = Text("单位全称", "registered name")
+ORG_LIST = "org-names"
+ORG_SEARCH = "/api/orgs/search"
+"""Where the page's script asks for organisation names matching what is typed (``?q=``)."""
 
 
 def input_id(key: str) -> str:
@@ -100,7 +105,6 @@ def _control(
     key: str,
     lang: str,
     refs: Refs,
-    org_choices: Sequence[tuple[int, Text]],
     invalid: bool,
 ) -> str:
     iid = input_id(key)
@@ -138,7 +142,13 @@ def _control(
     if isinstance(f, Choice):
         return _select(common + req, [(o.value, o.label.get(lang)) for o in f.choices], _str(value), lang)
     if isinstance(f, OrgRef):
-        return _select(common + req, _org_pairs(org_choices, lang), _str(value), lang)
+        # a name typed, not a list of every unit (thousands, on every page); the script suggests
+        # names from the search as people type, and the name is looked up when the form is checked
+        return (
+            f'<input type="text" {common}{req} value="{escape(_org_text(value, refs, lang))}" maxlength="400" '
+            f'list="{ORG_LIST}" autocomplete="off" data-org-search="{ORG_SEARCH}" '
+            f'placeholder="{escape(T_ORG_HINT.get(lang))}">'
+        )
     if isinstance(f, Attachments):
         return _attachments_control(f, value, name=name, iid=iid, lang=lang, refs=refs, aria=aria)
     raise TypeError(f"no control for {type(f).__name__}")
@@ -152,21 +162,15 @@ def _is_iso_date(text: str) -> bool:
     return len(text) == 10
 
 
-class _OrgChoices(tuple[tuple[int, Text], ...]):
-    """The organisations a form offers, their (value, label) pairs made once per language: a
-    form has several organisation pickers, each listing every unit (thousands of them)."""
-
-    def pairs(self, lang: str) -> tuple[tuple[str, str], ...]:
-        made: dict[str, tuple[tuple[str, str], ...]] = self.__dict__.setdefault("_pairs", {})
-        if lang not in made:
-            made[lang] = tuple((str(i), t.get(lang)) for i, t in self)
-        return made[lang]
-
-
-def _org_pairs(org_choices: Sequence[tuple[int, Text]], lang: str) -> Sequence[tuple[str, str]]:
-    if isinstance(org_choices, _OrgChoices):
-        return org_choices.pairs(lang)
-    return [(str(i), t.get(lang)) for i, t in org_choices]
+def _org_text(value: Any, refs: Refs, lang: str) -> str:
+    """What an organisation field shows: a stored id as the unit's name, anything typed as typed."""
+    if is_blank(value) or typed_org_name(value) is not None:
+        return _str(value)
+    try:
+        name = refs.organisations.get(int(str(value).strip()))
+    except ValueError:
+        name = None
+    return name.get(lang) if name else _str(value)
 
 
 def _select(attrs: str, pairs: Sequence[tuple[str, str]], current: str, lang: str) -> str:
@@ -246,7 +250,6 @@ def render_fields(
     lang: str,
     errors: Iterable[FieldError] = (),
     refs: Refs | None = None,
-    org_choices: Sequence[tuple[int, Text]] = (),
 ) -> Markup:
     """The form's inputs, filled with ``values``, each with its own errors beside it.
 
@@ -254,7 +257,6 @@ def render_fields(
     buttons; the error summary at the top links to each field.
     """
     refs = refs or Refs()
-    org_choices = org_choices if isinstance(org_choices, _OrgChoices) else _OrgChoices(org_choices)
     errs = list(errors)
     by_key = _errors_by_key(errs)
     out: list[str] = []
@@ -269,7 +271,7 @@ def render_fields(
         for f in section.fields:
             value = values.get(f.name)
             if isinstance(f, Table):
-                out.append(_table_inputs(f, value, lang=lang, by_key=by_key, refs=refs, org_choices=org_choices))
+                out.append(_table_inputs(f, value, lang=lang, by_key=by_key, refs=refs))
                 continue
             own = by_key.get(f.name, [])
             cls = f"field field-{f.kind}" + (" has-error" if own else "")
@@ -280,7 +282,6 @@ def render_fields(
                 key=f.name,
                 lang=lang,
                 refs=refs,
-                org_choices=org_choices,
                 invalid=bool(own),
             )
             labelled = None if isinstance(f, MultiChoice) else input_id(f.name)
@@ -289,7 +290,16 @@ def render_fields(
                 f"{control}{_help(f, lang)}{_error_list(own, lang)}</div>"
             )
         out.append("</fieldset>")
+    if _has_org_field(form):
+        out.append(f'<datalist id="{ORG_LIST}"></datalist>')  # filled by the script, if it runs
     return Markup("".join(out))
+
+
+def _has_org_field(form: FormDefinition) -> bool:
+    return any(
+        isinstance(f, OrgRef) or (isinstance(f, Table) and any(isinstance(c, OrgRef) for c in f.columns))
+        for f in form.fields
+    )
 
 
 def _table_inputs(
@@ -299,7 +309,6 @@ def _table_inputs(
     lang: str,
     by_key: Mapping[str, list[FieldError]],
     refs: Refs,
-    org_choices: Sequence[tuple[int, Text]],
 ) -> str:
     rows = [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
     own = by_key.get(t.name, [])
@@ -321,7 +330,6 @@ def _table_inputs(
                 key=key,
                 lang=lang,
                 refs=refs,
-                org_choices=org_choices,
                 invalid=bool(cell_errs),
             )
             cell_cls = ' class="has-error"' if cell_errs else ""

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from grantflow.forms.definition import FieldError, FormDefinition
-from grantflow.forms.fields import Attachments, Field, MultiChoice, OrgRef, Refs, Table, is_blank
+from grantflow.forms.fields import Attachments, Field, MultiChoice, OrgRef, Refs, Table, is_blank, typed_org_name
 from grantflow.forms.messages import from_pydantic, located, message, where
 from grantflow.states.text import Text
 
@@ -67,9 +67,57 @@ def _error(path: tuple[str | int, ...], code: str, place: Text, body: Text) -> F
     return FieldError(path=path, code=code, message=located(place, body))
 
 
+def org_mentions(form: FormDefinition, *values: Mapping[str, Any] | None) -> tuple[set[int], set[str]]:
+    """The organisation ids and typed names that ``values`` (drafts as typed, submissions) put in
+    ``form``'s organisation fields: what a caller looks up to build ``Refs``, instead of every unit."""
+    ids: set[int] = set()
+    names: set[str] = set()
+
+    def note(value: Any) -> None:
+        if isinstance(value, bool) or is_blank(value):
+            return
+        name = typed_org_name(value)
+        if name is not None:
+            names.add(name)
+            return
+        try:
+            ids.add(int(str(value).strip()) if isinstance(value, str) else int(value))
+        except (TypeError, ValueError):
+            return
+
+    for vals in values:
+        if not vals:
+            continue
+        for f in form.fields:
+            if isinstance(f, OrgRef):
+                note(vals.get(f.name))
+            elif isinstance(f, Table) and any(isinstance(c, OrgRef) for c in f.columns):
+                for row in f.rows_of(vals.get(f.name)):
+                    for c in f.columns:
+                        if isinstance(c, OrgRef):
+                            note(row.get(c.name))
+    return ids, names
+
+
+def _org_by_name(raw: Any, refs: Refs | None) -> tuple[Any, str | None, str]:
+    """A typed organisation name → (its id, None); else (raw, error code, the name) when it names
+    no unit or several; ids and blanks pass through. Without refs names are left to the parser."""
+    name = typed_org_name(raw) if refs is not None else None
+    if name is None or refs is None:
+        return raw, None, ""
+    ids = refs.org_names.get(name, ())
+    if len(ids) == 1:
+        return ids[0], None, name
+    return raw, ("organisation_ambiguous" if ids else "organisation_not_found"), name
+
+
 def _parse(
     f: Field, raw: Any, refs: Refs | None, path: tuple[str | int, ...], place: Text
 ) -> tuple[Any, list[FieldError]]:
+    if isinstance(f, OrgRef):
+        raw, problem, name = _org_by_name(raw, refs)
+        if problem is not None:
+            return None, [_error(path, problem, place, message(problem, name=name))]
     try:
         value = _adapter(f).validate_python(raw)
     except ValidationError as exc:

@@ -45,6 +45,18 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Asia/Shanghai", description="time zone for schedules and dates shown")
     language: str = Field(default="zh", description="default language: zh or en")
     sqlite_busy_timeout_ms: int = 10_000
+    web_threads: int = Field(
+        default=8,
+        ge=1,
+        description="requests one web process works on at once (the rest wait their turn); more only "
+        "take turns on the one core a process uses, and hold database locks longer",
+    )
+    web_workers: int = Field(
+        default=1,
+        ge=1,
+        description="web app processes (uvicorn workers), for a machine with cores to spare: sessions, "
+        "sign-in limits and the audit chain are in the database, so every process shares them",
+    )
     # form attachments (checked by content; see forms/files.py)
     attachment_max_bytes: int = Field(default=20 * 1024 * 1024, description="largest attachment accepted, in bytes")
     attachment_types: Annotated[list[str], NoDecode] = Field(

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from grantflow.db.models import InboxMessage, table
 
 _inbox = table(InboxMessage)
+# every page's unread badge: built once
+_UNREAD = select(func.count()).where(_inbox.c.user_id == bindparam("uid"), _inbox.c.read_at.is_(None))
 
 
 def messages_for(conn: Connection, *, user_id: int, limit: int = 100) -> list[Any]:
@@ -24,9 +26,7 @@ def messages_for(conn: Connection, *, user_id: int, limit: int = 100) -> list[An
 
 
 def unread_count(conn: Connection, *, user_id: int) -> int:
-    return int(
-        conn.execute(select(func.count()).where(_inbox.c.user_id == user_id, _inbox.c.read_at.is_(None))).scalar_one()
-    )
+    return int(conn.execute(_UNREAD, {"uid": user_id}).scalar_one())
 
 
 def mark_read(conn: Connection, *, user_id: int, message_id: int | None, now: datetime) -> int:

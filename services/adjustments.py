@@ -27,7 +27,7 @@ from grantflow.db.facts import load_facts
 from grantflow.db.models import Adjustment, AuditEvent, Project, table
 from grantflow.db.workflows import get_registry
 from grantflow.forms import FORMS, FieldError, FormDefinition, Refs, may_fill, tidy, validate
-from grantflow.services.forms import organisation_names
+from grantflow.services.forms import organisation_refs
 from grantflow.services.queries import HistoryEntry, history, project_for, visible_projects_query
 from grantflow.states.adjustments import (
     ACTIONS,
@@ -88,8 +88,10 @@ def request_form(version: int | None = None) -> FormDefinition:
     return FORMS.get(FORM_KEY, version)
 
 
-def refs(conn: Connection) -> Refs:
-    return Refs(organisations=organisation_names(conn))
+def refs(conn: Connection, form: FormDefinition, values: Mapping[str, Any]) -> Refs:
+    """The organisations ``values`` name (by id or typed name), for checking the request."""
+    organisations, by_name = organisation_refs(conn, [(form, values)])
+    return Refs(organisations=organisations, org_names=by_name)
 
 
 # --- starting and filling in ----------------------------------------------------------------------
@@ -217,7 +219,8 @@ def submit(
         row = adjustment_for(conn, actor, adjustment_id)
         typed = dict(raw) if raw is not None else dict(row.draft or {})
         form = request_form(row.form_version)
-        validated = validate(form, tidy(form, typed), refs=refs(conn), submit=True)
+        tidied = tidy(form, typed)
+        validated = validate(form, tidied, refs=refs(conn, form, tidied), submit=True)
         save_draft(conn, adjustment_id=adjustment_id, raw=typed, actor=actor, errors=validated.errors, now=moment)
     if not validated.ok:
         return SubmitResult(ok=False, errors=validated.errors)

@@ -15,14 +15,14 @@ The caller owns the transaction; nothing here commits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from grantflow import clock
 from grantflow.db import audit
@@ -35,6 +35,7 @@ from grantflow.forms import (
     FormRegistry,
     Refs,
     Validated,
+    org_mentions,
     render_readonly,
     tidy,
     validate,
@@ -110,16 +111,74 @@ def _error_from_dict(d: Mapping[str, Any]) -> FieldError:
     return FieldError(path=tuple(d["path"]), code=str(d["code"]), message=Text(str(d["zh"]), str(d["en"])))
 
 
-def organisation_names(conn: Connection) -> dict[int, Text]:
-    # every unit, for every form page and save: plain tuples read twice as fast as named rows
-    rows = conn.execute(select(_o.c.id, _o.c.name, _o.c.name_en)).tuples()
-    return {oid: Text(name, name_en or name) for oid, name, name_en in rows}
+Mentions = Iterable[tuple[FormDefinition, Mapping[str, Any] | None]]
+"""(form, values) pairs whose organisation fields a page or a check needs names for."""
 
 
-def refs_for(conn: Connection, *, project_id: int | None, url: Callable[[int], str] | None = None) -> Refs:
-    """The organisations and this project's attachments a form may reference."""
+def organisation_refs(conn: Connection, mentions: Mentions) -> tuple[dict[int, Text], dict[str, tuple[int, ...]]]:
+    """Names of the organisations ``mentions`` name by id, and the ids of the names typed in them.
+
+    Only those, in one query by primary key and the unique name (never every unit: a page or a
+    save at thousands of units read them all). A typed name is a unit's registered Chinese name,
+    or its English name; an English name several units share maps to all of them.
+    """
+    ids: set[int] = set()
+    names: set[str] = set()
+    for form, values in mentions:
+        more_ids, more_names = org_mentions(form, values)
+        ids |= more_ids
+        names |= more_names
+    if not ids and not names:
+        return {}, {}
+    columns = select(_o.c.id, _o.c.name, _o.c.name_en)
+    wanted = [_o.c.id.in_(sorted(ids))] if ids else []
+    if names:
+        wanted.append(_o.c.name.in_(sorted(names)))
+    rows = list(conn.execute(columns.where(or_(*wanted))).tuples())  # by key and unique name: indexed
+    english = names - {name for _, name, _ in rows}
+    if english:  # English names are not indexed (nor unique): read only for names no unit has in Chinese
+        rows += conn.execute(columns.where(_o.c.name_en.in_(sorted(english)))).tuples()
+    organisations = {oid: Text(name, name_en or name) for oid, name, name_en in rows}
+    by_name: dict[str, tuple[int, ...]] = {}
+    for typed in names:
+        exact = tuple(oid for oid, name, _ in rows if name == typed)  # the Chinese name is unique
+        meant = exact or tuple(sorted(oid for oid, _, name_en in rows if name_en == typed))
+        if meant:
+            by_name[typed] = meant
+    return organisations, by_name
+
+
+ORG_SUGGESTIONS = 10
+
+
+def find_organisations(conn: Connection, query: str, *, limit: int = ORG_SUGGESTIONS) -> list[tuple[int, Text]]:
+    """Registered organisations whose Chinese or English name contains ``query``: the names an
+    organisation field accepts, for its suggestions while typing. Shortest names first, so the
+    unit whose full name was typed comes before the longer names that contain it."""
+    typed = query.strip()
+    if not typed:
+        return []
+    pattern = "%" + typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = conn.execute(
+        select(_o.c.id, _o.c.name, _o.c.name_en)
+        .where(or_(_o.c.name.like(pattern, escape="\\"), _o.c.name_en.like(pattern, escape="\\")))
+        .order_by(func.length(_o.c.name), _o.c.name)
+        .limit(limit)
+    ).tuples()
+    return [(oid, Text(name, name_en or name)) for oid, name, name_en in rows]
+
+
+def refs_for(
+    conn: Connection,
+    *,
+    project_id: int | None,
+    url: Callable[[int], str] | None = None,
+    mentions: Mentions = (),
+) -> Refs:
+    """This project's attachments, and the organisations ``mentions`` name, that a form may reference."""
     attachments = attachment_refs(conn, project_id=project_id, url=url) if project_id is not None else {}
-    return Refs(organisations=organisation_names(conn), attachments=attachments)
+    organisations, by_name = organisation_refs(conn, mentions)
+    return Refs(organisations=organisations, attachments=attachments, org_names=by_name)
 
 
 def _check_period(form: FormDefinition, period: int | None) -> None:
@@ -143,16 +202,23 @@ def _period_errors(form: FormDefinition, validated: Validated, period: int | Non
     return [FieldError(path=("year",), code="period_mismatch", message=located(where(f), body))]
 
 
+def _row_of(t: Any, *, periodic: bool) -> Any:
+    key = (t.c.project_id == bindparam("pid"), t.c.form_key == bindparam("key"))
+    return select(t).where(*key, t.c.period == bindparam("period") if periodic else t.c.period.is_(None))
+
+
+# every form page and save reads both: built once (with and without a period), not per request
+_ROWS = {(t.name, periodic): _row_of(t, periodic=periodic) for t in (_s, _d) for periodic in (False, True)}
+
+
 def _submission_row(conn: Connection, project_id: int, form_key: str, period: int | None) -> Any:
-    return conn.execute(
-        select(_s).where(_s.c.project_id == project_id, _s.c.form_key == form_key, _period_clause(_s, period))
-    ).one_or_none()
+    stmt = _ROWS[_s.name, period is not None]
+    return conn.execute(stmt, {"pid": project_id, "key": form_key, "period": period}).one_or_none()
 
 
 def _draft_row(conn: Connection, project_id: int, form_key: str, period: int | None) -> Any:
-    return conn.execute(
-        select(_d).where(_d.c.project_id == project_id, _d.c.form_key == form_key, _period_clause(_d, period))
-    ).one_or_none()
+    stmt = _ROWS[_d.name, period is not None]
+    return conn.execute(stmt, {"pid": project_id, "key": form_key, "period": period}).one_or_none()
 
 
 def _submitted(registry: FormRegistry, row: Any) -> SubmittedForm:
@@ -232,7 +298,7 @@ def save_form(
     kept = audit.normalise(tidy(form, raw))[0]  # plain JSON, as typed
     if form.periodic and period is not None and form.has("year") and not str(kept.get("year") or "").strip():
         kept["year"] = str(period)
-    validated = validate(form, kept, refs=refs_for(conn, project_id=project_id), submit=submit)
+    validated = validate(form, kept, refs=refs_for(conn, project_id=project_id, mentions=[(form, kept)]), submit=submit)
     errors = validated.errors + (_period_errors(form, validated, period) if submit else [])
     if submit and not validated.errors:
         # lines that must name the project's own targets (stage reports with results)
@@ -323,7 +389,8 @@ def render_submission(
 ) -> Markup:
     """The read-only view of a submission (web page or PDF), laid out by its own form version."""
     project_id, sub = get_submission(conn, submission_id=submission_id, actor=actor, registry=registry)
-    return render_readonly(sub.form, sub.data, lang=lang, refs=refs_for(conn, project_id=project_id, url=url))
+    refs = refs_for(conn, project_id=project_id, url=url, mentions=[(sub.form, sub.data)])
+    return render_readonly(sub.form, sub.data, lang=lang, refs=refs)
 
 
 def submit_questionnaire(
@@ -339,7 +406,8 @@ def submit_questionnaire(
     form = registry.get(form_key)
     if "public" not in form.filled_by:
         raise Forbidden([NOT_FILLABLE])
-    validated = validate(form, raw, refs=Refs(organisations=organisation_names(conn)), submit=True)
+    organisations, by_name = organisation_refs(conn, [(form, raw)])
+    validated = validate(form, raw, refs=Refs(organisations=organisations, org_names=by_name), submit=True)
     if not validated.ok:
         return None, validated
     rid = int(

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, exists, or_, select, true
 
 from grantflow.db.facts import DbFacts, load_facts
-from grantflow.db.models import AuditEvent, Programme, Project, ReviewAssignment
+from grantflow.db.models import AuditEvent, Programme, Project, ReviewAssignment, table
 from grantflow.db.workflows import get_registry
 from grantflow.states.attributes import StateDef
 from grantflow.states.enums import Role
@@ -104,7 +104,11 @@ def editable_facts(conn: Connection, actor: Actor, project_id: int, form_key: st
 def project_for(conn: Connection, actor: Actor, project_id: int) -> Any:
     """The project row if this person may see it; otherwise NotFound (existence is not disclosed)."""
     viewable_facts(conn, actor, project_id)
-    return conn.execute(select(Project).where(Project.id == project_id)).one()
+    return conn.execute(_PROJECT, {"pid": project_id}).one()
+
+
+# every project page and form reads its project: built once, not per request
+_PROJECT = select(table(Project)).where(table(Project).c.id == bindparam("pid"))
 
 
 @dataclass(frozen=True)

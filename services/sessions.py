@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from grantflow.db.models import WebSession, table
 
 _s = table(WebSession)
+_BY_ID = select(_s).where(_s.c.id == bindparam("sid"))  # every request's: built once
 
 TOUCH_EVERY = timedelta(seconds=60)
 """How stale ``last_seen_at`` may get before a request writes it again (one write a minute, not
@@ -53,7 +54,7 @@ def load(conn: Connection, *, token: str, now: datetime, lifetimes: Lifetimes) -
     """The live session for this token, or None; an expired or idle one is deleted on sight."""
     if not token or len(token) > 200:
         return None
-    row = conn.execute(select(_s).where(_s.c.id == token_id(token))).one_or_none()
+    row = conn.execute(_BY_ID, {"sid": token_id(token)}).one_or_none()
     if row is None:
         return None
     if row.expires_at <= now or row.last_seen_at + lifetimes.idle <= now:

@@ -181,6 +181,17 @@ class Workflow:
                 return t.trigger
         return None
 
+    def hand_in_with(self, form_key: str, *, facts: Facts, actor: Actor) -> str | None:
+        """The trigger a form's own page may fire right after the form is submitted: this state's
+        submit by the applicant whose guard needs that form (``submit_trigger``), when the row is
+        for this person at all. Its guards are checked when it is pressed, as on the project page."""
+        trigger = self.submit_trigger(facts.state, form_key)
+        if trigger is None:
+            return None
+        here = self.states.get(facts.state)
+        rows = self.rules_for(trigger, facts.state)
+        return trigger if any(may_ever_fire(t.who, actor, facts, here) for t in rows) else None
+
     def scheduled(self) -> list[tuple[TransitionDef, Guard]]:
         """Rows the scheduler fires once a moment has come: the ``system`` may fire them and a
         guard waits for a date (the call's opening, its deadline)."""

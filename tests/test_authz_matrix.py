@@ -166,6 +166,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("POST", "/programmes/{code}/fire"): "in no no no no no no ok no",  # launching: the leadership group
     # organisations and their qualifications
     ("GET", "/orgs"): SIGNED_IN,
+    ("GET", "/api/orgs/search"): SIGNED_IN,  # names for a form's organisation fields
     ("GET", "/orgs/{org_id}/qualifications"): QUALIFICATIONS,
     ("GET", "/api/orgs/{org_id}/qualifications"): QUALIFICATIONS,
     ("POST", "/orgs/{org_id}/qualifications"): OFFICE,

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from grantflow.db.apply import fire
+from grantflow.db.models import Organisation
 from grantflow.services.seed import DEMO_PASSWORD
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, live_server
 from tests.conftest import People
@@ -73,7 +74,10 @@ def test_applicant_fills_the_proposal_in_chinese_and_submits_the_project(
     page: Page, base_url: str, engine: Engine, people: People, tmp_path: Path
 ) -> None:
     pid = make_project(engine, people, datetime.now(UTC), title="工业机器人精密减速器研发")
-    partner = people["applicant2"].organisation_id
+    with engine.connect() as conn:
+        partner = conn.execute(
+            select(Organisation.name).where(Organisation.id == people["applicant2"].organisation_id)
+        ).scalar_one()
 
     # signing in: a wrong password first; the message is Chinese and the e-mail stays typed
     page.goto(base_url + "/")
@@ -110,6 +114,7 @@ def test_applicant_fills_the_proposal_in_chinese_and_submits_the_project(
         "#in-objectives": "精度达到 1 弧分。",
         "#in-approach": "齿形修形与装配工艺。",
         "#in-expected_results": "企业标准 2 项，发明专利 5 项。",
+        "#in-partners-0-organisation": partner,  # typed by its registered name
         "#in-partners-0-contribution": "检测",
         "#in-team-0-name": "周工",
         "#in-team-0-title": "高工",
@@ -124,12 +129,14 @@ def test_applicant_fills_the_proposal_in_chinese_and_submits_the_project(
     chosen = {
         "#in-category": "supported",
         "#in-support_mode": "competitive",
-        "#in-partners-0-organisation": str(partner),
         "#in-budget-0-source": "municipal_budget",
         "#in-budget-0-head": "equipment",
         "#in-budget-1-source": "own_funds",
         "#in-budget-1-head": "materials",
     }
+    # the partner field suggests registered units as one types (from the search, into its datalist)
+    page.locator("#in-partners-0-organisation").press_sequentially(partner[:2])
+    expect(page.locator(f'#org-names option[value="{partner}"]')).to_have_count(1)
     for selector, value in typed_text.items():
         page.locator(selector).fill(value)
     for selector, value in chosen.items():

@@ -68,7 +68,8 @@ KINDS = FormDefinition(
     ),
 )
 REFS = Refs(
-    organisations={7: Text("京华", "Jinghua")},
+    organisations={7: Text("京华", "Jinghua"), 8: Text("星辰甲", "Star"), 9: Text("星辰乙", "Star")},
+    org_names={"京华": (7,), "Jinghua": (7,), "Star": (8, 9)},
     attachments={
         1: AttachmentRef(id=1, filename="a.pdf", size=10, sha256="0" * 64, kind="pdf"),
         2: AttachmentRef(id=2, filename="b.png", size=10, sha256="1" * 64, kind="png"),
@@ -94,7 +95,9 @@ WRONG: list[tuple[str, Any, str, str, str]] = [
     ("one", "c", "choice_unknown", "给定选项", "one of the options"),
     ("many", ["a", "z"], "choice_unknown", "给定选项", "one of the options"),
     ("many", ["a", "b"], "choices_too_many", "最多选择 1 项", "at most 1 options"),
-    ("org", "abc", "reference_format", "引用无效", "not a valid reference"),
+    ("org", "0", "reference_format", "引用无效", "not a valid reference"),
+    ("org", "abc", "organisation_not_found", "没有名为“abc”的登记单位", "names no registered organisation ('abc')"),
+    ("org", "Star", "organisation_ambiguous", "多个单位的英文名称为“Star”", "English name of several organisations"),
     ("org", "99", "organisation_unknown", "单位不存在", "does not exist"),
     ("files", ["5"], "attachment_unknown", "#5 不存在", "#5 does not exist"),
     ("files", ["2"], "attachment_kind", "只接受 PDF", "takes PDF only"),
@@ -274,3 +277,17 @@ def test_every_label_and_message_is_bilingual() -> None:
             assert f.label.zh and f.label.en and f.label.zh != f.label.en, (form.key, f.name)
             for c in getattr(f, "columns", ()):
                 assert c.label.zh and c.label.en, (form.key, f.name, c.name)
+
+
+def test_an_organisation_is_typed_by_its_name_and_stored_by_its_id() -> None:
+    for typed in ("京华", " Jinghua ", "7"):  # its Chinese or English name, or its id (the API's)
+        result = validate(KINDS, {**_valid(), "org": typed}, refs=REFS)
+        assert result.ok, result.errors
+        assert result.as_json()["org"] == 7
+    # the page shows a stored id as the unit's name in the reader's language, and what was typed as typed
+    zh = str(render_fields(KINDS, {**_valid(), "org": 7}, lang="zh", refs=REFS))
+    assert 'value="京华"' in zh and 'list="org-names"' in zh and '<datalist id="org-names">' in zh
+    assert 'value="Jinghua"' in str(render_fields(KINDS, {**_valid(), "org": "7"}, lang="en", refs=REFS))
+    assert 'value="京华大学"' in str(render_fields(KINDS, {**_valid(), "org": "京华大学"}, lang="zh", refs=REFS))
+    # never a list of every unit: the page's size does not grow with the organisations registered
+    assert "<option" not in zh.split('<datalist id="org-names">')[1]

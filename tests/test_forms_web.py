@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from grantflow.db.models import Attachment, FormDraft, QuestionnaireResponse, Submission
+from grantflow.clock import SimulatedClock
+from grantflow.db.models import Attachment, FormDraft, Organisation, QuestionnaireResponse, Submission
 from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.web.app import create_app
 from tests.conftest import People
-from tests.factories import make_project
+from tests.factories import make_call, make_project, state_of
 from tests.test_forms_store import proposal
 from tests.web import WebClient
 
@@ -187,3 +188,64 @@ def test_public_questionnaire_needs_no_account_and_keeps_answers_on_error(client
     with engine.connect() as conn:
         saved = conn.execute(select(QuestionnaireResponse)).one()
     assert saved.data["cofund_amount"] == "500000.00" and saved.form_version == 1
+
+
+def test_a_partner_is_typed_by_name_suggested_by_search_and_an_unknown_name_is_kept(
+    client: TestClient, engine: Engine, people: People, now: datetime
+) -> None:
+    pid = make_project(engine, people, now)
+    partner = people["applicant2"].organisation_id
+    with engine.connect() as conn:
+        name = conn.execute(select(Organisation.name).where(Organisation.id == partner)).scalar_one()
+    login(client, "pi@jinghua.example.com")
+    page = client.get(f"/projects/{pid}/forms/proposal")
+    # a text field with suggestions, not a list of every unit on every page
+    assert 'name="partners.0.organisation"' in page.text and 'data-org-search="/api/orgs/search"' in page.text
+    assert f'<option value="{partner}"' not in page.text
+    found = client.get("/api/orgs/search", params={"q": name[:2]}).json()["organisations"]
+    assert any(o["id"] == partner and o["label"] == name for o in found) and len(found) <= 10
+    assert client.get("/api/orgs/search", params={"q": "%"}).json()["organisations"] == []  # LIKE wildcards are text
+
+    # a name that is no registered unit: refused beside the field, in Chinese, and kept as typed
+    values = {**proposal(partner), "action": "submit"}
+    values["partners"] = [{"organisation": "不存在的研究所", "contribution": "检测"}]
+    r = client.post(f"/projects/{pid}/forms/proposal", data=as_pairs(values))
+    assert r.status_code == 422
+    assert "没有名为“不存在的研究所”的登记单位" in r.text and 'value="不存在的研究所"' in r.text
+    # its registered name: submitted, stored as the unit's id, shown by name
+    values["partners"] = [{"organisation": name, "contribution": "检测"}]
+    r = client.post(f"/projects/{pid}/forms/proposal", data=as_pairs(values), follow_redirects=False)
+    assert r.status_code == 303 and "saved=submitted" in r.headers["location"]
+    with engine.connect() as conn:
+        sub = conn.execute(select(Submission)).one()
+    assert sub.data["partners"][0]["organisation"] == partner
+    assert name in client.get(f"/submissions/{sub.id}").text
+
+
+def test_the_form_page_hands_in_the_project_with_the_button_named_for_it(
+    client: TestClient, engine: Engine, people: People, now: datetime, clock: SimulatedClock
+) -> None:
+    pid = make_project(engine, people, now)
+    late = make_project(engine, people, now, call_id=make_call(engine, people, now, closes_in=timedelta(minutes=5)))
+    login(client, "pi@jinghua.example.com")
+    page = client.get(f"/projects/{pid}/forms/proposal")
+    # the project page's own submit ("提交申报"), offered beside the form's plain submit
+    assert 'name="action" value="hand_in">提交申报</button>' in page.text
+    values = {**proposal(people["applicant2"].organisation_id), "action": "hand_in"}
+    r = client.post(f"/projects/{pid}/forms/proposal", data=as_pairs(values), follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/projects/{pid}"
+    assert state_of(engine, pid) == "submitted"
+    with engine.connect() as conn:
+        assert conn.execute(select(Submission).where(Submission.project_id == pid)).one().status == "submitted"
+    # a form with errors is not submitted and the project stays where it was: nothing typed is lost
+    r = client.post(f"/projects/{late}/forms/proposal", data=as_pairs({**values, "total_budget": "三百万"}))
+    assert r.status_code == 422 and "未能提交" in r.text and 'value="三百万"' in r.text
+    assert state_of(engine, late) == "draft"
+    # after the call's deadline: the form is submitted, the project is refused, the page says why
+    clock.advance(minutes=10)
+    r = client.post(f"/projects/{late}/forms/proposal", data=as_pairs(values))
+    assert r.status_code == 422, r.text[:500]
+    assert "表单已提交，但项目未能提交申报：条件不满足：申报指南不在征集期内" in r.text
+    assert state_of(engine, late) == "draft"
+    with engine.connect() as conn:
+        assert conn.execute(select(Submission).where(Submission.project_id == late)).one().status == "submitted"

@@ -7,9 +7,13 @@ token) before any route runs; a route added later gets them without asking.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -45,8 +49,17 @@ def secret_key(settings: Settings) -> str:
     settings.ensure_dirs()
     path = settings.home_dir / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-        path.chmod(0o600)
+        # made complete, then linked into place only if none is there: web workers starting
+        # together all end up with the one key (each with its own would refuse the others' forms)
+        tmp = path.with_name(f".secret_key.{os.getpid()}")
+        tmp.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
     return path.read_text(encoding="utf-8").strip()
 
 
@@ -57,7 +70,17 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     if migrate:
         init_database(engine)  # an empty database is upgraded on first start
     docs = None if s.production else DOCS_PATH
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # the worker threads that run the routes (AnyIO's default is 40): one process runs Python
+        # on one core at a time, so dozens of threads only take turns, each holding its database
+        # connection (and, writing, SQLite's one write lock) while it waits for its turn
+        anyio.to_thread.current_default_thread_limiter().total_tokens = s.web_threads
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="grantflow",
         docs_url=docs,
         redoc_url=None,

@@ -76,7 +76,12 @@ def templates(lang: Lang) -> Jinja2Templates:
     return _TEMPLATES[lang]
 
 
-def get_engine_dep(request: Request) -> Engine:
+# Dependencies that only read the request are ``async``: FastAPI runs a plain ``def`` dependency
+# in a worker thread, and a hop there and back for each of them, on every request, cost more
+# than the work. Those that read the database stay plain functions (off the event loop).
+
+
+async def get_engine_dep(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
@@ -94,7 +99,11 @@ def get_lang(request: Request) -> Lang:
     return normalise_lang(get_settings().language)
 
 
-LangDep = Annotated[Lang, Depends(get_lang)]
+async def lang_dep(request: Request) -> Lang:
+    return get_lang(request)
+
+
+LangDep = Annotated[Lang, Depends(lang_dep)]
 
 
 class LoginRequired(Exception):
@@ -123,7 +132,7 @@ def optional_actor(request: Request, engine: EngineDep) -> Actor | None:
 OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
 
 
-def current_actor(actor: OptionalActor) -> Actor:
+async def current_actor(actor: OptionalActor) -> Actor:
     if actor is None:
         raise LoginRequired()
     return actor

@@ -17,7 +17,7 @@ from grantflow.clock import now as clock_now
 from grantflow.forms import AttachmentRejected, Attachments, FieldError, parse_post, render_fields, render_readonly
 from grantflow.services import adjustments as service
 from grantflow.services.files import store_attachment
-from grantflow.services.forms import organisation_names, refs_for
+from grantflow.services.forms import refs_for
 from grantflow.services.people import page_prefix, paginate_count
 from grantflow.services.queries import project_for
 from grantflow.states.adjustments import KIND_LABELS
@@ -126,19 +126,13 @@ def _detail(
     status_code: int = 200,
 ) -> Response:
     v = service.show(conn, adjustment_id=adjustment_id, actor=actor)
-    refs = refs_for(conn, project_id=v.row.project_id, url=attachment_url)
+    shown = (values if values is not None else dict(v.row.draft or {})) if v.editable else None
+    mentions = [(v.form, shown), (v.form, v.row.request)]
+    refs = refs_for(conn, project_id=v.row.project_id, url=attachment_url, mentions=mentions)
     fields_html = None
-    if v.editable:
-        shown = values if values is not None else dict(v.row.draft or {})
+    if shown is not None:
         shown_errors = errors if errors is not None else [service.error_from_dict(e) for e in v.row.draft_errors or []]
-        fields_html = render_fields(
-            v.form,
-            shown,
-            lang=lang,
-            errors=shown_errors,
-            refs=refs,
-            org_choices=sorted(organisation_names(conn).items(), key=lambda kv: kv[1].zh),
-        )
+        fields_html = render_fields(v.form, shown, lang=lang, errors=shown_errors, refs=refs)
     request_html = render_readonly(v.form, v.row.request, lang=lang, refs=refs) if v.row.request is not None else None
     ctx = {
         "v": v,

@@ -15,10 +15,13 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from grantflow import clock
+from grantflow.db.apply import fire
+from grantflow.db.workflows import get_registry
 from grantflow.forms import (
     FORMS,
     UPLOAD_SUFFIX,
@@ -44,10 +47,12 @@ from grantflow.services.forms import (
 from grantflow.services.queries import form_refusal, project_for, viewable_facts
 from grantflow.services.signin import count_answer
 from grantflow.states.enums import SubmissionStatus
-from grantflow.states.errors import NotFound, TooManyAttempts
+from grantflow.states.errors import GrantflowError, NotFound, TooManyAttempts
 from grantflow.states.permissions import Actor
-from grantflow.states.text import Text
+from grantflow.states.text import Lang, Text
+from grantflow.states.workflow import trigger_label
 from grantflow.web.deps import CurrentActor, EngineDep, LangDep, OptionalActor, render
+from grantflow.web.errors import status_for
 
 router = APIRouter()
 
@@ -71,6 +76,12 @@ NOT_SUBMITTED = Text(
     "未能提交：请修改标出的内容。您填写的内容已保存为草稿。",
     "Not submitted: please correct the marked fields. What you typed has been kept as a draft.",
 )
+NOT_HANDED_IN = Text(
+    "表单已提交，但项目未能{step}：{why}",
+    "The form is submitted, but the project could not be handed in ({step}): {why}",
+)
+HAND_IN = "hand_in"
+"""The form page's button that submits the form and then the project (``Workflow.hand_in_with``)."""
 THANKS = Text("感谢您的反馈，需求已收到。", "Thank you: your answer has been received.")
 
 
@@ -100,35 +111,26 @@ def _page(
     lang: str,
     values: dict[str, Any] | None = None,
     errors: list[FieldError] | None = None,
-    notice: Text | None = None,
+    notice: Text | str | None = None,
+    failed: bool | None = None,
     status_code: int = 200,
 ) -> Response:
     project = project_for(conn, actor, project_id)
     state = load_form(conn, project_id=project_id, form_key=key, actor=actor, period=period)
     # the same answer save_form gives: the project's state decides whether this person may edit
-    locked = form_refusal(viewable_facts(conn, actor, project_id), actor, key)
+    facts = viewable_facts(conn, actor, project_id)
+    locked = form_refusal(facts, actor, key)
     editable = locked is None
-    refs = refs_for(conn, project_id=project_id, url=attachment_url)
+    hand_in = get_registry().get(facts.workflow).hand_in_with(key, facts=facts, actor=actor) if editable else None
     shown_values = values if values is not None else state.values
     shown_errors = errors if errors is not None else state.errors
+    submitted = state.submission if state.submission and state.submission.status == SubmissionStatus.SUBMITTED else None
+    mentions = [(state.form, shown_values)] + ([(submitted.form, submitted.data)] if submitted else [])
+    refs = refs_for(conn, project_id=project_id, url=attachment_url, mentions=mentions)
     fields_html = (
-        render_fields(
-            state.form,
-            shown_values,
-            lang=lang,
-            errors=shown_errors,
-            refs=refs,
-            # the names refs_for has just read: a second read of every organisation per page was a third of its cost
-            org_choices=sorted(refs.organisations.items(), key=lambda kv: kv[1].zh),
-        )
-        if editable
-        else None
+        render_fields(state.form, shown_values, lang=lang, errors=shown_errors, refs=refs) if editable else None
     )
-    submitted_html = (
-        render_readonly(state.submission.form, state.submission.data, lang=lang, refs=refs)
-        if state.submission is not None and state.submission.status == SubmissionStatus.SUBMITTED
-        else None
-    )
+    submitted_html = render_readonly(submitted.form, submitted.data, lang=lang, refs=refs) if submitted else None
     ctx = {
         "project": project,
         "form": state.form,
@@ -140,7 +142,10 @@ def _page(
         "submission": state.submission,
         "notice": notice,
         "locked": locked.reasons[0] if locked is not None else None,
-        "failed": bool(shown_errors) and status_code >= 400,
+        "failed": failed if failed is not None else bool(shown_errors) and status_code >= 400,
+        # the project's own submit (as its page labels it), offered beside the form's: one press
+        # submits the form and then the project, as people expect of a button named for it
+        "hand_in": trigger_label(hand_in) if hand_in else None,
         "user": actor,
     }
     return render(request, "forms/page.html", ctx, status_code=status_code)
@@ -209,12 +214,44 @@ async def form_post(
     period: str | None = None,
 ) -> Response:
     _form_or_404(key)
-    pairs, files = await _uploads(request)
+    pairs, files = await _uploads(request)  # the body, files spooled to disk as they arrive
+    # the rest reads and writes the database and the file store (fsync): a worker thread's job.
+    # On the event loop it stalled every other request, and a busy wait for the write lock
+    # there stopped the whole server until the lock holder's thread finished.
+    return await run_in_threadpool(
+        _save_posted,
+        request,
+        engine,
+        actor,
+        lang,
+        project_id=project_id,
+        key=key,
+        per=_period(period),
+        pairs=pairs,
+        files=files,
+    )
+
+
+def _save_posted(
+    request: Request,
+    engine: Engine,
+    actor: Actor,
+    lang: Lang,
+    *,
+    project_id: int,
+    key: str,
+    per: int | None,
+    pairs: list[tuple[str, Any]],
+    files: dict[str, list[UploadFile]],
+) -> Response:
     action = next((v for k, v in pairs if k == "action"), "save")
-    per = _period(period)
     upload_errors: list[FieldError] = []
+    hand_in: str | None = None
     with engine.begin() as conn:
         draft_form = load_form(conn, project_id=project_id, form_key=key, actor=actor, period=per).form
+        if action == HAND_IN:
+            facts = viewable_facts(conn, actor, project_id)
+            hand_in = get_registry().get(facts.workflow).hand_in_with(key, facts=facts, actor=actor)
         raw = parse_post(draft_form, pairs)
         for field_name, uploads in files.items():
             target = draft_form.field(field_name) if draft_form.has(field_name) else None
@@ -222,7 +259,8 @@ async def form_post(
                 continue
             ids = list(raw.get(field_name) or [])
             for up in uploads:
-                content = await up.read()
+                up.file.seek(0)
+                content = up.file.read()
                 try:
                     stored = store_attachment(
                         conn,
@@ -241,12 +279,31 @@ async def form_post(
                 ids.append(str(stored.ref.id))
             raw[field_name] = ids
         # a refused file is never silently left out of a submission: keep it a draft instead
-        submit = action == "submit" and not upload_errors
+        submit = action in ("submit", HAND_IN) and not upload_errors
         result = save_form(conn, project_id=project_id, form_key=key, raw=raw, actor=actor, submit=submit, period=per)
     query = f"&period={per}" if per is not None else ""
+    if result.submitted and hand_in is not None:
+        # the form is in (committed above, whatever follows); now the project, through the engine
+        try:
+            fire(engine, subject_id=project_id, trigger=hand_in, actor=actor)
+        except GrantflowError as exc:  # the form stays submitted; the page says why the project is not
+            with engine.connect() as conn:
+                return _page(
+                    request,
+                    conn,
+                    actor=actor,
+                    project_id=project_id,
+                    key=key,
+                    period=per,
+                    lang=lang,
+                    notice=NOT_HANDED_IN.get(lang).format(step=trigger_label(hand_in).get(lang), why=exc.text(lang)),
+                    failed=True,
+                    status_code=status_for(exc),
+                )
+        return RedirectResponse(f"/projects/{project_id}", status_code=303)
     if result.submitted:
         return RedirectResponse(f"/projects/{project_id}/forms/{key}?saved={Status.SUBMITTED}{query}", status_code=303)
-    if not upload_errors and action != "submit":
+    if not upload_errors and action not in ("submit", HAND_IN):
         return RedirectResponse(f"/projects/{project_id}/forms/{key}?saved={Status.DRAFT}{query}", status_code=303)
     errors = upload_errors + result.errors
     with engine.connect() as conn:
@@ -261,7 +318,7 @@ async def form_post(
             lang=lang,
             values=state.values,  # the working copy just saved: exactly what was typed
             errors=errors,
-            notice=NOT_SUBMITTED if action == "submit" else SAVED,
+            notice=NOT_SUBMITTED if action in ("submit", HAND_IN) else SAVED,
             status_code=422,
         )
 

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from grantflow.db.models import Organisation, table
 from grantflow.services import people
+from grantflow.services.forms import find_organisations
 from grantflow.services.qualifications import QualificationInvalid, find_unit, grant, qualifications_of, revoke
 from grantflow.states.eligibility import QUALIFICATIONS
 from grantflow.states.enums import LABELS, OrgKind
@@ -222,6 +223,19 @@ def qualifications_revoke(
     with engine.begin() as conn:
         revoke(conn, organisation_id=org_id, code=code, reason=reason, actor=actor, now=now)
     return RedirectResponse(f"/orgs/{org_id}/qualifications", status_code=303)
+
+
+@router.get("/api/orgs/search")
+def orgs_search(
+    actor: CurrentActor, engine: EngineDep, lang: LangDep, q: Annotated[str, Query(max_length=200)] = ""
+) -> Response:
+    """Organisations whose name contains ``q`` (a few), for the suggestions of a form's organisation
+    fields: anyone signed in may name any registered unit there, as a partner or a new unit."""
+    with engine.connect() as conn:
+        found = find_organisations(conn, q)
+    return JSONResponse(
+        {"organisations": [{"id": oid, **name.as_dict(), "label": name.get(lang)} for oid, name in found]}
+    )
 
 
 @router.get("/api/orgs/{org_id}/qualifications")

@@ -5,6 +5,9 @@
 //    every five minutes), so a long proposal is not lost to the idle timeout; an idle tab still
 //    times out.
 // 3. On a demo installation's sign-in page, choosing a demo account fills in the form.
+// 4. An organisation field takes a unit's registered name: as people type, the names containing
+//    what they typed are offered (GET /api/orgs/search?q=, into the field's <datalist>). Without
+//    the script the field still works: the name typed is looked up when the form is saved.
 (function () {
   "use strict";
   var meta = document.querySelector('meta[name="csrf-token"]');
@@ -31,5 +34,29 @@
     email.value = pick.getAttribute("data-demo-email");
     password.value = pick.getAttribute("data-demo-password");
     password.focus();
+  });
+  var orgTimer = null;
+  document.addEventListener("input", function (event) {
+    var field = event.target;
+    if (!field || !field.hasAttribute || !field.hasAttribute("data-org-search")) return;
+    var list = document.getElementById(field.getAttribute("list") || "");
+    var typed = field.value.trim();
+    if (!list || !typed) return;
+    clearTimeout(orgTimer);
+    orgTimer = setTimeout(function () {
+      var url = field.getAttribute("data-org-search") + "?q=" + encodeURIComponent(typed);
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : { organisations: [] }; })
+        .then(function (body) {
+          if (field.value.trim() !== typed) return; // typed on since: a newer answer follows
+          list.textContent = "";
+          body.organisations.forEach(function (unit) {
+            var option = document.createElement("option");
+            option.value = unit.label;
+            list.appendChild(option);
+          });
+        })
+        .catch(function () {});
+    }, 200);
   });
 })();
