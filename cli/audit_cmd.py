@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grantflow import clock
-from grantflow.cli.common import cli_lang
+from grantflow.cli.common import cli_lang, use_lang
 from grantflow.config import get_settings
 from grantflow.db.audit import anchor, events, verify
 from grantflow.db.session import get_engine
@@ -33,7 +33,8 @@ NOT_RECORDED = Text("未记录", "not recorded")
 
 
 def _lang(value: str) -> str:
-    return cli_lang(value or None)
+    use_lang(value)  # so that an error the group reports speaks it too
+    return cli_lang()
 
 
 def _local(moment: datetime, tz: str) -> str:

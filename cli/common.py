@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 from typer.core import TyperGroup
 
 from grantflow.config import ConfigurationError, get_settings
@@ -70,3 +71,24 @@ class GrantflowGroup(TyperGroup):
             fail(Text("数字超出范围（编号最大为 2^63-1）", "a number is out of range (ids go up to 2^63-1)"))
         except (ValueError, UnicodeError) as exc:  # a value the command could not read (a date, JSON, a number)
             fail(Text(f"输入有误：{exc}", f"invalid input: {exc}"))
+        except DBAPIError as exc:
+            fail(database_problem(exc))
+
+
+def database_problem(exc: DBAPIError) -> Text:
+    """A database error in one line: most often a schema this version has not migrated yet (the
+    package was upgraded, ``grantflow db upgrade`` not run), else the driver's own first line."""
+    from grantflow.db.migrate import is_up_to_date
+    from grantflow.db.session import get_engine
+
+    try:
+        behind = not is_up_to_date(get_engine())
+    except Exception:  # the database cannot even be asked: say what the driver said
+        behind = False
+    if behind:
+        return Text(
+            "数据库结构落后于当前版本：请先运行 grantflow db upgrade",
+            "the database schema is older than this version of grantflow: run `grantflow db upgrade` first",
+        )
+    first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    return Text(f"数据库无法使用：{first}", f"the database could not be used: {first}")

@@ -86,7 +86,12 @@ def db_upgrade() -> None:
     """Apply pending migrations and map renamed workflow states."""
     settings = get_settings()
     report = init_database(get_engine(settings))
-    console.print(f"schema is current: {settings.url} (states remapped: {report.remapped})")
+    console.print(
+        Text(
+            f"数据库结构已是最新：{settings.url}（状态重映射 {report.remapped} 个）",
+            f"schema is current: {settings.url} (states remapped: {report.remapped})",
+        ).get(cli_lang())
+    )
 
 
 @db_app.command("status")
@@ -94,7 +99,12 @@ def db_status() -> None:
     """Say whether the schema is current."""
     engine = get_engine()
     ok = is_up_to_date(engine)
-    console.print("up to date" if ok else "migrations pending: run `grantflow db upgrade`")
+    said = (
+        Text("数据库结构已是最新", "up to date")
+        if ok
+        else Text("有待执行的迁移：请运行 grantflow db upgrade", "migrations pending: run `grantflow db upgrade`")
+    )
+    console.print(said.get(cli_lang()))
     raise typer.Exit(code=0 if ok else 1)
 
 

@@ -106,7 +106,7 @@ def test_migrations_match_the_models(fresh_home: Path):
     with get_engine().connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diffs == []
-    status = runner.invoke(app, ["db", "status"])
+    status = runner.invoke(app, ["--lang", "en", "db", "status"])
     assert status.exit_code == 0 and "up to date" in status.output
 
 

@@ -206,3 +206,17 @@ def test_a_configuration_that_cannot_be_read_is_named_without_its_value(
     reset_settings()
     said = clean_refusal(runner.invoke(app, ["init"]))
     assert "the configuration cannot be read" in said and "line 1" in said
+
+
+def test_a_schema_older_than_the_code_is_one_line_saying_to_upgrade(home: Path) -> None:
+    from grantflow.db.migrate import downgrade
+    from grantflow.db.session import get_engine
+
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    downgrade(get_engine(), "0007s")  # as after installing a newer grantflow without `db upgrade`
+    said = clean_refusal(runner.invoke(app, ["audit", "anchor", "--lang", "en"]))
+    assert said == "the database schema is older than this version of grantflow: run `grantflow db upgrade` first"
+    status = runner.invoke(app, ["--lang", "en", "db", "status"])
+    assert status.exit_code == 1 and "migrations pending" in status.output
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["audit", "anchor", "--lang", "en"]).exit_code == 0
