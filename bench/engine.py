@@ -165,7 +165,7 @@ INSERT_EVENT = (
     " payload, payload_digest, created_at, prev_hash, hash, channel, channel_detail, key_id, chain, seq)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-CHAINS = 16
+CHAINS = 64
 RAW_KEY = secrets.token_bytes(32)  # the raw side keys its hashes too, with a key of its own
 RAW_KEY_ID = hashlib.sha256(b"grantflow-audit-key:" + RAW_KEY).hexdigest()[:16]
 WRITE_HEAD = "UPDATE audit_head SET last_event_id = ?, last_hash = ?, last_seq = ? WHERE id = ?"

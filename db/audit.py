@@ -58,7 +58,7 @@ _events = table(AuditEvent)
 _head = table(AuditHead)
 _outbox = table(OutboxMessage)
 
-CHAINS = 16
+CHAINS = 64
 """How many chains the log has (rows of ``audit_head``; fixed by migration 0008c)."""
 
 

@@ -1,6 +1,6 @@
 """Several audit chains: each event belongs to one chain (``chain``) at a place in it (``seq``), and
 ``audit_head`` holds one row per chain. The existing log becomes chain 1 unchanged (place = id,
-hashes as they are); chains 2..16 start empty. On PostgreSQL event ids come from the sequence
+hashes as they are); chains 2..64 start empty. On PostgreSQL event ids come from the sequence
 ``audit_event_ids`` from now on, so writers on different chains never wait for one another.
 
 Revision ID: 0008c
@@ -22,7 +22,7 @@ down_revision: str | Sequence[str] | None = "0007s"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-CHAINS = 16  # as grantflow.db.audit.CHAINS when this revision was written
+CHAINS = 64  # as grantflow.db.audit.CHAINS when this revision was written
 GENESIS = "0" * 64
 _ids = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
