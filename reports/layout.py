@@ -25,9 +25,8 @@ from typing import Any
 
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import NameObject, TextStringObject
-from weasyprint import CSS, HTML
 
-from grantflow.reports.render import ASSETS, AssetFetcher, Rendered
+from grantflow.reports.render import Rendered, html_to_pdf
 
 # --- measures mirrored from print.css (table.projects) ----------------------------------------
 PT_MM = 25.4 / 72
@@ -107,12 +106,8 @@ def split(pages: Sequence[PlannedPage], parts: int, *, head_start: int = 0) -> l
 
 def render_part(html: str, first_page: int, variant: str | None, identifier: bytes | None) -> Rendered:
     """Lay out one part whose first page carries number ``first_page``; runs in a worker."""
-    fetcher = AssetFetcher()
-    numbering = CSS(string=f"@page:first {{ counter-reset: page {int(first_page)} }}")
-    document = HTML(string=html, base_url=ASSETS.as_uri() + "/", url_fetcher=fetcher).render(stylesheets=[numbering])
-    out = io.BytesIO()
-    document.write_pdf(out, pdf_variant=variant or None, pdf_identifier=identifier)
-    return Rendered(out.getvalue(), len(document.pages), tuple(fetcher.refused))
+    numbering = f"@page:first {{ counter-reset: page {int(first_page)} }}"
+    return html_to_pdf(html, variant=variant, identifier=identifier, css=numbering)
 
 
 def _warm() -> None:
