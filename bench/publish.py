@@ -149,7 +149,7 @@ def main() -> None:
     ap.add_argument("--projects", type=int, default=1000)
     ap.add_argument("--reports", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--parts", type=int, default=0, help="parts a long disclosure is cut into (default: --workers)")
+    ap.add_argument("--parts", type=int, default=0, help="parts of a long disclosure (default: 2 x --workers)")
     ap.add_argument("--variant", default="pdf/a-2u", help="PDF variant ('' for plain PDF)")
     ap.add_argument("--skip-single", action="store_true", help="skip laying the disclosure out in one process")
     args = ap.parse_args()
@@ -171,7 +171,7 @@ def main() -> None:
         number="ZX07-establishment-2026-03",
         variant=variant,
         executor=pool,
-        parts=args.parts or args.workers,
+        parts=args.parts or 2 * args.workers,
     )
     pooled_s = time.perf_counter() - t
     print(

@@ -155,8 +155,9 @@ def font_face_css(faces: tuple[tuple[Face, Path], ...]) -> str:
     )
 
 
-def build_face(face: Face, source: tuple[Path, int], target: Path) -> Path:
-    """Subset ``source`` to ``charset()`` under the family name ``face.family``, written atomically."""
+def build_face(face: Face, source: tuple[Path, int], target: Path, chars: set[int] | None = None) -> Path:
+    """Subset ``source`` to ``chars`` (default ``charset()``) under the family name ``face.family``,
+    written atomically."""
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
@@ -170,7 +171,7 @@ def build_face(face: Face, source: tuple[Path, int], target: Path) -> Path:
     options.name_IDs = ["*"]
     options.name_languages = ["*"]
     subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=charset())
+    subsetter.populate(unicodes=charset() if chars is None else chars)
     subsetter.subset(font)
     # a name of its own: fontconfig must never take this partial font for the full Noto family
     style = "Bold" if face.weight == "bold" else "Regular"
@@ -205,14 +206,18 @@ def ensure(log: bool = False) -> tuple[tuple[Face, Path], ...]:
         source = source_of(face)
         if source is None:
             if log:
-                print(f"fonts: {face.source} ({face.weight}) not installed; the documents use the fallback fonts")
+                print(
+                    f"fonts: 未安装 {face.source}（{face.weight}），文档使用后备字体 / "
+                    f"{face.source} ({face.weight}) not installed; the documents use the fallback fonts"
+                )
             continue
         target = target_of(face, source)
         if not target.is_file():
             started = time.perf_counter()
             build_face(face, source, target)
             if log:
-                print(f"fonts: built {target} in {time.perf_counter() - started:.1f} s")
+                took = time.perf_counter() - started
+                print(f"fonts: 已生成精简字体 / built {target} ({took:.1f} s)")
         for old in target.parent.glob(f"grantflow-{face.slug}-*.otf"):
             if old != target:
                 old.unlink(missing_ok=True)
@@ -225,4 +230,8 @@ if __name__ == "__main__":  # `python -m grantflow.reports.fonts`: run by make i
     try:
         ensure(log=True)
     except Exception as exc:  # a failed build must not fail the install: the full fonts still work
-        print(f"fonts: trimmed CJK fonts not built ({exc}); documents use the full fonts", file=sys.stderr)
+        print(
+            f"fonts: 精简中文字体未生成（{exc}），文档使用完整字体 / "
+            f"trimmed CJK fonts not built ({exc}); documents use the full fonts",
+            file=sys.stderr,
+        )

@@ -126,21 +126,23 @@ class Rendered:
 _LOCAL = threading.local()
 
 
-def font_config() -> FontConfiguration:
-    """This thread's font configuration, shared by every document it lays out: the trimmed fonts'
-    ``@font-face`` files are copied and scanned by fontconfig once, not once per document."""
-    config: FontConfiguration | None = getattr(_LOCAL, "font_config", None)
-    if config is None:
-        config = FontConfiguration()
-        _LOCAL.font_config = config
-    return config
+def font_config(faces: tuple[Path, ...]) -> FontConfiguration:
+    """This thread's font configuration for the trimmed fonts ``faces``, shared by every document
+    it lays out: their ``@font-face`` files are copied and scanned by fontconfig once, not once per
+    document. Other faces (rebuilt, or gone) get a fresh configuration, so a font once loaded is
+    never used after it was removed."""
+    cached: tuple[tuple[Path, ...], FontConfiguration] | None = getattr(_LOCAL, "font_config", None)
+    if cached is None or cached[0] != faces:
+        cached = (faces, FontConfiguration())
+        _LOCAL.font_config = cached
+    return cached[1]
 
 
 def lay_out(html: str, *, fetcher: AssetFetcher, css: str = "") -> LaidOut:
     """Lay out ``html`` with print.css (linked by the templates), the trimmed CJK fonts when they
     are built (reports/fonts.py) and ``css`` (our own rules, never user text)."""
-    config = font_config()
     faces = fonts.available()
+    config = font_config(tuple(path for _, path in faces))
     # the font files come through a fetcher of their own: the document's fetcher still serves
     # only the assets (and records what the document itself asked for)
     font_fetcher = AssetFetcher(files=tuple(path for _, path in faces))
