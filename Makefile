@@ -12,7 +12,7 @@ HOST   ?= 127.0.0.1
 STAMP     := $(VENV)/.installed
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test install install-dev system-deps demo lint bench clean
+.PHONY: run test install install-dev system-deps fonts demo lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,14 +24,20 @@ system-deps:
 $(STAMP): pyproject.toml | $(BIN)/python
 	./scripts/system-deps.sh
 	$(BIN)/pip install -q -e .
+	$(BIN)/python -m grantflow.reports.fonts
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	./scripts/system-deps.sh
 	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/python -m grantflow.reports.fonts
 	touch $@ $(STAMP)
 
 install: $(STAMP)
+
+# the trimmed CJK fonts of the public documents (built once, ~1 min; rebuilt when Noto changes)
+fonts: | $(BIN)/python
+	$(BIN)/python -m grantflow.reports.fonts
 
 install-dev: $(STAMP_DEV)
 

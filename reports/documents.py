@@ -26,6 +26,12 @@ FRONT_COST_PAGES = 4
 SINGLE_PART_PAGES = 12
 """Documents up to this many planned pages are laid out in one piece (a pool would only add overhead)."""
 
+PARTS = 4
+"""Parts a long disclosure is cut into: twice the two workers of a 2-core machine. The pool hands
+the next part to whichever worker is free, so a part that runs late (a busy core, a misjudged
+front matter) no longer holds the whole document back: measured under load, 1,000 projects took
+23–28 s in 4 parts against 40–42 s in 2. Each part embeds its own font subsets (~+100 KiB a part)."""
+
 _CN_NUMBERS = "一二三四五六七八九十"
 
 
@@ -93,7 +99,7 @@ def disclosure_pdf(
     number: str,
     variant: str | None = None,
     executor: Executor | None = None,
-    parts: int = 2,
+    parts: int = PARTS,
 ) -> Document:
     """Render a disclosure; with an executor and enough pages, in ``parts`` pieces laid out in parallel."""
     meta = _meta(d, issued_at)

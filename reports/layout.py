@@ -25,9 +25,8 @@ from typing import Any
 
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import NameObject, TextStringObject
-from weasyprint import CSS, HTML
 
-from grantflow.reports.render import ASSETS, AssetFetcher, Rendered
+from grantflow.reports.render import Rendered, html_to_pdf
 
 # --- measures mirrored from print.css (table.projects) ----------------------------------------
 PT_MM = 25.4 / 72
@@ -39,13 +38,14 @@ COLUMNS_MM = {"title": 58, "unit": 36, "kind": 24, "budget": 38, "state": 20, "t
 PAGE_BODY_MM = 210 - 18 - 16  # A4 landscape less the page margins
 HEADING_MM = 8 + 2
 THEAD_MM = 2 * LINE_MM + CELL_PAD_MM
-SAFETY = 0.92  # estimates are deliberately pessimistic, and a page keeps some slack
+SAFETY = 0.95  # row estimates come out 0–2% above the laid-out rows (measured); a page keeps some slack
 FRONT_PAGES = 3  # cover, contents, overview: one page each (print.css breaks after each)
 
 
 def text_width_em(text: str) -> float:
-    """Width in em of a line of text: CJK and full-width characters 1 em, others about 0.6 em."""
-    return sum(1.0 if unicodedata.east_asian_width(ch) in ("W", "F") else 0.6 for ch in text)
+    """Width in em of a line of text: CJK, full-width and ambiguous characters (◇, —, “) 1 em, as the
+    CJK fonts draw them; others about 0.6 em."""
+    return sum(1.0 if unicodedata.east_asian_width(ch) in ("W", "F", "A") else 0.6 for ch in text)
 
 
 def lines_for(texts: Iterable[str], column_mm: float) -> int:
@@ -55,8 +55,16 @@ def lines_for(texts: Iterable[str], column_mm: float) -> int:
 
 
 def row_height_mm(cells: dict[str, list[str]]) -> float:
-    lines = max(lines_for(texts, COLUMNS_MM[name]) for name, texts in cells.items())
-    return lines * LINE_MM + CODE_LINE_MM + CELL_PAD_MM
+    """The tallest cell of the row. Only the title cell carries the project code's line above its
+    text: counting that line in every cell (as an earlier estimate did) planned ~40% more pages
+    than the rows fill (119 instead of ~85 for 1,000 projects)."""
+    return (
+        max(
+            lines_for(texts, COLUMNS_MM[name]) * LINE_MM + (CODE_LINE_MM if name == "title" else 0)
+            for name, texts in cells.items()
+        )
+        + CELL_PAD_MM
+    )
 
 
 @dataclass
@@ -107,12 +115,8 @@ def split(pages: Sequence[PlannedPage], parts: int, *, head_start: int = 0) -> l
 
 def render_part(html: str, first_page: int, variant: str | None, identifier: bytes | None) -> Rendered:
     """Lay out one part whose first page carries number ``first_page``; runs in a worker."""
-    fetcher = AssetFetcher()
-    numbering = CSS(string=f"@page:first {{ counter-reset: page {int(first_page)} }}")
-    document = HTML(string=html, base_url=ASSETS.as_uri() + "/", url_fetcher=fetcher).render(stylesheets=[numbering])
-    out = io.BytesIO()
-    document.write_pdf(out, pdf_variant=variant or None, pdf_identifier=identifier)
-    return Rendered(out.getvalue(), len(document.pages), tuple(fetcher.refused))
+    numbering = f"@page:first {{ counter-reset: page {int(first_page)} }}"
+    return html_to_pdf(html, variant=variant, identifier=identifier, css=numbering)
 
 
 def _warm() -> None:

@@ -22,10 +22,12 @@ from urllib.parse import unquote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
-from weasyprint import HTML
+from weasyprint import CSS, HTML
+from weasyprint.document import Document as LaidOut
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from grantflow.reports import charts
+from grantflow.reports import charts, fonts
 from grantflow.states.text import Text
 
 HERE = Path(__file__).resolve().parent
@@ -39,9 +41,11 @@ PDF_VARIANTS = ("pdf/a-1b", "pdf/a-2b", "pdf/a-2u", "pdf/a-3b", "pdf/a-3u", "pdf
 class AssetFetcher(URLFetcher):
     """Serves files under ``root`` and nothing else: no other path, no network, no data URLs."""
 
-    def __init__(self, root: Path = ASSETS) -> None:
+    def __init__(self, root: Path = ASSETS, files: tuple[Path, ...] = ()) -> None:
         super().__init__(allowed_protocols={"file"}, allow_redirects=False, fail_on_errors=False)
         self.root = root.resolve()
+        # single files outside the root that may be served too: the trimmed fonts (reports/fonts.py)
+        self.files = frozenset(Path(os.path.realpath(f)) for f in files)
         self.served: list[str] = []
         self.refused: list[str] = []
         self._lock = threading.Lock()
@@ -55,7 +59,9 @@ class AssetFetcher(URLFetcher):
             raise ValueError(f"resource refused (only the report assets are served): {url[:200]}")
         with self._lock:
             self.served.append(url)
-        mime = {".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}.get(path.suffix, "")
+        mime = {".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png", ".otf": "font/otf"}.get(
+            path.suffix, ""
+        )
         return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime} if mime else None)
 
     def _local_path(self, url: str) -> Path | None:
@@ -63,6 +69,8 @@ class AssetFetcher(URLFetcher):
         if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
             return None
         candidate = Path(os.path.realpath(unquote(parts.path)))
+        if candidate in self.files and candidate.is_file():
+            return candidate
         if not candidate.is_relative_to(self.root) or not candidate.is_file():
             return None
         return candidate
@@ -115,16 +123,46 @@ class Rendered:
     refused: tuple[str, ...] = ()
 
 
+_LOCAL = threading.local()
+
+
+def font_config(faces: tuple[Path, ...]) -> FontConfiguration:
+    """This thread's font configuration for the trimmed fonts ``faces``, shared by every document
+    it lays out: their ``@font-face`` files are copied and scanned by fontconfig once, not once per
+    document. Other faces (rebuilt, or gone) get a fresh configuration, so a font once loaded is
+    never used after it was removed."""
+    cached: tuple[tuple[Path, ...], FontConfiguration] | None = getattr(_LOCAL, "font_config", None)
+    if cached is None or cached[0] != faces:
+        cached = (faces, FontConfiguration())
+        _LOCAL.font_config = cached
+    return cached[1]
+
+
+def lay_out(html: str, *, fetcher: AssetFetcher, css: str = "") -> LaidOut:
+    """Lay out ``html`` with print.css (linked by the templates), the trimmed CJK fonts when they
+    are built (reports/fonts.py) and ``css`` (our own rules, never user text)."""
+    faces = fonts.available()
+    config = font_config(tuple(path for _, path in faces))
+    # the font files come through a fetcher of their own: the document's fetcher still serves
+    # only the assets (and records what the document itself asked for)
+    font_fetcher = AssetFetcher(files=tuple(path for _, path in faces))
+    extra = fonts.font_face_css(faces) + "\n" + css
+    stylesheets = [CSS(string=extra, base_url=ASSETS.as_uri() + "/", url_fetcher=font_fetcher, font_config=config)]
+    document = HTML(string=html, base_url=ASSETS.as_uri() + "/", url_fetcher=fetcher)
+    return document.render(stylesheets=stylesheets, font_config=config)
+
+
 def html_to_pdf(
     html: str,
     *,
     variant: str | None = None,
     identifier: bytes | None = None,
     fetcher: AssetFetcher | None = None,
+    css: str = "",
 ) -> Rendered:
     """Lay out and write one document. ``identifier`` makes the PDF's file id repeatable."""
     fetch = fetcher or AssetFetcher()
-    document = HTML(string=html, base_url=ASSETS.as_uri() + "/", url_fetcher=fetch).render()
+    document = lay_out(html, fetcher=fetch, css=css)
     out = io.BytesIO()
     document.write_pdf(out, pdf_variant=variant or None, pdf_identifier=identifier)
     return Rendered(out.getvalue(), len(document.pages), tuple(fetch.refused))
