@@ -24,6 +24,12 @@ Measured on this 2-core machine (WeasyPrint 70, PDF/A-2u):
 - before and after back to back on a busy machine (load 5.6-6.7, other helpers' tests):
   disclosure 22.9 -> 14.4 s on 2 workers (31.4 -> 28.4 s in one process), 119 -> 93 pages,
   1.5 MB -> 1.0 MB; report median 0.85 -> 0.31 s, 5 -> 3 pages, 461 -> 154 KiB.
+- CPU seconds of the disclosure's parts, laid out one after the other (load ~2.5): before, 2 parts
+  11.1 + 12.7 = 24.2 s; after, 4 parts 4.4 + 5.6 + 6.5 + 5.7 = 22.4 s. So on two free cores the
+  pooled disclosure should take ~11-12 s (two parts a worker): better balanced, not yet < 10 s.
+- last full run (03:46, load 2.6-4.5; a process of another session at nice -15 held one core:
+  two pure-Python loops in a pool of 2 took 3.5 s against 1.8 s for one, so no pool could gain):
+  disclosure 19.5 s on 2 workers, 19.3 s in one process; report median 0.289 s; pool 0.98x.
 - what did it: trimmed fonts (GB 2312 + punctuation, ~8,000 glyphs: ~120 KiB a face, subset in
   milliseconds); pages planned from each row's tallest cell (the old estimate added the code line
   to every cell); 4 parts on 2 workers (a part that runs late no longer holds the rest back:
