@@ -125,6 +125,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--items", type=int, default=1000)
     args = parser.parse_args(argv)
+    saved = {name: os.environ.get(name) for name in ("GRANTFLOW_HOME", "GRANTFLOW_SECRET_KEY")}
+    try:
+        return _run(args)
+    finally:  # leave the caller's environment as it was (a test may run this in its own process)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["GRANTFLOW_HOME"] = tmp
         os.environ.setdefault("GRANTFLOW_SECRET_KEY", "bench-only-secret-key-not-for-production-use")

@@ -173,7 +173,7 @@ def test_renaming_a_state_maps_stored_projects(
         encoding="utf-8",
     )
     clear_cache()
-    result = CliRunner().invoke(app, ["db", "upgrade"])
+    result = CliRunner().invoke(app, ["--lang", "en", "db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert "states remapped: 1" in result.output
     assert state_of(engine, pid) == "late_execution"
