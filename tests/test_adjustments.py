@@ -45,11 +45,13 @@ TASK_AGREEMENT = {
 }
 
 
-def executing_project(engine: Engine, people: People, now: datetime) -> int:
-    """A project in execution with its period and a signed task agreement of known content."""
+def executing_project(engine: Engine, people: People, now: datetime, *, period_on_project: bool = True) -> int:
+    """A project in execution with its period and a signed task agreement of known content
+    (``period_on_project=False``: the project row carries no period before signing)."""
     pid = make_project(engine, people, now, state="commissioning")
     with engine.begin() as conn:
-        conn.execute(update(Project).where(Project.id == pid).values(start_date=START, end_date=END))
+        if period_on_project:
+            conn.execute(update(Project).where(Project.id == pid).values(start_date=START, end_date=END))
         save_submission(
             conn,
             project_id=pid,
@@ -551,19 +553,7 @@ def test_before_and_after_are_said_in_the_readers_words() -> None:
 def test_signing_the_task_agreement_gives_the_project_its_period_and_report_tasks(
     engine: Engine, people: People, now: datetime
 ) -> None:
-    pid = make_project(engine, people, now, state="commissioning")
-    with engine.begin() as conn:
-        assert conn.execute(select(Project.start_date).where(Project.id == pid)).scalar_one() is None
-        save_submission(
-            conn,
-            project_id=pid,
-            form_key="task_agreement",
-            data=TASK_AGREEMENT,
-            actor=people["applicant"],
-            submit=True,
-            now=now,
-        )
-    fire(engine, subject_id=pid, trigger="sign_agreement", actor=people["office"], now=now)
+    pid = executing_project(engine, people, now, period_on_project=False)
     with engine.connect() as conn:
         row = conn.execute(select(Project.start_date, Project.end_date).where(Project.id == pid)).one()
         tasks = set(
