@@ -76,7 +76,7 @@ def audit_verify(lang: LangOpt = "") -> None:
 
 @audit_app.command("anchor")
 def audit_anchor(lang: LangOpt = "") -> None:
-    """Append the chain's current head (event id, hash, time, keyed MAC) to the anchor log."""
+    """Append every audit chain's head (place, event id, hash; their digest; time; keyed MAC) to the anchor log."""
     language = _lang(lang)
     settings = get_settings()
     try:

@@ -216,7 +216,7 @@ def record(
     head after it, and the deliveries to the S&T reporting system. Status ``recorded``: the files
     still have to be moved into place.
 
-    Once committed, the chain's head is appended to the anchor log outside the database
+    Once committed, every audit chain's head is appended to the anchor log outside the database
     (``db.audit.anchor``), so the published record is covered by an anchor from that moment on;
     not before the commit, so the log never names an event a rolled-back transaction dropped."""
     with engine.begin() as conn:
