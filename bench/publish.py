@@ -35,6 +35,12 @@ Measured on this 2-core machine (WeasyPrint 70, PDF/A-2u):
   to every cell); 4 parts on 2 workers (a part that runs late no longer holds the rest back:
   23-28 s in 4 parts against 40-42 s in 2, same load); the report's cover joined to its
   basic-information sheet and the back matter following the main text.
+- then, on an idle machine (load 0.8-1.1): disclosure 10.82 s on 2 workers (18.9 s in one
+  process), 93 pages; report median 0.274 s; pool 2.05x. With the table's columns sized to their
+  words (category, selection mode and state no longer break mid-word): 87 pages, 10.20 s and
+  11.10 s in two runs (19.5-20.1 s in one process); report median 0.247 s; pool 1.81x. Of the
+  pooled time, templating the parts takes 0.05 s and joining them 0.2 s; 6 or 8 parts, or no
+  PDF/A variant, changed nothing beyond the noise.
 - what did not, measured in one process and many rounds: separate instead of collapsed borders,
   no ``overflow-wrap: anywhere``, ``string-set`` instead of running elements, rows as inline
   blocks instead of a table (each within the noise, < 10%). A row costs ~2 ms a cell whatever the
