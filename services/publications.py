@@ -192,12 +192,6 @@ class DocumentRecord:
     pages: int
 
 
-def audit_head(conn: Connection, *, now: datetime) -> audit.AnchorRecord:
-    """The audit log's head at this moment (read under the transaction that recorded the
-    publication): the newest event id and the digest of every chain's head."""
-    return audit.current_head(conn, now=now)
-
-
 def record(
     engine: Engine,
     *,
@@ -252,7 +246,7 @@ def record(
             },
             now=now,
         )
-        anchor = audit_head(conn, now=now)
+        anchor = audit.current_head(conn, now=now)  # read in the transaction that records the publication
         if submit:
             conn.execute(
                 insert(_sub),
