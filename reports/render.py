@@ -10,10 +10,12 @@ cannot leave it), and records what it refused.
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -152,6 +154,37 @@ def lay_out(html: str, *, fetcher: AssetFetcher, css: str = "") -> LaidOut:
     return document.render(stylesheets=stylesheets, font_config=config)
 
 
+_GC_LOCK = threading.Lock()
+_GC_PAUSES = 0
+_GC_WAS_ENABLED = True
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cycle collector off while a document is laid out and written, back as it was (and
+    run once) when the last render of the process ends. A layout builds hundreds of thousands of
+    boxes, styles and text objects, nearly all alive until the PDF is written, so every full
+    collection on the way rescans them for nothing: measured on a 250-project disclosure, 15–25%
+    of its CPU time, for ~7 MiB more at the peak. Counted, because the web process may render in
+    several threads and the collector is one switch for the whole process."""
+    global _GC_PAUSES, _GC_WAS_ENABLED
+    with _GC_LOCK:
+        _GC_PAUSES += 1
+        if _GC_PAUSES == 1:
+            _GC_WAS_ENABLED = gc.isenabled()
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_PAUSES -= 1
+            restore = _GC_PAUSES == 0 and _GC_WAS_ENABLED
+            if restore:
+                gc.enable()
+        if restore:
+            gc.collect()
+
+
 def html_to_pdf(
     html: str,
     *,
@@ -162,10 +195,13 @@ def html_to_pdf(
 ) -> Rendered:
     """Lay out and write one document. ``identifier`` makes the PDF's file id repeatable."""
     fetch = fetcher or AssetFetcher()
-    document = lay_out(html, fetcher=fetch, css=css)
     out = io.BytesIO()
-    document.write_pdf(out, pdf_variant=variant or None, pdf_identifier=identifier)
-    return Rendered(out.getvalue(), len(document.pages), tuple(fetch.refused))
+    with gc_paused():
+        document = lay_out(html, fetcher=fetch, css=css)
+        document.write_pdf(out, pdf_variant=variant or None, pdf_identifier=identifier)
+        pages = len(document.pages)
+        del document
+    return Rendered(out.getvalue(), pages, tuple(fetch.refused))
 
 
 def render_pdf(

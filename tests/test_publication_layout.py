@@ -70,3 +70,39 @@ def test_parts_laid_out_by_workers_join_into_one_consistent_document() -> None:
     assert str(reader.trailer["/Root"]["/Lang"]) == "zh-CN"
     single = documents.disclosure_pdf(d, issued_at=issued, number="N")
     assert single.pages == doc.pages
+
+
+def test_rendering_pauses_the_cycle_collector_and_leaves_it_as_it_was() -> None:
+    import gc
+    import threading
+
+    from grantflow.reports import render
+
+    seen: list[bool] = []
+    started, release = threading.Event(), threading.Event()
+
+    def long_render() -> None:
+        with render.gc_paused():
+            seen.append(gc.isenabled())
+            started.set()
+            release.wait(10)
+
+    assert gc.isenabled()
+    other = threading.Thread(target=long_render)
+    other.start()
+    assert started.wait(10)
+    # a render in this thread ends while the other is still laying out: the collector stays off
+    rendered = render.html_to_pdf('<html lang="zh-CN"><body><p>暂停回收</p></body></html>')
+    assert rendered.pages == 1
+    assert not gc.isenabled()
+    release.set()
+    other.join()
+    assert seen == [False]
+    assert gc.isenabled()
+
+    gc.disable()
+    try:
+        render.html_to_pdf('<html lang="zh-CN"><body><p>本就关闭</p></body></html>')
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
