@@ -56,6 +56,7 @@ import os
 import resource
 import secrets
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -608,9 +609,17 @@ def process_counts(most: int) -> list[int]:
     return counts if counts[-1] == most else [*counts, most]
 
 
-def run_concurrency(url: str, most: int, fires: int) -> dict[str, Any]:
-    """Throughput with 1, 2, 4... worker processes on disjoint projects, then all of them on the
-    same few projects; every history checked afterwards. One scratch database on the server."""
+def turns(counts: Sequence[int], rounds: int) -> list[int]:
+    """The runs in the order they are made: every count once a round, the round's order rotated
+    (1, 2, 4 / 2, 4, 1 / 4, 1, 2), so a machine that speeds up or slows down during the bench
+    (a shared host's CPU does, by tens of percent within minutes) touches every count alike."""
+    return [counts[(r + k) % len(counts)] for r in range(rounds) for k in range(len(counts))]
+
+
+def run_concurrency(url: str, most: int, fires: int, rounds: int = 3) -> dict[str, Any]:
+    """Throughput with 1, 2, 4... worker processes on disjoint projects, taking turns over
+    ``rounds`` rounds (each count's figure is its median round), then all of them on the same few
+    projects; every history checked afterwards. One scratch database on the server."""
     from grantflow.db.audit import current_key
 
     base = make_url(url)
@@ -619,32 +628,36 @@ def run_concurrency(url: str, most: int, fires: int) -> dict[str, Any]:
     scratch = base.set(database=name).render_as_string(hide_password=False)
     counts = process_counts(most)
     per_process = max(fires // 2, 1)  # each project suspended then resumed
+    order = turns(counts, rounds)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         engine = make_engine(scratch)
         current_key(create=True)  # made once here, not raced for by the workers
-        _, ids = prepare(engine, sum(counts) * per_process + SHARED_PROJECTS + (sum(counts) + most))
-        warm_ids, ids = ids[: sum(counts) + most], ids[sum(counts) + most :]
+        runs_projects = sum(order) * per_process
+        _, ids = prepare(engine, runs_projects + SHARED_PROJECTS + (sum(order) + most))
+        warm_ids, ids = ids[: sum(order) + most], ids[sum(order) + most :]
         load = os.getloadavg()[0]
         say(
-            f"concurrent: worker processes (spawned) firing through db.apply.fire; {fires} fires per process; "
-            f"counts {counts}; {os.cpu_count()} cores, load average {load:.1f} (others' work shares them)"
+            f"concurrent: worker processes (spawned) firing through db.apply.fire; {fires} fires per process and "
+            f"run; counts {counts} taking turns over {rounds} rounds; {os.cpu_count()} cores, load average "
+            f"{load:.1f} (others' work shares them)"
         )
-        runs: list[dict[str, Any]] = []
+        by_count: dict[int, list[dict[str, Any]]] = {n: [] for n in counts}
         done: dict[int, int] = {}
         offset = 0
-        for n in counts:
+        for i, n in enumerate(order):
             mine = ids[offset : offset + n * per_process]
             offset += n * per_process
             warm, warm_ids = warm_ids[:n], warm_ids[n:]
             run = run_processes(scratch, mine, warm, n, 2 * per_process, shared=False)
             done.update(run.pop("done"))
-            runs.append(run)
+            by_count[n].append(run)
             say(
-                f"  disjoint {n} process{'es' if n > 1 else ''}: {run['per_s']:>8,.0f} fires/s  "
-                f"p50 {run['p50_ms']:.1f} ms  p99 {run['p99_ms']:.1f} ms  conflicts {run['conflicts']}  "
-                f"client CPU {run['client_cpu_ms_per_fire']:.2f} ms/fire  busy backends wait on {run['server_waits']}"
+                f"  round {i // len(counts) + 1}, disjoint {n} process{'es' if n > 1 else ''}: "
+                f"{run['per_s']:>8,.0f} fires/s  p50 {run['p50_ms']:.1f} ms  p99 {run['p99_ms']:.1f} ms  "
+                f"conflicts {run['conflicts']}  client CPU {run['client_cpu_ms_per_fire']:.2f} ms/fire  "
+                f"busy backends wait on {run['server_waits']}"
             )
         shared_ids = ids[offset : offset + SHARED_PROJECTS]
         contended = run_processes(scratch, shared_ids, warm_ids[:most], most, fires, shared=True)
@@ -660,16 +673,22 @@ def run_concurrency(url: str, most: int, fires: int) -> dict[str, Any]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-    by_count = {run["processes"]: run for run in runs}
+    # each count's median round (by throughput) stands for it
+    runs = [sorted(by_count[n], key=lambda r: r["per_s"])[len(by_count[n]) // 2] for n in counts]
+    per_round = {n: [r["per_s"] for r in by_count[n]] for n in counts}
     top = 4 if 4 in by_count else counts[-1]
-    scaling = by_count[top]["per_s"] / by_count[1]["per_s"]
+    scaling = statistics.median(per_round[top]) / statistics.median(per_round[1])
+    for n in counts:
+        say(f"  disjoint {n}: median {statistics.median(per_round[n]):,.0f} fires/s of rounds {per_round[n]}")
     say(
         f"  check: every history consecutive; lost {lost}, doubled {doubled}; "
-        f"scaling {top} vs 1 process: {scaling:.2f}x (target ≥ {SCALING_TARGET} for 4)"
+        f"scaling {top} vs 1 process: {scaling:.2f}x, medians of {rounds} rounds (target ≥ {SCALING_TARGET} for 4)"
     )
     return {
         "fires_per_process": 2 * per_process,
+        "rounds": rounds,
         "disjoint": runs,
+        "disjoint_per_s_by_round": {str(n): v for n, v in per_round.items()},
         "shared": {**contended, "projects": len(shared_ids)},
         "cores": os.cpu_count(),
         "loadavg_1m_at_start": round(load, 2),
@@ -740,7 +759,13 @@ def main(argv: list[str] | None = None) -> int:
         "--concurrent-fires",
         type=int,
         default=4000,
-        help="transitions each worker process fires (default 4,000: a run of a few seconds, long enough to be steady)",
+        help="transitions each worker process fires in a run (default 4,000: a few seconds, long enough to be steady)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="with --processes: rounds of runs (1, 2, 4... taking turns); each count's figure is its median round",
     )
     parser.add_argument("--busy-timeout-ms", type=int, default=10_000)
     parser.add_argument("--warmup", type=int, default=WARMUP, help="extra projects fired first, untimed")
@@ -788,7 +813,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"PostgreSQL: {where}")
             pg = {**run_postgres(url, args.projects, warmup), "server": where}
             if args.processes:
-                concurrency = run_concurrency(url, args.processes, args.concurrent_fires)
+                concurrency = run_concurrency(url, args.processes, args.concurrent_fires, max(args.rounds, 1))
     figures = {
         "bench": "engine",
         "database": "sqlite",

@@ -54,6 +54,9 @@ def test_tiny_concurrent_run_on_postgres_checks_every_history(capsys: pytest.Cap
     assert figures["postgres"]["transitions_per_s"] > 0
     concurrent = figures["concurrency"]
     assert [run["processes"] for run in concurrent["disjoint"]] == [1, 2]
+    # the counts took turns over three rounds; each one's figure is its median round
+    assert concurrent["rounds"] == 3
+    assert {n: len(v) for n, v in concurrent["disjoint_per_s_by_round"].items()} == {"1": 3, "2": 3}
     for run in concurrent["disjoint"]:
         assert run["fires"] == run["attempts"] == 10 * run["processes"] and run["conflicts"] == 0
         assert run["per_s"] > 0 and run["p99_ms"] >= run["p50_ms"] > 0
