@@ -73,13 +73,17 @@ def _update_statement(subject: str, extra: tuple[str, ...]) -> Any:
 
 def _build(name: str, dialect: Dialect) -> Prepared:
     subject, _, extra = name.partition(":")
-    return Prepared(_update_statement(subject, tuple(extra.split(",")) if extra else ()), dialect)
+    stmt = _update_statement(subject, tuple(extra.split(",")) if extra else ())
+    if dialect.name == "postgresql":
+        # the update and the read of the audit chain's head in one round trip (``audit.head_after``)
+        return Prepared(audit.head_after(stmt, dialect), dialect)
+    return Prepared(stmt, dialect)
 
 
 STATEMENTS = Statements(_build)
-"""The versioned update (one per subject and set of effect columns), compiled per dialect and
-run on the DBAPI cursor (see ``db.prepared``); the audit event and the outbox message are
-written by ``audit.append``."""
+"""The versioned update (one per subject and set of effect columns; on PostgreSQL with the read
+of the audit chain's head), compiled per dialect and run on the DBAPI cursor (see
+``db.prepared``); the audit event and the outbox message are written by ``audit.append``."""
 
 
 def plan(
@@ -123,8 +127,18 @@ def write(
         **{f"set_{k}": v for k, v in changes.items()},
     }
     # compare-and-set: a concurrent writer already moved the version, so nothing matches
-    update_name = f"{facts.subject}:{','.join(sorted(changes))}"
-    if STATEMENTS.get(dialect, update_name).execute(cur, params).rowcount != 1:
+    versioned = STATEMENTS.get(dialect, f"{facts.subject}:{','.join(sorted(changes))}")
+    head: tuple[Any, ...] | None = None
+    if dialect.name == "postgresql":
+        params["chain"] = audit.chain_of(facts.subject_id)
+        row = versioned.row(versioned.execute(cur, params).fetchone())
+        if row is None:
+            raise RuntimeError(f"the audit_head row of chain {params['chain']} is missing: run `grantflow db upgrade`")
+        *read, changed = row
+        head = tuple(read)
+    else:
+        changed = versioned.execute(cur, params).rowcount
+    if changed != 1:
         raise Conflict(subject=facts.subject, subject_id=facts.subject_id)
     for name in rule.effects:
         handler = RECORDED_EFFECT_HANDLERS.get(name)
@@ -160,6 +174,7 @@ def write(
         now=now,
         channel=actor.channel,
         message=message,
+        head=head,
     )
     return Transitioned(
         facts.subject, facts.subject_id, rule.trigger, rule.source, rule.dest, facts.version + 1, event_id

@@ -220,3 +220,65 @@ def test_concurrent_writers_on_different_projects_keep_one_chain(
     assert sorted(r.event_id for r in results) == list(range(first_new, first_new + len(pids)))
     assert all(state_of(db_engine, pid) == "suspended" for pid in pids)
     _chain_ok(db_engine)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_postgres_writer_whose_head_read_went_stale_appends_after_the_other(
+    pg_engine: Engine, now: datetime, monkeypatch: pytest.MonkeyPatch
+):
+    """Two projects in one audit chain: the second transition reads the chain's head with its
+    update while the first is not yet committed, so its head is stale by the time it appends; it
+    waits for the first, reads the head again and appends after it. Both succeed, one chain."""
+    import grantflow.db.audit
+
+    monkeypatch.setattr(grantflow.db.audit, "chain_of", lambda subject_id: 1)
+    people = People(pg_engine)
+    first, second = (make_project(pg_engine, people, now, state="in_execution") for _ in range(2))
+    office = acting_for_adjustment(people["office"])
+    registry = get_registry()
+    outcome: dict[str, Any] = {}
+    with pg_engine.connect() as a, pg_engine.connect() as b:
+        facts_a, rule_a = plan(
+            a,
+            subject="project",
+            subject_id=first,
+            trigger="suspend",
+            actor=office,
+            payload={"reason": "A"},
+            now=now,
+            registry=registry,
+        )
+        won_a = write(a, facts=facts_a, rule=rule_a, actor=office, payload={"reason": "A"}, now=now)
+
+        def second_writer() -> None:  # its append waits on the head row A moved, then finds it moved
+            facts_b, rule_b = plan(
+                b,
+                subject="project",
+                subject_id=second,
+                trigger="suspend",
+                actor=office,
+                payload={"reason": "B"},
+                now=now,
+                registry=registry,
+            )
+            outcome["b"] = write(b, facts=facts_b, rule=rule_b, actor=office, payload={"reason": "B"}, now=now)
+            b.commit()
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(timeout=1)
+        assert thread.is_alive()  # waiting for A's head row
+        a.commit()
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+    won_b = outcome["b"]
+    assert isinstance(won_b, Transitioned) and won_b.event_id != won_a.event_id
+    assert state_of(pg_engine, first) == state_of(pg_engine, second) == "suspended"
+    with pg_engine.connect() as conn:
+        places = conn.execute(
+            select(AuditEvent.id, AuditEvent.seq).where(AuditEvent.id.in_([won_a.event_id, won_b.event_id]))
+        ).all()
+    seq = dict(places)
+    assert seq[won_b.event_id] == seq[won_a.event_id] + 1
+    _chain_ok(pg_engine)
