@@ -582,23 +582,31 @@ def check_histories(engine: Engine, done: dict[int, int]) -> tuple[int, int]:
         result = verify(conn)
         if not result.ok:
             raise SystemExit(f"audit chain broken after the concurrent run: {result.problem}")
-        for pid, succeeded in done.items():
-            events = conn.execute(
-                select(AuditEvent.from_state, AuditEvent.to_state)
-                .where(AuditEvent.subject == "project", AuditEvent.subject_id == pid)
-                .order_by(AuditEvent.seq)
-            ).all()
-            state, version = conn.execute(select(Project.state, Project.version).where(Project.id == pid)).one()
-            expected = "in_execution"
-            broken = 0
-            for source, dest in events:
-                if source != expected:  # a transition from a state the project was not in: applied twice
-                    broken += 1
-                expected = dest
-            recorded = version - 1  # each transition adds one to the version
-            missing = max(succeeded - len(events), succeeded - recorded, int(expected != state), 0)
-            lost += missing
-            doubled += max(len(events) - succeeded, recorded - succeeded, broken, 0)
+        # two reads in all (not two a project: a run of tens of thousands of projects)
+        histories: dict[int, list[tuple[str | None, str | None]]] = {}
+        for pid, source, dest in conn.execute(
+            select(AuditEvent.subject_id, AuditEvent.from_state, AuditEvent.to_state)
+            .where(AuditEvent.subject == "project")
+            .order_by(AuditEvent.subject_id, AuditEvent.seq)
+        ):
+            histories.setdefault(pid, []).append((source, dest))
+        stored = {
+            pid: (state, version)
+            for pid, state, version in conn.execute(select(Project.id, Project.state, Project.version))
+        }
+    for pid, succeeded in done.items():
+        events = histories.get(pid, [])
+        state, version = stored[pid]
+        expected = "in_execution"
+        broken = 0
+        for source, dest in events:
+            if source != expected:  # a transition from a state the project was not in: applied twice
+                broken += 1
+            expected = dest
+        recorded = version - 1  # each transition adds one to the version
+        missing = max(succeeded - len(events), succeeded - recorded, int(expected != state), 0)
+        lost += missing
+        doubled += max(len(events) - succeeded, recorded - succeeded, broken, 0)
     return lost, doubled
 
 
@@ -634,9 +642,16 @@ def run_concurrency(url: str, most: int, fires: int, rounds: int = 3) -> dict[st
     try:
         engine = make_engine(scratch)
         current_key(create=True)  # made once here, not raced for by the workers
-        runs_projects = sum(order) * per_process
-        _, ids = prepare(engine, runs_projects + SHARED_PROJECTS + (sum(order) + most))
-        warm_ids, ids = ids[: sum(order) + most], ids[sum(order) + most :]
+        # each count has its projects (and a warm-up project a worker), used again every round:
+        # suspend then resume leaves them in execution, ready for the next
+        _, ids = prepare(engine, sum(counts) * per_process + SHARED_PROJECTS + sum(counts) + most)
+        warm_ids, ids = ids[: sum(counts) + most], ids[sum(counts) + most :]
+        projects_of: dict[int, tuple[list[int], list[int]]] = {}
+        offset = 0
+        for n in counts:
+            projects_of[n] = (ids[offset : offset + n * per_process], warm_ids[:n])
+            offset += n * per_process
+            warm_ids = warm_ids[n:]
         load = os.getloadavg()[0]
         say(
             f"concurrent: worker processes (spawned) firing through db.apply.fire; {fires} fires per process and "
@@ -645,13 +660,11 @@ def run_concurrency(url: str, most: int, fires: int, rounds: int = 3) -> dict[st
         )
         by_count: dict[int, list[dict[str, Any]]] = {n: [] for n in counts}
         done: dict[int, int] = {}
-        offset = 0
         for i, n in enumerate(order):
-            mine = ids[offset : offset + n * per_process]
-            offset += n * per_process
-            warm, warm_ids = warm_ids[:n], warm_ids[n:]
+            mine, warm = projects_of[n]
             run = run_processes(scratch, mine, warm, n, 2 * per_process, shared=False)
-            done.update(run.pop("done"))
+            for pid, k in run.pop("done").items():
+                done[pid] = done.get(pid, 0) + k
             by_count[n].append(run)
             say(
                 f"  round {i // len(counts) + 1}, disjoint {n} process{'es' if n > 1 else ''}: "

@@ -175,6 +175,17 @@ def report(i: int) -> StReport:
     )
 
 
+def reference_loop_seconds() -> float:
+    """A fixed pure-Python loop, timed: how fast this machine's CPU is right now. On a shared host
+    it drifts by tens of percent within minutes (the same loop took 1.9 s and 3.2 s an hour
+    apart here), and every figure below drifts with it."""
+    t = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--projects", type=int, default=1000)
@@ -190,6 +201,8 @@ def main() -> None:
 
     load_before = os.getloadavg()
     print(f"load average before: {load_before[0]:.2f} (other processes on these cores slow every figure below)")
+    reference_before = reference_loop_seconds()
+    print(f"reference loop (10 million additions in Python): {reference_before:.2f} s")
     t = time.perf_counter()
     pool = layout.pool(args.workers)
     print(f"pool of {args.workers} workers started and warmed in {time.perf_counter() - t:.2f} s")
@@ -258,6 +271,7 @@ def main() -> None:
         "workers": args.workers,
         "variant": variant,
         "load_average": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "reference_loop_seconds": [round(reference_before, 2), round(reference_loop_seconds(), 2)],
         "targets": {
             "disclosure_seconds": TARGET_DISCLOSURE_S,
             "report_median_seconds": TARGET_REPORT_S,
