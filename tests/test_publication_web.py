@@ -35,6 +35,9 @@ def test_office_publishes_now_and_the_public_downloads_it(engine: Engine, people
         "/office/publications/publish", data={"kind": "establishment", "programme": "7", "period": "2026-03"}
     )
     assert r.status_code == 200 and "已发布" in r.text
+    # the outcome names what was published and links to it
+    [published] = re.findall(r'role="status">.*?href="/publications/files/([^"]+)"', r.text, re.S)
+    assert published.endswith("ZX07-establishment-2026-03.pdf") and "页）" in r.text
     again = office.post(
         "/office/publications/publish", data={"kind": "establishment", "programme": "7", "period": "2026-03"}
     )

@@ -125,6 +125,7 @@ def office_publish(
     scanner = getattr(request.app.state, "scanner", None)
     now = clock_now()
     typed = {"kind": kind, "programme": programme, "period": period}
+    published: list[dict[str, Any]] = []
     try:
         if kind == "reports":
             result = publish_reports(engine, settings, now=now, actor=actor, scanner=scanner)
@@ -144,12 +145,16 @@ def office_publish(
                 scanner=scanner,
             )
             outcome = OUTCOMES[out.status]
+            published = [{"title": d.title, "name": d.name, "pages": d.pages} for d in out.documents]
     except (GrantflowError, ValueError) as exc:
         message = exc.text(lang) if isinstance(exc, GrantflowError) else str(exc)
         ctx = {**_office_context(request, engine, lang), "user": actor, "error": message, "typed": typed}
         status = status_for(exc) if isinstance(exc, GrantflowError) else 422
         return render(request, "office_publications.html", ctx, status_code=status)
-    ctx = {**_office_context(request, engine, lang), "user": actor, "outcome": outcome.get(lang), "typed": typed}
+    ctx = {
+        **_office_context(request, engine, lang),
+        **{"user": actor, "outcome": outcome.get(lang), "published": published, "typed": typed},
+    }
     return render(request, "office_publications.html", ctx)
 
 
