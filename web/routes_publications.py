@@ -30,10 +30,10 @@ router = APIRouter()
 
 NO_FILE = Text("文件不存在或尚未公开", "no such published file")
 OUTCOMES = {
-    "published": Text("已发布", "published"),  # not a workflow state
-    "already": Text("此前已发布，未重复发布", "already published; not published again"),
-    "busy": Text("另一次发布正在进行", "another run is publishing it"),
-    "blocked": Text("内容安全检查发现可疑内容，已拦截", "the content guard found suspicious passages; blocked"),
+    "published": Text("已发布", "Published"),  # not a workflow state
+    "already": Text("此前已发布，未重复发布", "Already published; not published again"),
+    "busy": Text("另一次发布正在进行", "Another run is publishing it"),
+    "blocked": Text("内容安全检查发现可疑内容，已拦截", "The content guard found suspicious passages: blocked"),
 }
 
 
