@@ -41,6 +41,16 @@ Measured on this 2-core machine (WeasyPrint 70, PDF/A-2u):
   11.10 s in two runs (19.5-20.1 s in one process); report median 0.247 s; pool 1.81x. Of the
   pooled time, templating the parts takes 0.05 s and joining them 0.2 s; 6 or 8 parts, or no
   PDF/A variant, changed nothing beyond the noise.
+- a later session, on a host whose CPU had slowed (the reference loop 0.54-0.68 s; the same
+  250-project disclosure took 3.6 s of CPU early that morning and 5.3 s an hour later): before,
+  disclosure 14.97 s (28.3 s in one process), report median 0.336 s then 0.50 s. The cycle
+  collector paused while rendering (``render.gc_paused``; 15-25% of a layout's CPU went to full
+  collections over objects that all live until the PDF is written), the parts balanced by the
+  front matter's measured cost, print.css and the @font-face rules parsed once per thread (~55 ms
+  of every document) and a young-generation collection after a render instead of a full one
+  (~70 ms): disclosure 12.26-12.27 s (23.0-24.1 s in one process), report median 0.290 s, pool
+  2.10-2.22x. The disclosure's target is missed by ~2.3 s on that host: its two workers each
+  spend ~11 s of CPU laying out ~43 pages of ~12 rows, ~16 lines and 9 cells a row.
 - what did not, measured in one process and many rounds: separate instead of collapsed borders,
   no ``overflow-wrap: anywhere``, ``string-set`` instead of running elements, rows as inline
   blocks instead of a table (each within the noise, < 10%). A row costs ~2 ms a cell whatever the
