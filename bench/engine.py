@@ -43,6 +43,16 @@ projects 6,901 done of 16,000 attempts with 5,720 conflicts, lost 0, doubled 0. 
 fires (under two seconds each) scatter between 1.2x and 1.8x. Before the audit log became
 several chains (one head row for every writer), 4 processes reached 0.5-0.9x one, their
 backends waiting on that row's lock 80-90% of the time.
+
+Later, on a host whose CPU speed drifted by tens of percent within minutes (one pass of 1, 2 and
+4 processes gave 1.93x and another 3.13x, depending on which count ran in a slow minute), the
+counts take turns over rounds (order rotated) and each count's figure is its median round; and a
+transition's update and audit-head read became one statement (6 round trips instead of 7). Two
+runs, 3 rounds of 4,000 fires a process: 1 process 390 and 366/s, 2 processes 1,173 and 969/s,
+4 processes 693 and 732/s: 1.78x and 2.00x; shared projects lost 0, doubled 0. A lone writer is
+slow on that host (1.2-1.6 ms of client CPU a fire against 0.9-1.1 for each of two: its vCPU
+idles between statements and pays for waking), and 4 writers run 25-40% below 2 (4 clients and 4
+backends switching on 2 cores).
 """
 
 from __future__ import annotations
