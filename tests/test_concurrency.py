@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 import grantflow.db.apply
-from grantflow.db.apply import Transitioned, fire, plan, write
+from grantflow.db.apply import Transitioned, apply_trigger, fire, plan, write
 from grantflow.db.audit import verify
 from grantflow.db.models import AuditEvent, OutboxMessage
 from grantflow.db.workflows import get_registry
@@ -236,33 +236,14 @@ def test_postgres_writer_whose_head_read_went_stale_appends_after_the_other(
     people = People(pg_engine)
     first, second = (make_project(pg_engine, people, now, state="in_execution") for _ in range(2))
     office = acting_for_adjustment(people["office"])
-    registry = get_registry()
     outcome: dict[str, Any] = {}
     with pg_engine.connect() as a, pg_engine.connect() as b:
-        facts_a, rule_a = plan(
-            a,
-            subject="project",
-            subject_id=first,
-            trigger="suspend",
-            actor=office,
-            payload={"reason": "A"},
-            now=now,
-            registry=registry,
-        )
-        won_a = write(a, facts=facts_a, rule=rule_a, actor=office, payload={"reason": "A"}, now=now)
+        won_a = apply_trigger(a, subject_id=first, trigger="suspend", actor=office, payload={"reason": "A"}, now=now)
 
         def second_writer() -> None:  # its append waits on the head row A moved, then finds it moved
-            facts_b, rule_b = plan(
-                b,
-                subject="project",
-                subject_id=second,
-                trigger="suspend",
-                actor=office,
-                payload={"reason": "B"},
-                now=now,
-                registry=registry,
+            outcome["b"] = apply_trigger(
+                b, subject_id=second, trigger="suspend", actor=office, payload={"reason": "B"}, now=now
             )
-            outcome["b"] = write(b, facts=facts_b, rule=rule_b, actor=office, payload={"reason": "B"}, now=now)
             b.commit()
 
         thread = threading.Thread(target=second_writer)
