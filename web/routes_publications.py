@@ -153,7 +153,7 @@ def office_publish(
         return render(request, "office_publications.html", ctx, status_code=status)
     ctx = {
         **_office_context(request, engine, lang),
-        **{"user": actor, "outcome": outcome.get(lang), "published": published, "typed": typed},
+        **{"user": actor, "outcome": outcome.get(lang), "new_documents": published, "typed": typed},
     }
     return render(request, "office_publications.html", ctx)
 
