@@ -119,8 +119,9 @@ def head_after(write: Any, dialect: Dialect) -> Any:
     """PostgreSQL: one statement that runs ``write`` (an UPDATE) and reads what ``read_head``
     reads (the head of chain ``:chain`` and a new event id), then how many rows ``write`` changed.
     The engine's transition saves a round trip with it, one of the seven it costs (each a wake-up
-    of client and server: what several writers on few cores pay most for); the head is read at
-    the same moment as before, just after the update."""
+    of client and server: what several writers on few cores pay most for). A head that moves
+    before the append (another writer, or an effect of the same transition appending to the same
+    chain) fails the append's compare-and-set and is read again."""
     changed = write.returning(literal(1)).cte("changed")
     return _read_head(dialect).add_columns(select(func.count()).select_from(changed).scalar_subquery())
 
