@@ -187,7 +187,7 @@ def report(i: int) -> StReport:
 
 def reference_loop_seconds() -> float:
     """A fixed pure-Python loop, timed: how fast this machine's CPU is right now. On a shared host
-    it drifts by tens of percent within minutes (the same loop took 1.9 s and 3.2 s an hour
+    it drifts by tens of percent within minutes (the same loop took 1.9 s and 3.2 s twenty minutes
     apart here), and every figure below drifts with it."""
     t = time.perf_counter()
     total = 0
