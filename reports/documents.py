@@ -36,6 +36,7 @@ front matter) no longer holds the whole document back: measured under load, 1,00
 23–28 s in 4 parts against 40–42 s in 2. Each part embeds its own font subsets (~+100 KiB a part)."""
 
 _CN_NUMBERS = "一二三四五六七八九十"
+LIST_TITLE = "二、项目一览"
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,9 @@ def _groups(d: Disclosure) -> list[tuple[str, str, list[Line]]]:
     groups = []
     for i, key in enumerate(k for k in order if k in by_category):
         label = LABELS[Category(key)].zh if key in {c.value for c in Category} else key
-        groups.append((f"二、项目一览　（{_CN_NUMBERS[i % 10]}）{label}", f"group-{i + 1}", by_category[key]))
+        groups.append((f"{LIST_TITLE}　（{_CN_NUMBERS[i % 10]}）{label}", f"group-{i + 1}", by_category[key]))
     if not groups:
-        groups.append(("二、项目一览", "group-1", []))
+        groups.append((LIST_TITLE, "group-1", []))
     return groups
 
 
@@ -109,6 +110,8 @@ def disclosure_pdf(
     groups = _groups(d)
     pages = layout.plan_pages(groups, _cells)
     first_body = layout.FRONT_PAGES + 1
+    # a group's own name, without the list's: its entry in the contents and its bookmark
+    group_labels = {anchor: heading.split("　")[-1] for heading, anchor, rows in groups if rows}
     group_pages: dict[str, int] = {}
     for i, page in enumerate(pages):
         if page.anchor:
@@ -116,11 +119,10 @@ def disclosure_pdf(
     notes_page = first_body + len(pages)
     toc = [
         {"title": "一、概述", "anchor": "overview", "page": layout.FRONT_PAGES, "sub": False},
-        {"title": "二、项目一览", "anchor": "group-1", "page": first_body, "sub": False},
+        {"title": LIST_TITLE, "anchor": groups[0][1], "page": first_body, "sub": False},
         *[
-            {"title": heading.split("　")[-1], "anchor": anchor, "page": group_pages[anchor], "sub": True}
-            for heading, anchor, rows in groups
-            if rows
+            {"title": label, "anchor": anchor, "page": group_pages[anchor], "sub": True}
+            for anchor, label in group_labels.items()
         ],
         {"title": "三、说明", "anchor": "notes", "page": notes_page, "sub": False},
     ]
@@ -130,6 +132,10 @@ def disclosure_pdf(
         "meta": meta,
         "number": number,
         "kind_label": KIND_LABELS[d.kind],
+        "list_title": LIST_TITLE,
+        "list_anchor": groups[0][1],
+        "group_bookmarks": group_labels,
+        "anchor_link": "#",
         "extra_heading": (d.columns.get("event") or d.columns.get("event_at") or Text("日期", "Date")).zh,
         "period_last_day": d.period.next_first_day - timedelta(days=1),
         "budget_chart": Markup(
@@ -147,7 +153,18 @@ def disclosure_pdf(
     start = 1
     for i, run in enumerate(runs):
         first, last = i == 0, i == len(runs) - 1
-        html = render_html("disclosure_part.html", {**context, "front": first, "notes": last, "pages": run, "toc": toc})
+        html = render_html(
+            "disclosure_part.html",
+            {
+                **context,
+                "front": first,
+                "notes": last,
+                "pages": run,
+                "toc": toc,
+                # the contents link to sections that other parts lay out: join() makes these links whole
+                "anchor_link": layout.ANCHOR_LINK,
+            },
+        )
         html_parts.append((html, start))
         start += len(run) + (layout.FRONT_PAGES if first else 0)
     rendered = layout.render_parts(html_parts, variant=variant, identifier=identifier, executor=executor)
@@ -186,7 +203,7 @@ def _single(
     if entries is None:
         entries = [
             {"title": "一、概述", "anchor": "overview", "page": None, "sub": False},
-            {"title": "二、项目一览", "anchor": "group-1", "page": None, "sub": False},
+            {"title": LIST_TITLE, "anchor": context["list_anchor"], "page": None, "sub": False},
             {"title": "三、说明", "anchor": "notes", "page": None, "sub": False},
         ]
     r = render_pdf(

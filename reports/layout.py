@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import atexit
 import io
+import logging
 import math
 import multiprocessing
 import os
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import NameObject, TextStringObject
+from pypdf.generic import ArrayObject, DictionaryObject, Fit, IndirectObject, NameObject, TextStringObject
 
 from grantflow.reports.render import Rendered, html_to_pdf
 
@@ -162,12 +165,60 @@ class Metadata:
     created: datetime
 
 
+ANCHOR_LINK = "grantflow-anchor:"
+"""How a part links to a section: WeasyPrint drops a link to an anchor that is not in the same
+part, so a part's contents link to ``grantflow-anchor:<id>`` instead, and ``join`` turns each into
+a link to the named destination ``<id>`` of the joined document (pypdf merges the parts' names)."""
+
+
+@dataclass(frozen=True)
+class OutlineEntry:
+    level: int
+    title: str
+    page: int  # 0-based, in the joined document
+    fit: Fit
+
+
+def outline_entries(reader: PdfReader, first_page: int = 0) -> list[OutlineEntry]:
+    """A PDF's bookmarks in reading order with their depth (1 = top), pages counted from ``first_page``."""
+    out: list[OutlineEntry] = []
+
+    def walk(items: list[Any], level: int) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item, level + 1)
+                continue
+            page = reader.get_destination_page_number(item)
+            if page is not None and page >= 0:
+                fit = Fit.xyz(item.left, item.top, item.zoom) if item.typ == "/XYZ" else Fit.fit()
+                out.append(OutlineEntry(level, str(item.title), first_page + page, fit))
+
+    walk(reader.outline, 1)
+    return out
+
+
 def join(parts: Sequence[Rendered], meta: Metadata) -> bytes:
     """One PDF from the parts, in order. The first part is the base (its XMP metadata and output
-    intent, which a PDF/A variant carries, are kept); the information dictionary and language are set."""
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(parts[0].pdf)))
-    for part in parts[1:]:
-        writer.append(PdfReader(io.BytesIO(part.pdf)))
+    intent, which a PDF/A variant carries, are kept); the information dictionary and language are
+    set. The bookmarks are made again from all parts', as one tree: a group whose heading is laid
+    out in one part sits under its section even when that section's bookmark is in an earlier part
+    (appended as they come, each part's would stand at the top level on its own)."""
+    readers = [PdfReader(io.BytesIO(part.pdf)) for part in parts]
+    outline: list[OutlineEntry] = []
+    first = 0
+    for part, reader in zip(parts, readers, strict=True):
+        entries = outline_entries(reader, first)
+        if len(entries) == len(part.bookmark_levels):
+            entries = [replace(e, level=level) for e, level in zip(entries, part.bookmark_levels, strict=True)]
+        outline += entries
+        first += len(reader.pages)
+    with _quiet_clone_warning():
+        writer = PdfWriter(clone_from=readers[0])
+    writer._root_object.pop(NameObject("/Outlines"), None)
+    for reader in readers[1:]:
+        writer.append(reader, import_outline=False)
+    _add_outline(writer, outline)
+    _resolve_anchor_links(writer)
     stamp = "D:" + meta.created.strftime("%Y%m%d%H%M%S") + _offset(meta.created)
     writer.add_metadata(
         {
@@ -185,6 +236,57 @@ def join(parts: Sequence[Rendered], meta: Metadata) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def _add_outline(writer: PdfWriter, entries: Sequence[OutlineEntry]) -> None:
+    parents: list[tuple[int, IndirectObject]] = []  # the open bookmarks above the next one, by depth
+    for entry in entries:
+        while parents and parents[-1][0] >= entry.level:
+            parents.pop()
+        ref = writer.add_outline_item(
+            title=entry.title, page_number=entry.page, parent=parents[-1][1] if parents else None, fit=entry.fit
+        )
+        parents.append((entry.level, ref))
+
+
+def _resolve_anchor_links(writer: PdfWriter) -> None:
+    """Each ``grantflow-anchor:`` link becomes a link to its named destination; a link to a name
+    no part has is removed rather than left pointing nowhere."""
+    names = set(writer.named_destinations)
+    for page in writer.pages:
+        annots = page.get("/Annots")
+        if annots is None:
+            continue
+        kept = ArrayObject()
+        for ref in annots.get_object():
+            annot = ref.get_object()
+            action = annot.get("/A")
+            uri = str(action.get_object().get("/URI", "")) if action is not None else ""
+            if uri.startswith(ANCHOR_LINK):
+                name = unquote(uri.removeprefix(ANCHOR_LINK))
+                if name not in names:
+                    continue
+                annot[NameObject("/A")] = DictionaryObject(
+                    {NameObject("/S"): NameObject("/GoTo"), NameObject("/D"): TextStringObject(name)}
+                )
+            kept.append(ref)
+        page[NameObject("/Annots")] = kept
+
+
+@contextmanager
+def _quiet_clone_warning() -> Iterator[None]:
+    """pypdf warns that a clone holds more objects than its source's trailer counts: it made new
+    ones of its own while copying, so the warning says nothing about our PDFs; other warnings pass."""
+    log = logging.getLogger("pypdf._writer")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Object count")
+
+    log.addFilter(keep)
+    try:
+        yield
+    finally:
+        log.removeFilter(keep)
 
 
 def _offset(moment: datetime) -> str:

@@ -123,6 +123,10 @@ class Rendered:
     pdf: bytes
     pages: int
     refused: tuple[str, ...] = ()
+    bookmark_levels: tuple[int, ...] = ()
+    """The ``bookmark-level`` of each of the PDF's bookmarks, in order. Its outline nests them, but a
+    part of a longer document whose first bookmark is a subsection has it at the top: joining the
+    parts (reports/layout.py) needs the levels the style sheet gave."""
 
 
 _LOCAL = threading.local()
@@ -223,8 +227,9 @@ def html_to_pdf(
         document = lay_out(html, fetcher=fetch, css=css)
         document.write_pdf(out, pdf_variant=variant or None, pdf_identifier=identifier)
         pages = len(document.pages)
+        levels = tuple(int(level) for page in document.pages for level, *_ in page.bookmarks)
         del document
-    return Rendered(out.getvalue(), pages, tuple(fetch.refused))
+    return Rendered(out.getvalue(), pages, tuple(fetch.refused), levels)
 
 
 def render_pdf(

@@ -70,6 +70,28 @@ def test_parts_laid_out_by_workers_join_into_one_consistent_document() -> None:
     assert str(reader.trailer["/Root"]["/Lang"]) == "zh-CN"
     single = documents.disclosure_pdf(d, issued_at=issued, number="N")
     assert single.pages == doc.pages
+    # one tree of bookmarks, the same as the document laid out in one piece: the groups under the
+    # project list, however the parts were cut, and no bookmark for a page that continues a group
+    expected = [
+        (1, "目\u3000录", 1),
+        (1, "一、概述", 2),
+        (2, "经费来源构成（万元）", 2),
+        (2, "项目状态分布（项）", 2),
+        (1, "二、项目一览", toc_pages[1] - 1),
+        (2, "（一）政府直接组织开展", toc_pages[2] - 1),
+        (2, "（二）政府支持开展", toc_pages[3] - 1),
+        (2, "（三）政府鼓励开展", toc_pages[4] - 1),
+        (1, "三、说明", toc_pages[5] - 1),
+    ]
+    for pdf in (doc.pdf, single.pdf):
+        assert [(e.level, e.title, e.page) for e in layout.outline_entries(PdfReader(io.BytesIO(pdf)))] == expected
+    # every entry of the contents is a link to its section, wherever a part laid that section out
+    targets = []
+    for ref in reader.pages[1]["/Annots"]:
+        annot = ref.get_object()
+        dest = annot["/A"]["/D"] if "/A" in annot else annot["/Dest"]
+        targets.append(reader.get_destination_page_number(reader.named_destinations[str(dest)]) + 1)
+    assert sorted(set(targets)) == sorted(set(toc_pages))
 
 
 def test_rendering_pauses_the_cycle_collector_and_leaves_it_as_it_was() -> None:
