@@ -47,6 +47,7 @@ from grantflow.states.disclosure import (
     ST_SHEET,
     Period,
     may_publish,
+    not_ended,
 )
 from grantflow.states.errors import Forbidden, GrantflowError, NotFound, PayloadInvalid
 from grantflow.states.permissions import SYSTEM, Actor
@@ -284,8 +285,10 @@ def publish_disclosure(
         p = Period.parse(period)
     except ValueError as exc:
         raise PayloadInvalid(exc.text) from exc  # type: ignore[attr-defined]
-    prog = _programme(engine, programme)
     tz = settings.timezone
+    if (running := not_ended(p, now, tz)) is not None:
+        raise PayloadInvalid(running)
+    prog = _programme(engine, programme)
 
     def render(issued_at: datetime) -> list[Rendered]:
         with engine.connect() as conn:

@@ -153,6 +153,18 @@ def last_completed(now: datetime, granularity: Granularity, tz: str) -> Period:
     return Period.containing(today, granularity).previous()
 
 
+def not_ended(period: Period, now: datetime, tz: str) -> Text | None:
+    """Why ``period`` cannot be published yet, if it has not ended at ``now``. A disclosure covers
+    its whole period and is published once: one still running (or still to come) would stay
+    incomplete for good, and the scheduled run would find it already published."""
+    if now < period.end(tz):
+        return Text(
+            f"期间 {period.key} 尚未结束，{period.next_first_day.isoformat()} 起方可发布",
+            f"period {period.key} has not ended yet: it can be published from {period.next_first_day.isoformat()}",
+        )
+    return None
+
+
 def due_periods(now: datetime, granularity: Granularity, tz: str, *, since: datetime, limit: int = 12) -> list[Period]:
     """Completed periods from the one containing ``since`` up to the last completed, newest first."""
     start_day = since.astimezone(ZoneInfo(tz)).date()

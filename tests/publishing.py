@@ -6,12 +6,18 @@ import io
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pypdf import PdfReader
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+PUBLISHED_LATER = timedelta(days=31)
+"""How long after the test clock's ``now`` (2 March 2026) the office publishes: a disclosure covers
+a period that has ended, and every period these tests publish (January, March, the first quarter)
+has ended by then."""
 
 
 @dataclass

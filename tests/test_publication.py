@@ -19,7 +19,7 @@ from grantflow.services.publications import override
 from grantflow.states.errors import Forbidden, PayloadInvalid
 from tests.conftest import People
 from tests.factories import make_call, make_project
-from tests.publishing import FakeScanner, doc_info, embedded_fonts, first_page_png, text_of
+from tests.publishing import PUBLISHED_LATER, FakeScanner, doc_info, embedded_fonts, first_page_png, text_of
 
 TITLES = ["面向城市轨道交通的智能运维关键技术研究", "金属增材制造装备研制与示范应用", "工业机器人精密减速器攻关"]
 
@@ -38,7 +38,7 @@ def _publish(engine: Engine, now: datetime, scanner: FakeScanner | None = None, 
         kind=str(kw.pop("kind", "establishment")),
         programme=7,
         period=str(kw.pop("period", "2026-03")),
-        now=now,
+        now=now + PUBLISHED_LATER,
         scanner=scanner or FakeScanner(),
         **kw,  # type: ignore[arg-type]
     )
@@ -140,7 +140,8 @@ def test_a_run_killed_between_rendering_and_recording_leaves_nothing_half_done(
 
     root = get_settings().publications_dir
     repo = Path(__file__).resolve().parent.parent
-    done = subprocess.run([sys.executable, "-c", CRASH, now.isoformat()], cwd=repo, capture_output=True, timeout=300)
+    at = (now + PUBLISHED_LATER).isoformat()
+    done = subprocess.run([sys.executable, "-c", CRASH, at], cwd=repo, capture_output=True, timeout=300)
     assert done.returncode == 9, done.stderr.decode()[-2000:]
     public = [p for p in root.rglob("*") if p.is_file() and ".staging" not in p.relative_to(root).parts]
     assert public == [], "nothing is visible before the publication is recorded"

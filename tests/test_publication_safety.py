@@ -18,7 +18,7 @@ from grantflow.reports.publish import publish_disclosure
 from grantflow.reports.render import ASSETS, AssetFetcher, html_to_pdf
 from tests.conftest import People
 from tests.factories import make_call, make_project
-from tests.publishing import FakeScanner, text_of
+from tests.publishing import PUBLISHED_LATER, FakeScanner, text_of
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -77,8 +77,9 @@ def test_titles_with_markup_render_as_text_and_fetch_nothing(
     call = make_call(engine, people, now)
     for t in titles:
         make_project(engine, people, now, call_id=call, title=t, state="commissioning")
+    later = now + PUBLISHED_LATER
     out = publish_disclosure(
-        engine, get_settings(), kind="establishment", programme=7, period="2026-03", now=now, scanner=FakeScanner()
+        engine, get_settings(), kind="establishment", programme=7, period="2026-03", now=later, scanner=FakeScanner()
     )
     assert out.status == "published"
     pdf = (get_settings().publications_dir / out.documents[0].name).read_bytes()

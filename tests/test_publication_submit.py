@@ -20,7 +20,7 @@ from grantflow.reports.publish import publish_disclosure
 from grantflow.reports.submit import submit_pending
 from tests.conftest import People
 from tests.factories import make_call, make_project
-from tests.publishing import FakeScanner
+from tests.publishing import PUBLISHED_LATER, FakeScanner
 
 pytestmark = pytest.mark.both_databases  # every test using `engine` runs on SQLite and on PostgreSQL
 
@@ -87,17 +87,18 @@ def test_documents_are_submitted_with_retries_and_the_receipt_is_kept(
     call = make_call(engine, people, now)
     make_project(engine, people, now, call_id=call, title="智能网联汽车测试平台", state="commissioning")
     settings = get_settings()
+    later = now + PUBLISHED_LATER
     out = publish_disclosure(
-        engine, settings, kind="establishment", programme=7, period="2026-03", now=now, scanner=FakeScanner()
+        engine, settings, kind="establishment", programme=7, period="2026-03", now=later, scanner=FakeScanner()
     )
     sleeps: list[float] = []
-    report = submit_pending(engine, settings, now=now, sleep=sleeps.append)
+    report = submit_pending(engine, settings, now=later, sleep=sleeps.append)
     assert report.sent == 1 and sleeps == [0.2]  # the first attempt got a 503, the second went through
     with engine.connect() as conn:
         row = conn.execute(select(PublicationSubmission)).one()
     assert row.status == "sent" and row.attempts == 2 and row.receipt["receipt"] == "KJBG-0001"
     assert Flaky.accepted[out.documents[0].sha256] == (settings.publications_dir / out.documents[0].name).read_bytes()
-    assert submit_pending(engine, settings, now=now + timedelta(hours=1)).sent == 0  # sent once
+    assert submit_pending(engine, settings, now=later + timedelta(hours=1)).sent == 0  # sent once
 
 
 def test_a_system_that_stays_down_is_retried_later_then_given_up(
@@ -109,15 +110,16 @@ def test_a_system_that_stays_down_is_retried_later_then_given_up(
     monkeypatch.setenv("GRANTFLOW_STRS_ENDPOINT", endpoint.replace("/api/", "/nowhere/").rsplit(":", 1)[0] + ":9/x")
     reset_settings()
     settings = get_settings()
+    later = now + PUBLISHED_LATER
     publish_disclosure(
-        engine, settings, kind="establishment", programme=7, period="2026-03", now=now, scanner=FakeScanner()
+        engine, settings, kind="establishment", programme=7, period="2026-03", now=later, scanner=FakeScanner()
     )
-    first = submit_pending(engine, settings, now=now, sleep=lambda s: None)
+    first = submit_pending(engine, settings, now=later, sleep=lambda s: None)
     assert first.retrying == 1 and first.sent == 0
     with engine.connect() as conn:
         row = conn.execute(select(PublicationSubmission)).one()
-    assert row.attempts == 3 and row.next_attempt_at > now and "ConnectError" in row.last_error
-    assert submit_pending(engine, settings, now=now, sleep=lambda s: None).retrying == 0  # not due yet
+    assert row.attempts == 3 and row.next_attempt_at > later and "ConnectError" in row.last_error
+    assert submit_pending(engine, settings, now=later, sleep=lambda s: None).retrying == 0  # not due yet
     last = submit_pending(engine, settings, now=row.next_attempt_at, sleep=lambda s: None)
     assert last.failed == 1
     with engine.connect() as conn:

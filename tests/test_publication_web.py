@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
+from grantflow.clock import SimulatedClock
+from grantflow.db.models import Publication
 from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.web.app import create_app
 from tests.conftest import People
@@ -94,3 +96,29 @@ def test_only_the_office_sees_the_office_side(engine: Engine) -> None:
         "/office/publications/publish", data={"kind": "establishment", "programme": "7", "period": "2026-03"}
     )
     assert r.status_code == 403
+
+
+def test_a_period_still_running_is_refused_and_the_form_kept(
+    engine: Engine, people: People, clock: SimulatedClock
+) -> None:
+    call = make_call(engine, people, clock.now())
+    make_project(engine, people, clock.now(), call_id=call, title="城市地下管网监测平台", state="commissioning")
+    app = create_app()
+    app.state.scanner = FakeScanner()
+    office = WebClient(app)
+    login(office, "office@kw.example.cn")
+    form = {"kind": "establishment", "programme": "7", "period": "2026-03"}
+    r = office.post("/office/publications/publish", data=form)  # the clock says 2 March 2026
+    assert r.status_code == 422 and "期间 2026-03 尚未结束，2026-04-01 起方可发布" in r.text
+    assert 'value="2026-03"' in r.text and '<option value="establishment" selected' in r.text
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Publication)).scalar_one() == 0
+    login(office, "office@kw.example.cn", lang="en")
+    assert (
+        "has not ended yet: it can be published from 2026-04-01"
+        in office.post("/office/publications/publish", data=form).text
+    )
+    clock.set(datetime(2026, 3, 31, 16, 0, tzinfo=UTC))  # midnight, 1 April, in Beijing
+    login(office, "office@kw.example.cn", lang="en")  # a month on, the session has expired
+    done = office.post("/office/publications/publish", data={**form, "period": "2026-Q1"})
+    assert done.status_code == 200 and "Published" in done.text and "ZX07-establishment-2026-Q1.pdf" in done.text
