@@ -48,6 +48,14 @@ _prog = table(Programme)
 _e = table(AuditEvent)
 
 CLAIMED, BLOCKED, RECORDED, PUBLISHED = "claimed", "blocked", "recorded", "published"  # not a workflow state
+STATUS_LABELS = {
+    None: Text("未开始", "not started"),
+    CLAIMED: Text("发布中（或上次中断，租约到期后可重试）", "being published (or interrupted: retried when its lease ends)"),
+    BLOCKED: Text("已被内容安全检查拦截", "blocked by the content guard"),
+    RECORDED: Text("已记录，文件待写出", "recorded; its files are being written"),
+    PUBLISHED: Text("已发布", "published"),
+}
+"""What the office reads for a publication's progress (the due list shows the unfinished ones)."""
 
 
 @dataclass(frozen=True)
@@ -350,6 +358,10 @@ class Due:
     programme: Text
     period: Period
     status: str | None  # None: not yet attempted
+
+    @property
+    def status_label(self) -> Text:
+        return STATUS_LABELS.get(self.status, Text(str(self.status), str(self.status)))
 
 
 def due(

@@ -13,8 +13,8 @@ from grantflow.db.models import Publication
 from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.web.app import create_app
 from tests.conftest import People
-from tests.factories import make_call, make_project
-from tests.publishing import FakeScanner, text_of
+from tests.factories import launch_programme, make_call, make_project
+from tests.publishing import PUBLISHED_LATER, FakeScanner, text_of
 from tests.web import WebClient
 
 
@@ -122,3 +122,30 @@ def test_a_period_still_running_is_refused_and_the_form_kept(
     login(office, "office@kw.example.cn", lang="en")  # a month on, the session has expired
     done = office.post("/office/publications/publish", data={**form, "period": "2026-Q1"})
     assert done.status_code == 200 and "Published" in done.text and "ZX07-establishment-2026-Q1.pdf" in done.text
+
+
+def test_a_due_period_is_published_from_its_own_row(engine: Engine, people: People, clock: SimulatedClock) -> None:
+    launch_programme(engine, people, clock.now())  # from now on the office owes programme 7 its disclosures
+    call = make_call(engine, people, clock.now())
+    make_project(engine, people, clock.now(), call_id=call, title="城市更新智能感知平台", state="commissioning")
+    clock.set(clock.now() + PUBLISHED_LATER)  # 2 April 2026: March and the first quarter have ended
+    app = create_app()
+    app.state.scanner = FakeScanner()
+    office = WebClient(app)
+    login(office, "office@kw.example.cn")
+    page = office.get("/office/publications").text
+    due = page.split("待发布")[1].split("内容安全检查拦截")[0]
+    rows = re.findall(
+        r'name="kind" value="([a-z]+)">.*?name="programme" value="(\d+)">.*?name="period" value="([0-9Q-]+)"', due, re.S
+    )
+    assert ("establishment", "7", "2026-03") in rows and ("progress", "7", "2026-Q1") in rows
+    assert "未开始" in due and "not started" not in due
+    r = office.post(
+        "/office/publications/publish", data={"kind": "establishment", "programme": "7", "period": "2026-03"}
+    )
+    assert r.status_code == 200 and "ZX07-establishment-2026-03.pdf" in r.text
+    after = office.get("/office/publications").text.split("待发布")[1].split("内容安全检查拦截")[0]
+    assert 'name="period" value="2026-03"' not in after.split('value="adjustments"')[0]
+    english = WebClient(app)
+    login(english, "office@kw.example.cn", lang="en")
+    assert "not started" in english.get("/office/publications").text
