@@ -51,6 +51,12 @@ Measured on this 2-core machine (WeasyPrint 70, PDF/A-2u):
   (~70 ms): disclosure 12.26-12.27 s (23.0-24.1 s in one process), report median 0.290 s, pool
   2.10-2.22x. The disclosure's target is missed by ~2.3 s on that host: its two workers each
   spend ~11 s of CPU laying out ~43 pages of ~12 rows, ~16 lines and 9 cells a row.
+- the next day, on a faster host (reference loop 0.22-0.24 s against 0.54-0.68 s above; load ~0.9):
+  disclosure 3.96 s on 2 workers (7.77 s in one process), 87 pages, 997 KiB; report median
+  0.096 s, 154 KiB; 200 reports 19.46 s serially and 10.18 s with the pool (1.91x). So the 12.3 s
+  above was the same work on a CPU ~2.5 times slower: the disclosure takes ~17-20 s per second of
+  the reference loop on both hosts. With the PDF's bookmarks rebuilt as one tree when the parts are
+  joined (one per group, none per continued page): 3.45 s.
 - what did not, measured in one process and many rounds: separate instead of collapsed borders,
   no ``overflow-wrap: anywhere``, ``string-set`` instead of running elements, rows as inline
   blocks instead of a table (each within the noise, < 10%). A row costs ~2 ms a cell whatever the

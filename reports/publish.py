@@ -131,11 +131,15 @@ class Rendered:
 
 
 def _programme(engine: Engine, programme: int | str) -> Any:
-    """A programme by its code (1–12) or its id."""
-    with engine.connect() as conn:
-        row = conn.execute(select(_prog).where(_prog.c.code == int(programme))).one_or_none()
+    """A programme by its code (1–12)."""
+    code = str(programme).strip()
+    row = None
+    if code.isascii() and code.isdigit() and len(code) <= 4:
+        with engine.connect() as conn:
+            row = conn.execute(select(_prog).where(_prog.c.code == int(code))).one_or_none()
     if row is None:
-        raise NotFound(Text(f"专项 {programme} 不存在", f"programme {programme} does not exist"))
+        shown = code[:40]
+        raise NotFound(Text(f"专项 {shown} 不存在", f"programme {shown} does not exist"))
     return row
 
 

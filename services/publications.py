@@ -49,11 +49,11 @@ _e = table(AuditEvent)
 
 CLAIMED, BLOCKED, RECORDED, PUBLISHED = "claimed", "blocked", "recorded", "published"  # not a workflow state
 STATUS_LABELS = {
-    None: Text("未开始", "not started"),
-    CLAIMED: Text("发布中（或上次中断，租约到期后可重试）", "being published (or interrupted: retried when its lease ends)"),
-    BLOCKED: Text("已被内容安全检查拦截", "blocked by the content guard"),
-    RECORDED: Text("已记录，文件待写出", "recorded; its files are being written"),
-    PUBLISHED: Text("已发布", "published"),
+    None: Text("未开始", "Not started"),
+    CLAIMED: Text("发布中（或上次中断，稍后重试）", "Being published (or interrupted: retried later)"),
+    BLOCKED: Text("已被内容安全检查拦截", "Blocked by the content guard"),
+    RECORDED: Text("已记录，文件待写出", "Recorded; its files are being written"),
+    PUBLISHED: Text("已发布", "Published"),
 }
 """What the office reads for a publication's progress (the due list shows the unfinished ones)."""
 

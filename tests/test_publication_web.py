@@ -118,6 +118,8 @@ def test_a_period_still_running_is_refused_and_the_form_kept(
         "has not ended yet: it can be published from 2026-04-01"
         in office.post("/office/publications/publish", data=form).text
     )
+    unknown = office.post("/office/publications/publish", data={**form, "programme": "7 OR 1=1", "period": "2026-02"})
+    assert unknown.status_code == 404 and "programme 7 OR 1=1 does not exist" in unknown.text
     clock.set(datetime(2026, 3, 31, 16, 0, tzinfo=UTC))  # midnight, 1 April, in Beijing
     login(office, "office@kw.example.cn", lang="en")  # a month on, the session has expired
     done = office.post("/office/publications/publish", data={**form, "period": "2026-Q1"})
@@ -139,7 +141,7 @@ def test_a_due_period_is_published_from_its_own_row(engine: Engine, people: Peop
         r'name="kind" value="([a-z]+)">.*?name="programme" value="(\d+)">.*?name="period" value="([0-9Q-]+)"', due, re.S
     )
     assert ("establishment", "7", "2026-03") in rows and ("progress", "7", "2026-Q1") in rows
-    assert "未开始" in due and "not started" not in due
+    assert "未开始" in due and "Not started" not in due
     r = office.post(
         "/office/publications/publish", data={"kind": "establishment", "programme": "7", "period": "2026-03"}
     )
@@ -148,4 +150,4 @@ def test_a_due_period_is_published_from_its_own_row(engine: Engine, people: Peop
     assert 'name="period" value="2026-03"' not in after.split('value="adjustments"')[0]
     english = WebClient(app)
     login(english, "office@kw.example.cn", lang="en")
-    assert "not started" in english.get("/office/publications").text
+    assert "Not started" in english.get("/office/publications").text
