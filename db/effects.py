@@ -21,7 +21,7 @@ from grantflow.states.deadlines import DueDate, DueStatus, post_evaluation_due_d
 if TYPE_CHECKING:
     from grantflow.db.facts import DbFacts
     from grantflow.states.permissions import Actor
-    from grantflow.states.workflow import TransitionDef
+    from grantflow.states.workflow import TransitionDef, Workflow
 
 
 _due = table(DueItem)
@@ -67,13 +67,24 @@ def schedule_post_evaluation(
     return insert_ignoring_duplicates(conn, _due, rows)
 
 
-def schedule_stage_reports(conn: Connection, *, project_id: int, start: datetime, end: datetime, now: datetime) -> int:
-    """Mid-term and acceptance report tasks from the project's execution period."""
+def schedule_stage_reports(
+    conn: Connection,
+    *,
+    project_id: int,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    workflow: Workflow | None = None,
+) -> int:
+    """Mid-term and acceptance report tasks from the project's execution period: those of its
+    ``workflow`` (a report no state of it lets anyone hand in, such as the mid-term report of a
+    lifecycle without a mid-term review, would be a task nobody can ever finish)."""
     rows = [
         report_row(
             key=f"project:{project_id}:{form_key}", project_id=project_id, form_key=form_key, d=DueDate(0, due), now=now
         )
         for form_key, due in stage_report_dates(start, end).items()
+        if workflow is None or workflow.editable_in(form_key)
     ]
     return insert_ignoring_duplicates(conn, _due, rows)
 
@@ -125,7 +136,14 @@ def _schedule_stage_reports(
         conn.execute(update(p).where(p.c.id == facts.subject_id).values(start_date=period[0], end_date=period[1]))
     row = conn.execute(select(p.c.start_date, p.c.end_date).where(p.c.id == facts.subject_id)).one()
     if row.start_date is not None and row.end_date is not None and row.end_date > row.start_date:
-        schedule_stage_reports(conn, project_id=facts.subject_id, start=row.start_date, end=row.end_date, now=now)
+        schedule_stage_reports(
+            conn,
+            project_id=facts.subject_id,
+            start=row.start_date,
+            end=row.end_date,
+            now=now,
+            workflow=facts.workflow_table,
+        )
 
 
 def _agreed_period(conn: Connection, project_id: int, tz: str) -> tuple[datetime, datetime] | None:

@@ -39,7 +39,7 @@ from grantflow.states.errors import NotFound
 from grantflow.states.lifecycle import DEFAULT_QUORUM
 from grantflow.states.programmes import Readiness
 from grantflow.states.text import Text
-from grantflow.states.workflow import Registry
+from grantflow.states.workflow import Registry, Workflow
 
 _p = table(Project)
 _c = table(Call)
@@ -232,6 +232,11 @@ class DbFacts:
         ):
             forms |= {"proposal"}
         return forms
+
+    @cached_property
+    def workflow_table(self) -> Workflow:
+        """The subject's workflow, as the registry in force has it."""
+        return (self._registry or get_registry()).get(self.workflow)
 
     @cached_property
     def reviews_submitted(self) -> int:

@@ -103,6 +103,22 @@ def test_signing_with_an_execution_period_schedules_midterm_and_acceptance(
     }
 
 
+def test_a_lifecycle_without_a_midterm_review_gets_no_midterm_report_task(
+    engine: Engine, people: People, now: datetime
+) -> None:
+    # nobody could ever hand that report in: no state of the short lifecycle opens its form
+    pid = make_project(engine, people, now, workflow="short", state="commissioning")
+    with engine.begin() as conn:
+        conn.execute(
+            update(table(Project)).where(Project.id == pid).values(start_date=now, end_date=now + timedelta(days=365))
+        )
+        save_submission(
+            conn, project_id=pid, form_key="task_agreement", data={"ok": 1}, actor=people["applicant"], submit=True
+        )
+    fire(engine, subject_id=pid, trigger="sign_agreement", actor=people["organiser"], now=now)
+    assert {r.form_key: r.due_at for r in items(engine, pid)} == {"acceptance_report": now + timedelta(days=365)}
+
+
 def test_reminders_in_each_recipients_language_once(
     engine: Engine, people: People, now: datetime, smtp_env: SmtpServer
 ) -> None:
