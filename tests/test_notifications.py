@@ -85,18 +85,24 @@ def test_acceptance_creates_the_four_post_evaluation_tasks(engine: Engine, peopl
     assert [r.due_at for r in rows] == [datetime(y + 1, 3, 31, 9, 0, tzinfo=UTC) for y in (2026, 2027, 2028, 2029)]
 
 
-def test_signing_with_an_execution_period_schedules_midterm_and_acceptance(
-    engine: Engine, people: People, now: datetime
-) -> None:
-    pid = make_project(engine, people, now, state="commissioning")
+def _signed_for(engine: Engine, people: People, now: datetime, *, days: int, workflow: str = "standard") -> int:
+    """A project whose task agreement, for an execution period of ``days`` from ``now``, is signed."""
+    pid = make_project(engine, people, now, workflow=workflow, state="commissioning")
     with engine.begin() as conn:
         conn.execute(
-            update(table(Project)).where(Project.id == pid).values(start_date=now, end_date=now + timedelta(days=730))
+            update(table(Project)).where(Project.id == pid).values(start_date=now, end_date=now + timedelta(days=days))
         )
         save_submission(
             conn, project_id=pid, form_key="task_agreement", data={"ok": 1}, actor=people["applicant"], submit=True
         )
     fire(engine, subject_id=pid, trigger="sign_agreement", actor=people["organiser"], now=now)
+    return pid
+
+
+def test_signing_with_an_execution_period_schedules_midterm_and_acceptance(
+    engine: Engine, people: People, now: datetime
+) -> None:
+    pid = _signed_for(engine, people, now, days=730)
     assert {r.form_key: r.due_at for r in items(engine, pid)} == {
         "midterm_report": now + timedelta(days=365),
         "acceptance_report": now + timedelta(days=730),
@@ -107,15 +113,7 @@ def test_a_lifecycle_without_a_midterm_review_gets_no_midterm_report_task(
     engine: Engine, people: People, now: datetime
 ) -> None:
     # nobody could ever hand that report in: no state of the short lifecycle opens its form
-    pid = make_project(engine, people, now, workflow="short", state="commissioning")
-    with engine.begin() as conn:
-        conn.execute(
-            update(table(Project)).where(Project.id == pid).values(start_date=now, end_date=now + timedelta(days=365))
-        )
-        save_submission(
-            conn, project_id=pid, form_key="task_agreement", data={"ok": 1}, actor=people["applicant"], submit=True
-        )
-    fire(engine, subject_id=pid, trigger="sign_agreement", actor=people["organiser"], now=now)
+    pid = _signed_for(engine, people, now, days=365, workflow="short")
     assert {r.form_key: r.due_at for r in items(engine, pid)} == {"acceptance_report": now + timedelta(days=365)}
 
 
