@@ -11,11 +11,15 @@ from rich.console import Console
 from rich.table import Table
 
 from grantflow import clock
+from grantflow.cli.common import cli_lang
 from grantflow.config import get_settings
 from grantflow.db.session import get_engine
 from grantflow.states.errors import GrantflowError
 from grantflow.states.permissions import SYSTEM, Actor
-from grantflow.states.text import normalise_lang
+from grantflow.states.text import Text
+
+DUE_COLUMNS = ("类别", "专项", "期间", "状态")
+NOTHING_DUE = Text("没有待发布的信息", "nothing due")
 
 publications_app = typer.Typer(help="public disclosures: published, due, blocked by the content guard, deliveries")
 console = Console()
@@ -32,7 +36,7 @@ def _actor(email: str | None) -> Actor:
 
 
 def _fail(exc: GrantflowError) -> None:
-    err.print(f"[red]{exc.text(normalise_lang(get_settings().language))}[/red]")
+    err.print(f"[red]{exc.text(cli_lang())}[/red]")
     raise typer.Exit(code=2)
 
 
@@ -108,12 +112,13 @@ def publications_due() -> None:
             granularity=DEFAULT_GRANULARITY,
             since=settings.publish_since,
         )
+    lang = cli_lang()
     table = Table()
-    for col in ("kind", "programme", "period", "status"):
+    for col in DUE_COLUMNS if lang == "zh" else ("kind", "programme", "period", "status"):
         table.add_column(col)
     for d in rows:
-        table.add_row(d.kind, f"{d.programme_code} {d.programme.zh}", d.period.key, d.status or "not started")
-    console.print(table if rows else "nothing due")
+        table.add_row(d.kind, f"{d.programme_code} {d.programme.get(lang)}", d.period.key, d.status_label.get(lang))
+    console.print(table if rows else NOTHING_DUE.get(lang))
 
 
 @publications_app.command("blocked")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
+from grantflow.clock import SimulatedClock
 from grantflow.config import get_settings
 from grantflow.db.audit import verify
 from grantflow.db.models import AuditEvent, Publication, PublicationDocument
@@ -18,7 +19,7 @@ from grantflow.reports.publish import publish_disclosure
 from grantflow.services.publications import override
 from grantflow.states.errors import Forbidden, PayloadInvalid
 from tests.conftest import People
-from tests.factories import make_call, make_project
+from tests.factories import launch_programme, make_call, make_project
 from tests.publishing import PUBLISHED_LATER, FakeScanner, doc_info, embedded_fonts, first_page_png, text_of
 
 TITLES = ["面向城市轨道交通的智能运维关键技术研究", "金属增材制造装备研制与示范应用", "工业机器人精密减速器攻关"]
@@ -274,3 +275,21 @@ def test_the_cli_publishes_with_the_shipped_guard(engine: Engine, established: l
     # the projects were approved at the fixed test clock (March 2026): the document lists them
     status = json.loads(out.stdout)["status"]
     assert status == "published"
+
+
+def test_the_cli_lists_what_is_due_in_the_users_language(engine: Engine, people: People, clock: SimulatedClock) -> None:
+    from typer.testing import CliRunner
+
+    from grantflow.cli.main import app
+
+    launch_programme(engine, people, clock.now())
+    clock.set(clock.now() + PUBLISHED_LATER)  # 2 April 2026: March and the first quarter have ended
+    runner = CliRunner()
+    zh = runner.invoke(app, ["publications", "due"], terminal_width=200)
+    assert zh.exit_code == 0 and "2026-03" in zh.stdout and "2026-Q1" in zh.stdout
+    assert "状态" in zh.stdout and "未开始" in zh.stdout and "not started" not in zh.stdout.lower()
+    en = runner.invoke(app, ["--lang", "en", "publications", "due"], terminal_width=200)
+    assert "Not started" in en.stdout and "未开始" not in en.stdout
+    publish_q2 = ["publish", "--kind", "progress", "--programme", "7", "--period", "2026-Q2"]
+    running = runner.invoke(app, ["--lang", "en", *publish_q2])
+    assert running.exit_code == 2 and "has not ended yet: it can be published from 2026-07-01" in running.output
