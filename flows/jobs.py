@@ -93,7 +93,8 @@ def housekeeping(engine: Engine, now: datetime, settings: Settings, actor: Actor
 
 
 def publisher(kind: str) -> Job:
-    """The last completed period's disclosure of ``kind`` for every launched programme (exactly once)."""
+    """The last completed period's disclosure of ``kind`` for every launched programme, and the
+    earlier ones it still owes (exactly once each)."""
 
     def publish(engine: Engine, now: datetime, settings: Settings, actor: Actor = SYSTEM) -> dict[str, Any]:
         from grantflow.reports.publish import publish_due

@@ -379,27 +379,35 @@ def publish_due(
     actor: Actor = SYSTEM,
     scanner: Scanner | None = None,
 ) -> dict[str, Any]:
-    """What a scheduled run does: every launched programme's last completed period of this kind."""
+    """What a scheduled run does: every launched programme's last completed period of this kind,
+    and, oldest first, the earlier periods it still owes (the office page's due list): a run that
+    did not happen (no worker for a month) is made good by the next, not left to be noticed."""
     from grantflow.states.disclosure import DEFAULT_GRANULARITY, last_completed
 
     period = last_completed(now, DEFAULT_GRANULARITY[kind], settings.timezone)
     with engine.connect() as conn:
         programmes = publications.launched_programmes(conn)
+        owed = publications.due(
+            conn, now=now, tz=settings.timezone, granularity=DEFAULT_GRANULARITY, since=settings.publish_since
+        )
     executor = layout.pool(settings.publish_workers) if programmes and settings.publish_workers > 1 else None
     out = []
     for prog, _launched in programmes:
-        outcome = publish_disclosure(
-            engine,
-            settings,
-            kind=kind,
-            programme=prog.code,
-            period=period.key,
-            now=now,
-            actor=actor,
-            scanner=scanner,
-            executor=executor,
-        )
-        out.append(outcome.as_dict())
+        earlier = {d.period.key: d.period for d in owed if d.kind == kind and d.programme_id == prog.id}
+        periods = sorted({**earlier, period.key: period}.values(), key=lambda p: p.first_day)
+        for p in periods:
+            outcome = publish_disclosure(
+                engine,
+                settings,
+                kind=kind,
+                programme=prog.code,
+                period=p.key,
+                now=now,
+                actor=actor,
+                scanner=scanner,
+                executor=executor,
+            )
+            out.append(outcome.as_dict())
     return {"kind": kind, "period": period.key, "outcomes": out}
 
 

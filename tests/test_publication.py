@@ -293,3 +293,26 @@ def test_the_cli_lists_what_is_due_in_the_users_language(engine: Engine, people:
     publish_q2 = ["publish", "--kind", "progress", "--programme", "7", "--period", "2026-Q2"]
     running = runner.invoke(app, ["--lang", "en", *publish_q2])
     assert running.exit_code == 2 and "has not ended yet: it can be published from 2026-07-01" in running.output
+
+
+def test_a_scheduled_run_publishes_what_earlier_runs_missed(engine: Engine, people: People, now: datetime) -> None:
+    from grantflow.flows import jobs
+
+    launch_programme(engine, people, now)  # 2 March 2026
+    make_project(engine, people, now, call_id=make_call(engine, people, now), title=TITLES[0], state="commissioning")
+    # no worker ran on 1 April or 1 May: the run of 1 June publishes March, April and May, oldest first
+    june = datetime(2026, 6, 1, 1, 0, tzinfo=now.tzinfo)
+    report = jobs.run("publish-establishment", engine, june, get_settings())["publish"]
+    assert report["period"] == "2026-05"
+    assert [(o["period"], o["status"]) for o in report["outcomes"]] == [
+        ("2026-03", "published"),
+        ("2026-04", "published"),
+        ("2026-05", "published"),
+    ]
+    texts = {
+        o["period"]: text_of((get_settings().publications_dir / o["documents"][0]["name"]).read_bytes())
+        for o in report["outcomes"]
+    }
+    assert TITLES[0] in texts["2026-03"].replace("\n", "") and TITLES[0] not in texts["2026-04"].replace("\n", "")
+    again = jobs.run("publish-establishment", engine, june + timedelta(hours=1), get_settings())["publish"]
+    assert [(o["period"], o["status"]) for o in again["outcomes"]] == [("2026-05", "already")]
