@@ -70,6 +70,7 @@ CONFIG = Text("配置", "configuration")
 DATABASE = Text("数据库", "database")
 KEYS = Text("密钥文件", "key files")
 FONTS = Text("中文字体", "CJK font")
+TRIMMED = Text("精简中文字体", "trimmed CJK fonts")
 SMTP = Text("邮件（SMTP）", "e-mail (SMTP)")
 PREFECT = Text("Prefect 调度", "Prefect scheduler")
 DISK = Text("磁盘空间", "disk space")
@@ -364,6 +365,40 @@ def check_fonts() -> Finding:
     )
 
 
+def check_trimmed_fonts() -> Finding:
+    """The public documents' trimmed faces (reports/fonts.py): without them every PDF embeds the
+    full Noto faces, several hundred KiB larger and slower to write, with no error anywhere."""
+    from grantflow.reports import fonts
+
+    build = Text(
+        "运行 `make fonts`（即 python -m grantflow.reports.fonts，约 1 分钟）",
+        "run `make fonts` (python -m grantflow.reports.fonts, about a minute)",
+    )
+    installed = [(face, source) for face in fonts.FACES if (source := fonts.source_of(face)) is not None]
+    if not installed:
+        return _warn(
+            TRIMMED,
+            Text(
+                "未安装 Noto CJK：文档使用后备中文字体（PDF 较大）",
+                "Noto CJK is not installed: documents use the fallback CJK font (larger PDFs)",
+            ),
+            Text("运行 scripts/system-deps.sh（安装 fonts-noto-cjk）", "run scripts/system-deps.sh (fonts-noto-cjk)"),
+        )
+    missing = [face.slug for face, source in installed if not fonts.target_of(face, source).is_file()]
+    where = fonts.cache_dir()
+    if missing:
+        names = ", ".join(missing)
+        return _warn(
+            TRIMMED,
+            Text(
+                f"{where} 中缺少 {names}：文档改用完整字体，每份 PDF 大数百 KB、生成更慢",
+                f"{names} not built in {where}: documents use the full fonts, several hundred KiB larger and slower",
+            ),
+            build,
+        )
+    return _ok(TRIMMED, Text(f"{len(installed)} 个已生成（{where}）", f"{len(installed)} built ({where})"))
+
+
 # --- SMTP ----------------------------------------------------------------------------------------
 
 
@@ -600,6 +635,7 @@ def run(*, min_free: int = MIN_FREE_BYTES, on_finding: Callable[[Finding], None]
     add(database)
     add(*guarded(KEYS, lambda: check_keys(settings)))
     add(*guarded(FONTS, check_fonts))
+    add(*guarded(TRIMMED, check_trimmed_fonts))
     add(*guarded(SMTP, lambda: check_smtp(settings)))
     add(*guarded(PREFECT, check_prefect))
     add(*guarded(DISK, lambda: check_disk(settings, min_free)))

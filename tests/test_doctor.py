@@ -58,7 +58,8 @@ def _line(output: str, check: str) -> list[str]:
 def test_all_ok_on_a_fresh_home(fresh: Path) -> None:
     code, out = _doctor("--lang", "en")
     assert code == 0, out
-    for check in ("configuration", "database", "key files", "CJK font", "disk space", "audit chain"):
+    checks = ("configuration", "database", "key files", "CJK font", "trimmed CJK fonts", "disk space", "audit chain")
+    for check in checks:
         lines = _line(out, check)
         assert lines and all(line.startswith("OK") for line in lines), (check, out)
     assert "at head" in out and "Chinese renders and reads back" in out
@@ -69,6 +70,17 @@ def test_all_ok_on_a_fresh_home(fresh: Path) -> None:
     assert "0 problem(s), 2 warning(s)" in out
     code, zh = _doctor("--lang", "zh")
     assert code == 0 and "未配置 SMTP" in zh and "审计链" in zh and "0 项问题" in zh
+
+
+def test_trimmed_fonts_not_built_are_a_warning_with_the_command(
+    fresh: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRANTFLOW_FONT_CACHE", str(tmp_path / "no-fonts-here"))
+    code, out = _doctor("--lang", "en")
+    assert code == 0, out  # the documents still render, with the full fonts
+    (line,) = _line(out, "trimmed CJK fonts")
+    assert line.startswith("WARN") and "sans-regular" in line and "no-fonts-here" in line
+    assert "make fonts" in out and "0 problem(s), 3 warning(s)" in out
 
 
 def test_a_working_smtp_server_is_ok(fresh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
