@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, union, update
 
 from grantflow import clock
 from grantflow.db import audit
@@ -219,6 +219,22 @@ def _submission_row(conn: Connection, project_id: int, form_key: str, period: in
 def _draft_row(conn: Connection, project_id: int, form_key: str, period: int | None) -> Any:
     stmt = _ROWS[_d.name, period is not None]
     return conn.execute(stmt, {"pid": project_id, "key": form_key, "period": period}).one_or_none()
+
+
+def form_periods(conn: Connection, *, project_id: int, form_key: str) -> list[int]:
+    """The periods of a periodic form that the project has a draft or a submission of, in order
+    (the years of its annual reports, the sequence numbers of its S&T reports)."""
+    rows = conn.execute(
+        union(
+            select(_s.c.period).where(
+                _s.c.project_id == project_id, _s.c.form_key == form_key, _s.c.period.is_not(None)
+            ),
+            select(_d.c.period).where(
+                _d.c.project_id == project_id, _d.c.form_key == form_key, _d.c.period.is_not(None)
+            ),
+        )
+    ).all()
+    return sorted(int(r[0]) for r in rows)
 
 
 def _submitted(registry: FormRegistry, row: Any) -> SubmittedForm:

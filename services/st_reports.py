@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, exists, select
+from sqlalchemy import Connection, and_, exists, func, select
 
 from grantflow.db import audit
 from grantflow.db.inserts import insert_ignoring_duplicates
@@ -271,6 +271,16 @@ def ready_to_publish(conn: Connection, *, now: datetime) -> list[ReadyReport]:
         if released and (ST_FULL, rep.report_number) not in published:
             out.append(ReadyReport(ST_FULL, rep))
     return out
+
+
+def checks_of_project(conn: Connection, project_id: int) -> dict[int, Any]:
+    """Each report (by sequence number) of the project with the check of its latest submitted
+    version: what its unit reads beside the report (passed with its number, or returned and why)."""
+    latest = (
+        select(_c.c.seq, func.max(_c.c.id).label("id")).where(_c.c.project_id == project_id).group_by(_c.c.seq)
+    ).subquery()
+    rows = conn.execute(select(_c).join(latest, latest.c.id == _c.c.id)).all()
+    return {int(r.seq): r for r in rows}
 
 
 def latest_checks(conn: Connection, *, limit: int = 50) -> list[Any]:

@@ -249,3 +249,15 @@ def test_the_form_page_hands_in_the_project_with_the_button_named_for_it(
     assert state_of(engine, late) == "draft"
     with engine.connect() as conn:
         assert conn.execute(select(Submission).where(Submission.project_id == late)).one().status == "submitted"
+
+
+def test_the_forms_page_lists_the_forms_of_the_projects_own_lifecycle(
+    client: TestClient, engine: Engine, people: People, now: datetime
+) -> None:
+    standard = make_project(engine, people, now)
+    concept = make_project(engine, people, now, workflow="concept")
+    login(client, "pi@jinghua.example.com")
+    one_stage = client.get(f"/projects/{standard}/forms").text
+    two_stage = client.get(f"/projects/{concept}/forms").text
+    assert "项目申报书" in one_stage and "项目建议书" not in one_stage  # no concept note in a one-stage call
+    assert "项目建议书" in two_stage and "项目申报书" in two_stage

@@ -13,10 +13,13 @@ from grantflow.db.models import AuditEvent, OutboxMessage, Publication
 from grantflow.notifications.context import build
 from grantflow.reports.publish import publish_reports
 from grantflow.services.forms import save_form
+from grantflow.services.seed import DEMO_PASSWORD
 from grantflow.states.st_report import compliance_problems
+from grantflow.web.app import create_app
 from tests.conftest import People
 from tests.factories import make_project
 from tests.publishing import FakeScanner, first_page_png, text_of
+from tests.web import WebClient
 
 ABSTRACT = (
     "本报告总结了金属增材制造装备研制项目的主要研究内容和成果。项目围绕大尺寸构件激光选区熔化成形开展攻关，"
@@ -122,3 +125,27 @@ def test_a_deferred_report_shows_its_sheet_until_the_release_date(
     with engine.connect() as conn:
         kinds = sorted(r.kind for r in conn.execute(select(Publication.kind)))
     assert kinds == ["st_full", "st_sheet"]
+
+
+def test_the_unit_finds_writes_and_follows_its_reports_on_the_forms_page(
+    engine: Engine, people: People, now: datetime
+) -> None:
+    project = make_project(engine, people, now, title="金属增材制造装备研制", state="in_execution")
+    page = WebClient(create_app())
+    r = page.post("/login", data={"email": "pi@jinghua.example.com", "password": DEMO_PASSWORD, "next": "/"})
+    assert r.status_code == 200
+    listed = page.get(f"/projects/{project}/forms").text
+    assert f"/projects/{project}/forms/st_report?period=1" in listed and "撰写科技报告（第 1 份）" in listed
+    saved = page.post(f"/projects/{project}/forms/st_report?period=1", data={"action": "save", "title": "阶段科技报告"})
+    assert saved.status_code == 200
+    listed = page.get(f"/projects/{project}/forms").text
+    assert "科技报告 · 第 1 份" in listed and "草稿" in listed and "撰写科技报告（第 2 份）" in listed
+    _submit(engine, people, project, 1, report(keywords="增材制造"), now)
+    assert "待形式审查" in page.get(f"/projects/{project}/forms").text
+    publish_reports(engine, get_settings(), now=now, scanner=FakeScanner())
+    returned = page.get(f"/projects/{project}/forms").text
+    assert "退回修改：" in returned and "关键词应为3至8个" in returned
+    _submit(engine, people, project, 1, report(), now + timedelta(days=1))
+    publish_reports(engine, get_settings(), now=now + timedelta(days=1), scanner=FakeScanner())
+    passed = page.get(f"/projects/{project}/forms", headers={"accept-language": "en"})
+    assert "91110108MA01ABCD2X-ZX07-2026-00001-01-GK" in passed.text and "退回修改" not in passed.text

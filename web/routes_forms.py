@@ -34,9 +34,11 @@ from grantflow.forms import (
     render_fields,
     render_readonly,
 )
+from grantflow.services import st_reports
 from grantflow.services.files import open_attachment, store_attachment
 from grantflow.services.forms import (
     Status,
+    form_periods,
     load_form,
     project_submissions,
     refs_for,
@@ -49,6 +51,7 @@ from grantflow.services.signin import count_answer
 from grantflow.states.enums import SubmissionStatus
 from grantflow.states.errors import GrantflowError, NotFound, TooManyAttempts
 from grantflow.states.permissions import Actor
+from grantflow.states.st_report import FORM_KEY as ST_REPORT_KEY
 from grantflow.states.text import Lang, Text
 from grantflow.states.workflow import trigger_label
 from grantflow.web.deps import CurrentActor, EngineDep, LangDep, OptionalActor, render
@@ -151,24 +154,75 @@ def _page(
     return render(request, "forms/page.html", ctx, status_code=status_code)
 
 
+PERIODIC_FORMS = ("st_report", "post_evaluation_report")
+"""Forms a project hands in once per period: its S&T reports (numbered) and its annual reports (by year)."""
+
+
+def _period_label(key: str, period: int) -> Text:
+    if key == ST_REPORT_KEY:
+        return Text(f"第 {period} 份", f"no. {period}")
+    return Text(f"{period} 年度", f"year {period}")
+
+
+def _report_check(check: Any, submission: Any) -> Text | None:
+    """What the formal check said of the submitted version of an S&T report (None before any submission)."""
+    if submission is None or submission.submitted_at is None:
+        return None
+    if check is None or check.submitted_at != submission.submitted_at:
+        return Text("待形式审查", "awaiting the formal check")
+    if check.ok:
+        return Text(f"形式审查通过，报告编号 {check.report_number}", f"passed the formal check: {check.report_number}")
+    problems = [Text(p.get("zh", ""), p.get("en", "")) for p in check.problems or []]
+    return Text(
+        "退回修改：" + "；".join(p.zh for p in problems), "returned for revision: " + "; ".join(p.en for p in problems)
+    )
+
+
 @router.get("/projects/{project_id}/forms")
 def forms_list(request: Request, engine: EngineDep, actor: CurrentActor, lang: LangDep, project_id: int) -> Response:
     with engine.connect() as conn:
         project = project_for(conn, actor, project_id)
         submitted = project_submissions(conn, project_id=project_id, actor=actor)
         subs = {s.form.key: s for s in submitted if not s.form.periodic}
-        periodic = [s for s in submitted if s.form.periodic]
+        workflow = get_registry().get(project.workflow)
         rows = []
         for key in PROJECT_FORMS:
             form = FORMS.get(key)
             if form.periodic:
                 continue
             st = load_form(conn, project_id=project_id, form_key=key, actor=actor)
+            if st.status == Status.NEW and not workflow.editable_in(key):
+                continue  # a form of another lifecycle (a concept note in a one-stage call): nothing to do here
             rows.append({"key": key, "form": form, "status": STATUS_LABELS[st.status], "submission": subs.get(key)})
+        checks = st_reports.checks_of_project(conn, project_id)
+        periodic = []
+        next_report = 1
+        for key in PERIODIC_FORMS:
+            for period in form_periods(conn, project_id=project_id, form_key=key):
+                st = load_form(conn, project_id=project_id, form_key=key, actor=actor, period=period)
+                periodic.append(
+                    {
+                        "key": key,
+                        "form": st.form,
+                        "period": period,
+                        "period_label": _period_label(key, period),
+                        "status": STATUS_LABELS[st.status],
+                        "submission": st.submission,
+                        "check": _report_check(checks.get(period), st.submission) if key == ST_REPORT_KEY else None,
+                    }
+                )
+                if key == ST_REPORT_KEY:
+                    next_report = max(next_report, period + 1)
     return render(
         request,
         "forms/list.html",
-        {"project": project, "rows": rows, "periodic": periodic, "user": actor},
+        {
+            "project": project,
+            "rows": rows,
+            "periodic": periodic,
+            "st_report": {"key": ST_REPORT_KEY, "form": FORMS.get(ST_REPORT_KEY), "next": next_report},
+            "user": actor,
+        },
     )
 
 
