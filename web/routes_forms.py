@@ -154,7 +154,7 @@ def _page(
     return render(request, "forms/page.html", ctx, status_code=status_code)
 
 
-PERIODIC_FORMS = ("st_report", "post_evaluation_report")
+PERIODIC_FORMS = (ST_REPORT_KEY, "post_evaluation_report")
 """Forms a project hands in once per period: its S&T reports (numbered) and its annual reports (by year)."""
 
 
