@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -135,9 +136,36 @@ def manifest(engine: Engine) -> dict[str, Any]:
     return {"format": "grantflow-publications/1", "publications": items}
 
 
-def feed(engine: Engine, *, now: datetime, base_url: str = "") -> str:
+@dataclass(frozen=True)
+class FeedLinks:
+    """Where a feed's links point: the feed itself, the list of publications, and the prefix of a
+    published file's recorded name."""
+
+    self_url: str
+    index_url: str
+    files: str
+
+    @classmethod
+    def of_directory(cls, base_url: str = "") -> FeedLinks:
+        """The publication directory's own feed: under its public URL when one is configured, else
+        relative to the feed, so the directory works wherever it is served."""
+        base = base_url.rstrip("/")
+        prefix = base + "/" if base else ""
+        return cls(prefix + FEED, prefix + INDEX, prefix)
+
+
+WEB_FEED_LINKS = FeedLinks("/publications/feed.atom", "/publications", "/publications/files/")
+"""The same feed as served by the web page, whose files live under ``/publications/files/``."""
+
+
+def feed_id(base_url: str = "") -> str:
+    """One id for the feed however it is reached (the directory's file or the web page)."""
+    return (base_url.rstrip("/") or "urn:grantflow:publications") + "/" + FEED
+
+
+def feed(engine: Engine, *, now: datetime, links: FeedLinks, base_url: str = "") -> str:
     """The Atom feed of what is recorded as published (empty, but valid, before the first)."""
-    context = {"items": manifest(engine)["publications"], "generated_at": now, "base_url": base_url.rstrip("/")}
+    context = {"items": manifest(engine)["publications"], "generated_at": now, "links": links, "id": feed_id(base_url)}
     return render_html("feed.xml", context)
 
 
@@ -146,9 +174,10 @@ def write_outputs(engine: Engine, root: Path, *, now: datetime, base_url: str = 
     data = manifest(engine)
     data["generated_at"] = _iso(now)
     write_atomic(root / MANIFEST, json.dumps(data, ensure_ascii=False, indent=2).encode())
-    context = {"items": data["publications"], "generated_at": now, "base_url": base_url.rstrip("/")}
+    context = {"items": data["publications"], "generated_at": now}
     write_atomic(root / INDEX, render_html("index.html", context).encode())
-    write_atomic(root / FEED, render_html("feed.xml", context).encode())
+    links = FeedLinks.of_directory(base_url)
+    write_atomic(root / FEED, render_html("feed.xml", {**context, "links": links, "id": feed_id(base_url)}).encode())
     css = (ASSETS / "index.css").read_bytes()
     if not (root / "index.css").exists() or (root / "index.css").read_bytes() != css:
         write_atomic(root / "index.css", css)

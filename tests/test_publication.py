@@ -74,6 +74,11 @@ def test_establishment_results_are_published_as_a_chinese_pdf(
     assert item["documents"][0]["sha256"] == doc.sha256
     assert item["audit"]["head_hash"] and item["audit"]["head_event_id"] >= item["audit"]["event_id"]
     assert doc.name in (root / "index.html").read_text() and doc.sha256 in (root / "feed.atom").read_text()
+    # the directory's own feed links relative to itself: it works wherever the directory is served
+    assert (
+        f'href="{doc.name}"' in (root / "feed.atom").read_text()
+        and 'href="feed.atom"' in (root / "feed.atom").read_text()
+    )
 
 
 def test_publishing_twice_publishes_once(engine: Engine, established: list[int], now: datetime) -> None:
@@ -316,3 +321,16 @@ def test_a_scheduled_run_publishes_what_earlier_runs_missed(engine: Engine, peop
     assert TITLES[0] in texts["2026-03"].replace("\n", "") and TITLES[0] not in texts["2026-04"].replace("\n", "")
     again = jobs.run("publish-establishment", engine, june + timedelta(hours=1), get_settings())["publish"]
     assert [(o["period"], o["status"]) for o in again["outcomes"]] == [("2026-05", "already")]
+
+
+def test_the_directorys_feed_links_under_its_configured_public_url() -> None:
+    from grantflow.reports import outputs
+
+    links = outputs.FeedLinks.of_directory("https://kw.example.cn/pub/")
+    assert (links.self_url, links.index_url) == (
+        "https://kw.example.cn/pub/feed.atom",
+        "https://kw.example.cn/pub/index.html",
+    )
+    assert links.files + "ZX07/a.pdf" == "https://kw.example.cn/pub/ZX07/a.pdf"
+    assert outputs.feed_id("https://kw.example.cn/pub/") == "https://kw.example.cn/pub/feed.atom"
+    assert outputs.feed_id() == "urn:grantflow:publications/feed.atom" == outputs.feed_id("")

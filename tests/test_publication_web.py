@@ -51,7 +51,12 @@ def test_office_publishes_now_and_the_public_downloads_it(engine: Engine, people
     pdf = public.get(f"/publications/files/{href}")
     assert pdf.headers["content-type"] == "application/pdf"
     assert "京津冀大气污染联防联控平台" in text_of(pdf.content).replace("\n", "")
-    assert href in public.get("/publications/feed.atom").text
+    feed = public.get("/publications/feed.atom").text
+    # the page's feed points at the page's own addresses, and its enclosure downloads the PDF
+    [enclosure] = re.findall(r'rel="enclosure" type="application/pdf" href="([^"]+)"', feed)
+    assert enclosure == f"/publications/files/{href}" and public.get(enclosure).content == pdf.content
+    assert '<link rel="self" href="/publications/feed.atom"/>' in feed
+    assert re.search(r'<time datetime="[^"]+">\d{4}-\d{2}-\d{2} \d{2}:\d{2}</time>', listing.text)
     assert public.get("/publications/manifest.json").json()["publications"][0]["documents"][0]["name"] == href
     for sneaky in ("../grantflow.db", "manifest.json", ".staging/x.pdf", "ZX07/nothing.pdf"):
         assert public.get(f"/publications/files/{sneaky}").status_code == 404, sneaky

@@ -4,7 +4,9 @@ override), returned S&T reports, and "publish now". Who may publish is ``states.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -40,15 +42,21 @@ OUTCOMES = {
 @router.get("/publications")
 def public_list(request: Request, engine: EngineDep, actor: OptionalActor) -> Response:
     data = outputs.manifest(engine)
-    return render(request, "publications.html", {"items": data["publications"], "user": actor})
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    items = [
+        {**it, "published_local": datetime.fromisoformat(it["published_at"]).astimezone(tz).strftime("%Y-%m-%d %H:%M")}
+        for it in data["publications"]
+    ]
+    return render(request, "publications.html", {"items": items, "user": actor})
 
 
 @router.get("/publications/feed.atom")
 def public_feed(request: Request, engine: EngineDep) -> Response:
-    path = request.app.state.settings.publications_dir / outputs.FEED
-    if not path.is_file():  # nothing published yet: a valid feed with no entries, not a 404
-        return Response(outputs.feed(engine, now=clock_now()), media_type="application/atom+xml")
-    return FileResponse(path, media_type="application/atom+xml")
+    # rendered for this page rather than the directory's file: here the files are under
+    # /publications/files/, and a feed with nothing published yet is still a valid feed
+    base = request.app.state.settings.publish_base_url
+    body = outputs.feed(engine, now=clock_now(), links=outputs.WEB_FEED_LINKS, base_url=base)
+    return Response(body, media_type="application/atom+xml")
 
 
 @router.get("/publications/manifest.json")
