@@ -54,8 +54,9 @@ Measured on this 2-core machine (WeasyPrint 70, PDF/A-2u):
 - the next day, on a faster host (reference loop 0.22-0.24 s against 0.54-0.68 s above; load ~0.9):
   disclosure 3.96 s on 2 workers (7.77 s in one process), 87 pages, 997 KiB; report median
   0.096 s, 154 KiB; 200 reports 19.46 s serially and 10.18 s with the pool (1.91x). So the 12.3 s
-  above was the same work on a CPU ~2.5 times slower: the disclosure takes ~17-20 s per second of
-  the reference loop on both hosts. With the PDF's bookmarks rebuilt as one tree when the parts are
+  above was about the same work on a CPU ~2.5 times slower: per second of the reference loop the
+  disclosure took 16-17 s here (3.62-3.96 s / 0.22-0.24 s) and 18-23 s there (12.3 s /
+  0.54-0.68 s). With the PDF's bookmarks rebuilt as one tree when the parts are
   joined (one per group, none per continued page): 3.45 s.
 - what did not, measured in one process and many rounds: separate instead of collapsed borders,
   no ``overflow-wrap: anywhere``, ``string-set`` instead of running elements, rows as inline

@@ -388,12 +388,17 @@ def publish_due(
     with engine.connect() as conn:
         programmes = publications.launched_programmes(conn)
         owed = publications.due(
-            conn, now=now, tz=settings.timezone, granularity=DEFAULT_GRANULARITY, since=settings.publish_since
+            conn,
+            now=now,
+            tz=settings.timezone,
+            granularity=DEFAULT_GRANULARITY,
+            since=settings.publish_since,
+            kinds=(kind,),
         )
     executor = layout.pool(settings.publish_workers) if programmes and settings.publish_workers > 1 else None
     out = []
     for prog, _launched in programmes:
-        earlier = {d.period.key: d.period for d in owed if d.kind == kind and d.programme_id == prog.id}
+        earlier = {d.period.key: d.period for d in owed if d.programme_id == prog.id}
         periods = sorted({**earlier, period.key: period}.values(), key=lambda p: p.first_day)
         for p in periods:
             outcome = publish_disclosure(

@@ -372,13 +372,14 @@ def due(
     granularity: dict[str, Granularity],
     since: str = "",
     limit: int = 6,
+    kinds: Sequence[str] = DISCLOSURE_KINDS,
 ) -> list[Due]:
-    """Completed periods since each programme's launch with no published disclosure yet."""
+    """Completed periods of ``kinds`` since each programme's launch with no published disclosure yet."""
     start = Period.parse(since).start(tz) if since else None
     out: list[Due] = []
     for prog, launched in launched_programmes(conn):
         begin = max(launched, start) if start else launched
-        for kind in DISCLOSURE_KINDS:
+        for kind in kinds:
             for period in due_periods(now, granularity[kind], tz, since=begin, limit=limit):
                 row = conn.execute(
                     select(_pub.c.status).where(

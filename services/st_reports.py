@@ -283,6 +283,21 @@ def checks_of_project(conn: Connection, project_id: int) -> dict[int, Any]:
     return {int(r.seq): r for r in rows}
 
 
+def check_outcome(check: Any, submitted_at: datetime | None) -> Text | None:
+    """What the formal check said of the version handed in at ``submitted_at`` (``check`` being the
+    latest check of that report, from ``checks_of_project``); None before any version was handed in."""
+    if submitted_at is None:
+        return None
+    if check is None or check.submitted_at != submitted_at:
+        return Text("待形式审查", "awaiting the formal check")
+    if check.ok:
+        return Text(f"形式审查通过，报告编号 {check.report_number}", f"passed the formal check: {check.report_number}")
+    problems = [Text(p.get("zh", ""), p.get("en", "")) for p in check.problems or []]
+    return Text(
+        "退回修改：" + "；".join(p.zh for p in problems), "returned for revision: " + "; ".join(p.en for p in problems)
+    )
+
+
 def latest_checks(conn: Connection, *, limit: int = 50) -> list[Any]:
     """The most recent checks, for the office page (returned reports with their reasons)."""
     return list(

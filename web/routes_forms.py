@@ -164,20 +164,6 @@ def _period_label(key: str, period: int) -> Text:
     return Text(f"{period} 年度", f"year {period}")
 
 
-def _report_check(check: Any, submission: Any) -> Text | None:
-    """What the formal check said of the submitted version of an S&T report (None before any submission)."""
-    if submission is None or submission.submitted_at is None:
-        return None
-    if check is None or check.submitted_at != submission.submitted_at:
-        return Text("待形式审查", "awaiting the formal check")
-    if check.ok:
-        return Text(f"形式审查通过，报告编号 {check.report_number}", f"passed the formal check: {check.report_number}")
-    problems = [Text(p.get("zh", ""), p.get("en", "")) for p in check.problems or []]
-    return Text(
-        "退回修改：" + "；".join(p.zh for p in problems), "returned for revision: " + "; ".join(p.en for p in problems)
-    )
-
-
 @router.get("/projects/{project_id}/forms")
 def forms_list(request: Request, engine: EngineDep, actor: CurrentActor, lang: LangDep, project_id: int) -> Response:
     with engine.connect() as conn:
@@ -208,7 +194,11 @@ def forms_list(request: Request, engine: EngineDep, actor: CurrentActor, lang: L
                         "period_label": _period_label(key, period),
                         "status": STATUS_LABELS[st.status],
                         "submission": st.submission,
-                        "check": _report_check(checks.get(period), st.submission) if key == ST_REPORT_KEY else None,
+                        "check": st_reports.check_outcome(
+                            checks.get(period), st.submission.submitted_at if st.submission else None
+                        )
+                        if key == ST_REPORT_KEY
+                        else None,
                     }
                 )
                 if key == ST_REPORT_KEY:
