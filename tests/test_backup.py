@@ -88,8 +88,10 @@ def _switch_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
 
 
 @pytest.fixture
-def writer(engine: Engine, now: datetime) -> Iterator[threading.Event]:
-    """Audit events and anchors written without pause in another thread until the test is done."""
+def writer(engine: Engine, now: datetime) -> Iterator[Callable[[], None]]:
+    """Audit events and anchors written without pause in another thread; the test calls the
+    fixture's value to stop it, which returns once the thread's last write has ended (a write still
+    running when the test switches home would look for the audit key in the new one)."""
     stop = threading.Event()
     errors: list[BaseException] = []
 
@@ -114,18 +116,21 @@ def writer(engine: Engine, now: datetime) -> Iterator[threading.Event]:
         except BaseException as exc:  # reported by the test, not lost in the thread
             errors.append(exc)
 
+    def halt() -> None:
+        stop.set()
+        thread.join(timeout=30)
+
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
-    yield stop
-    stop.set()
-    thread.join(timeout=30)
+    yield halt
+    halt()
     assert not errors, errors
 
 
 def test_round_trip_while_writes_continue(
     engine: Engine,
     populated: dict[str, object],
-    writer: threading.Event,
+    writer: Callable[[], None],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -135,7 +140,7 @@ def test_round_trip_while_writes_continue(
     result = runner.invoke(app, ["backup", str(dest), "--lang", "en"])
     assert result.exit_code == 0, result.output
     assert "backup written" in result.output and "projects" in result.output
-    writer.set()
+    writer()
     manifest = Manifest.read(dest)
     with engine.connect() as conn:
         after = conn.execute(select(func.count()).select_from(audit._events)).scalar_one()
